@@ -1,0 +1,154 @@
+"""`evals.toml`: endpoints, per-task options, the gate's margins.
+
+Every model rejects unknown keys, so a typo is an error naming the field and the file
+rather than a silent default (design §4).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+
+from evals.errors import UsageError
+
+DEFAULT_CONFIG = Path("evals.toml")
+DATA_DIR_ENV = "EVALS_DATA_DIR"
+ENDPOINT_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Sampling(Strict):
+    """Per-endpoint overrides of a task's sampling parameters (recorded in each manifest)."""
+
+    temperature: float | None = Field(default=None, ge=0)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    top_k: int | None = None
+    min_p: float | None = Field(default=None, ge=0, le=1)
+    max_tokens: int | None = Field(default=None, gt=0)
+
+    def overrides(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class EndpointConfig(Strict):
+    base_url: str | list[str]
+    model: str | None = None
+    api_key_env: str | None = None
+    max_concurrency: int = Field(default=32, gt=0)
+    timeout_s: float = Field(default=600.0, gt=0)
+    max_retries: int = Field(default=5, ge=0)
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+    sampling: Sampling = Field(default_factory=Sampling)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_urls(cls, value: str | list[str]) -> str | list[str]:
+        for url in [value] if isinstance(value, str) else value:
+            if urlparse(url).scheme not in ("http", "https"):
+                raise ValueError(f"expected an http(s) URL, got {url!r}")
+        if isinstance(value, list) and not value:
+            raise ValueError("expected at least one URL")
+        return value
+
+    @property
+    def urls(self) -> list[str]:
+        return [self.base_url] if isinstance(self.base_url, str) else list(self.base_url)
+
+    def api_key(self, name: str) -> str:
+        """The key from the environment; the key itself never goes into a file."""
+        if self.api_key_env is None:
+            return "EMPTY"  # sglang and vLLM ignore it; the openai client insists on one
+        key = os.environ.get(self.api_key_env)
+        if not key:
+            raise UsageError(f"endpoint {name}: environment variable {self.api_key_env} (api_key_env) is not set")
+        return key
+
+
+class GateConfig(Strict):
+    alpha: float = Field(default=0.025, gt=0, lt=0.5)
+    power: float = Field(default=0.8, gt=0, lt=1)
+    margins: dict[str, float] = Field(default_factory=dict)
+    max_error_rate: float = Field(default=0.01, ge=0, le=1)
+
+
+class Config(Strict):
+    data_dir: Path | None = None
+    endpoints: dict[str, EndpointConfig] = Field(default_factory=dict)
+    tasks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    gate: GateConfig = Field(default_factory=GateConfig)
+    # Where the file came from, for error messages; not a TOML key.
+    _source: str = PrivateAttr(default="(defaults)")
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    @field_validator("endpoints")
+    @classmethod
+    def _names(cls, value: dict[str, EndpointConfig]) -> dict[str, EndpointConfig]:
+        for name in value:
+            if not ENDPOINT_NAME.match(name):
+                raise ValueError(f"endpoint name {name!r} may hold only letters, digits, '.', '_' and '-'")
+        return value
+
+    def resolved_data_dir(self) -> Path | None:
+        """The config's `data_dir` (relative to the file), else `$EVALS_DATA_DIR`, else None (the hub)."""
+        if self.data_dir is not None:
+            base = Path(self.source).parent if self.source != "(defaults)" else Path.cwd()
+            return (base / self.data_dir).resolve()
+        env = os.environ.get(DATA_DIR_ENV)
+        return Path(env).resolve() if env else None
+
+    def endpoint(self, name: str) -> tuple[str, EndpointConfig]:
+        """An endpoint by name, or an ad-hoc one when `name` is a URL (for quick tries)."""
+        if name in self.endpoints:
+            return name, self.endpoints[name]
+        if urlparse(name).scheme in ("http", "https"):
+            url = urlparse(name)
+            adhoc = re.sub(r"[^A-Za-z0-9_.\-]", "-", url.netloc)
+            return adhoc, EndpointConfig(base_url=name)
+        known = ", ".join(sorted(self.endpoints)) or "none"
+        raise UsageError(f"{self.source}: no endpoint named {name!r} (defined: {known}); add [endpoints.{name}] or pass a URL")
+
+
+def describe_validation_error(err: ValidationError, source: str, prefix: tuple[str | int, ...] = ()) -> str:
+    """One line: file, dotted field path, what was expected."""
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in (*prefix, *e["loc"]))
+        if e["type"] == "extra_forbidden":
+            parts.append(f"{loc}: unknown field")
+        else:
+            got = e.get("input")
+            shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
+            parts.append(f"{loc}: {e['msg']}{shown}")
+    return f"{source}: " + "; ".join(parts)
+
+
+def load_config(path: Path | None) -> Config:
+    """Read `path`, or ./evals.toml when it exists, or the defaults."""
+    if path is None:
+        if not DEFAULT_CONFIG.exists():
+            return Config()
+        path = DEFAULT_CONFIG
+    if not path.exists():
+        raise UsageError(f"{path}: no such config file")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"{path}: not valid TOML: {e}") from None
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as e:
+        raise UsageError(describe_validation_error(e, str(path))) from None
+    config._source = str(path)
+    return config

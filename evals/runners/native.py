@@ -1,0 +1,190 @@
+"""The native runner: our adapters' requests to an endpoint, records to disk, resumable.
+
+All (endpoint, task) jobs given to `run_jobs` are in flight at once; each endpoint's
+semaphore bounds its own concurrency. A failure of one request becomes a record with
+`error` set, never an exception that stops the run and never a silent wrong answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+import evals
+from evals.client import Endpoint
+from evals.errors import UsageError
+from evals.records import Manifest, Record, RunStore, now, sha256_json
+from evals.tasks.base import Item, Task
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task) -> Text:  # type: ignore[no-untyped-def]
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.1f} req/s" if speed else "- req/s")
+
+
+class ProgressBoard:
+    """One bar per (endpoint, task) on stderr, shown only when stderr is a terminal."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[errors]} errors"),
+            _RateColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            disable=not self.enabled,
+        )
+
+    def __enter__(self) -> ProgressBoard:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.__exit__(*exc)  # type: ignore[arg-type]
+
+    def add(self, description: str, total: int, completed: int) -> int:
+        return self._progress.add_task(description, total=total, completed=completed, errors=0)
+
+    def advance(self, bar: int, error: bool) -> None:
+        task = self._progress.tasks[self._progress.task_ids.index(bar)]  # type: ignore[arg-type]
+        self._progress.update(bar, advance=1, errors=task.fields["errors"] + int(error))  # type: ignore[arg-type]
+
+
+@dataclass
+class Job:
+    endpoint: Endpoint
+    task: Task
+    folder: Path
+    items: list[Item] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
+    manifest: Manifest | None = None
+    wall_s: float = 0.0
+    sent: int = 0
+
+
+def _manifest(job: Job) -> Manifest:
+    task, endpoint = job.task, job.endpoint
+    repeats = task.repeats()
+    sample = task.build_request(job.items[0], repeats[0]) if job.items else None
+
+    return Manifest(
+        task=task.name,
+        task_version=task.version,
+        task_config=task.config(),
+        dataset_fingerprint=sha256_json([i.model_dump() for i in job.items]),
+        prompt_fingerprint=task.prompt_fingerprint(),
+        sampling={**(sample.params if sample else {}), **endpoint.config.sampling.overrides()},
+        endpoint=endpoint.name,
+        base_url=endpoint.config.base_url,
+        model=endpoint.model,
+        tool_version=evals.__version__,
+        items=len(job.items),
+        repeats=repeats,
+        started_at=now(),
+    )
+
+
+def _check_resumable(old: Manifest, new: Manifest, folder: Path) -> None:
+    for name, value in {**new.comparable_fields(), "model": new.model, "sampling": new.sampling}.items():
+        if getattr(old, name) != value:
+            raise UsageError(f"{folder} holds a run with a different {name}; pass another --out to start afresh")
+
+
+def prepare(job: Job) -> list[tuple[Item, int]]:
+    """Load items, check the folder can be resumed, and list what is still to send."""
+    job.items = job.task.load_items()
+    if not job.items:
+        raise UsageError(f"task {job.task.name}: no items to evaluate")
+    store = RunStore(job.folder)
+    manifest = _manifest(job)
+    old = store.manifest()
+    if old is not None:
+        _check_resumable(old, manifest, job.folder)
+        manifest.started_at = old.started_at
+    job.manifest = manifest
+    done = {r.key for r in store.existing() if r.error is None}
+    return [(item, rep) for item in job.items for rep in manifest.repeats if (item.item_id, rep) not in done]
+
+
+async def _run_one(job: Job, store: RunStore, pending: list[tuple[Item, int]], board: ProgressBoard) -> None:
+    task, endpoint = job.task, job.endpoint
+    overrides = endpoint.config.sampling.overrides()
+    total = len(job.items) * len(task.repeats())
+    bar = board.add(f"{endpoint.name}/{task.name}", total=total, completed=total - len(pending))
+
+    async def one(item: Item, repeat: int) -> None:
+        request = task.build_request(item, repeat)
+        base = {"task": task.name, "item_id": item.item_id, "repeat": repeat, "endpoint": endpoint.name, "request_hash": request.fingerprint()}
+        try:
+            response, latency = await endpoint.send(request, overrides)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # after the client's own retries: record it, never guess an answer
+            message = str(e).splitlines()[0] if str(e) else ""
+            record = Record(**base, error=f"{type(e).__name__}: {message}"[:500])
+        else:
+            scored = task.score(item, response)
+            record = Record(
+                **base,
+                response=response.text,
+                reasoning=response.reasoning,
+                extracted=scored.extracted,
+                score=scored.score,
+                invalid=scored.invalid,
+                finish_reason=response.finish_reason,
+                prompt_tokens=response.prompt_tokens,
+                completion_tokens=response.completion_tokens,
+                latency_s=round(latency, 4),
+                details=scored.details,
+            )
+        store.append(record)
+        board.advance(bar, record.error is not None)
+
+    await asyncio.gather(*(one(item, rep) for item, rep in pending))
+
+
+async def run_jobs(jobs: list[Job]) -> list[Job]:
+    """Run every job at once; afterwards each job holds its effective records and manifest."""
+    endpoints = {id(j.endpoint): j.endpoint for j in jobs}
+    await asyncio.gather(*(e.resolve_model() for e in endpoints.values()))
+    pendings = [prepare(job) for job in jobs]
+    stores = [RunStore(job.folder) for job in jobs]
+    for job, store in zip(jobs, stores):
+        assert job.manifest is not None
+        store.open()
+        store.write_manifest(job.manifest)
+    try:
+        with ProgressBoard() as board:
+
+            async def timed(job: Job, store: RunStore, pending: list[tuple[Item, int]]) -> None:
+                t0 = time.perf_counter()
+                await _run_one(job, store, pending, board)
+                job.wall_s = time.perf_counter() - t0
+                job.sent = len(pending)
+
+            await asyncio.gather(*(timed(j, s, p) for j, s, p in zip(jobs, stores, pendings)))
+    finally:
+        for store in stores:
+            store.close()
+    for job, store in zip(jobs, stores):
+        wanted = {(i.item_id, r) for i in job.items for r in job.task.repeats()}
+        job.records = [r for r in store.existing() if r.key in wanted]
+        assert job.manifest is not None
+        job.manifest.finished_at = now()
+        job.manifest.records = len(job.records)
+        job.manifest.errors = sum(r.error is not None for r in job.records)
+        job.manifest.status = "complete" if job.manifest.errors == 0 and len(job.records) == len(wanted) else "incomplete"
+        job.manifest.extra["wall_s"] = round(job.wall_s, 3)
+        store.write_manifest(job.manifest)
+    return jobs

@@ -1,0 +1,173 @@
+"""`evals sim`: an OpenAI-compatible server that answers benchmark items like a model would.
+
+It recognises the item asked (the last question in the prompt), answers it right or wrong
+as `SimModel` decides for (item, seed, profile), and says so in the benchmark's own answer
+format. Users try their setup on it before any GPU exists; the tests drive it over real
+HTTP. It can also misbehave on purpose (`fault_rate`: 503s and 429s with Retry-After) and
+take its time (`latency_ms`), like a loaded server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from evals.simmodel import Profile, SimModel, uniform
+from evals.tasks import gsm8k
+
+
+@dataclass(frozen=True)
+class Question:
+    item_id: str
+    answer: str
+
+
+class Catalog(Protocol):
+    def find(self, prompt: str) -> Question | None: ...
+
+    def reply(self, question: Question, correct: bool, draw: int) -> str: ...
+
+
+class Gsm8kCatalog:
+    """GSM8K test questions, answered with a short solution ending in `#### N`."""
+
+    LAST_QUESTION = re.compile(r"Question: (.*?)\nAnswer:", re.DOTALL)
+
+    def __init__(self, rows: list[dict[str, str]]) -> None:
+        self._by_question = {r["question"]: r for r in rows}
+
+    def find(self, prompt: str) -> Question | None:
+        asked = self.LAST_QUESTION.findall(prompt)
+        row = self._by_question.get(asked[-1]) if asked else None
+        if row is None:  # another template: look for the question text itself, last one wins
+            hits = [(prompt.rfind(q), r) for q, r in self._by_question.items() if q in prompt]
+            row = max(hits, key=lambda h: h[0])[1] if hits else None
+        if row is None:
+            return None
+        return Question(item_id=gsm8k.item_id(row["question"]), answer=row["answer"].split("####")[-1].strip().replace(",", ""))
+
+    def reply(self, question: Question, correct: bool, draw: int) -> str:
+        gold = int(question.answer)
+        # A wrong answer differs from the gold even when signs are ignored, as sglang's extraction does.
+        answer = gold if correct else abs(gold) + 1 + int(uniform(question.item_id, draw, "wrong") * 9)
+        return f" Let me work through it step by step.\nPutting the numbers together gives {answer}.\nThe answer is {answer}.\n#### {answer}"
+
+
+@dataclass
+class Simulator:
+    catalogs: list[Catalog]
+    model: SimModel = field(default_factory=SimModel)
+    profile: Profile = "reference"
+    model_name: str = "sim-reference"
+    fault_rate: float = 0.0
+    latency_ms: float = 0.0
+    requests: Counter[str] = field(default_factory=Counter)
+    _rng: random.Random = field(default_factory=lambda: random.Random(0))
+
+    def answer(self, prompt: str, draw: int) -> str:
+        for catalog in self.catalogs:
+            question = catalog.find(prompt)
+            if question is not None:
+                self.requests["recognised"] += 1
+                return catalog.reply(question, self.model.correct(question.item_id, draw, self.profile), draw)
+        self.requests["unrecognised"] += 1
+        return " I do not know this one."
+
+    async def _pause_or_fail(self, path: str) -> web.Response | None:
+        self.requests[path] += 1
+        if self.latency_ms:
+            await asyncio.sleep(self.latency_ms / 1000 * (0.5 + self._rng.random()))
+        if self.fault_rate and self._rng.random() < self.fault_rate:
+            self.requests["faults"] += 1
+            if self._rng.random() < 0.5:
+                return web.json_response({"error": {"message": "simulated overload"}}, status=429, headers={"Retry-After": "0"})
+            return web.json_response({"error": {"message": "simulated server error"}}, status=503)
+        return None
+
+    @staticmethod
+    def _finish(text: str, body: dict[str, Any]) -> tuple[str, str]:
+        stops = body.get("stop") or []
+        for stop in [stops] if isinstance(stops, str) else stops:
+            if stop and stop in text:
+                text = text[: text.index(stop)]
+        words = text.split(" ")
+        limit = body.get("max_tokens") or body.get("max_completion_tokens")
+        if limit is not None and len(words) > int(limit):
+            return " ".join(words[: int(limit)]), "length"
+        return text, "stop"
+
+    @staticmethod
+    def _usage(prompt: str, text: str) -> dict[str, int]:
+        p, c = len(prompt.split()), len(text.split())
+        return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+
+    async def models(self, request: web.Request) -> web.Response:
+        self.requests[request.path] += 1
+        return web.json_response({"object": "list", "data": [{"id": self.model_name, "object": "model", "owned_by": "evals-sim"}]})
+
+    async def completions(self, request: web.Request) -> web.Response:
+        failed = await self._pause_or_fail(request.path)
+        if failed is not None:
+            return failed
+        body = await request.json()
+        prompt = body.get("prompt", "")
+        prompt = prompt[0] if isinstance(prompt, list) else prompt
+        text, reason = self._finish(self.answer(prompt, int(body.get("seed") or 0)), body)
+        return web.json_response(
+            {
+                "id": f"cmpl-{self.requests[request.path]}",
+                "object": "text_completion",
+                "created": int(time.time()),
+                "model": self.model_name,
+                "choices": [{"index": 0, "text": text, "finish_reason": reason, "logprobs": None}],
+                "usage": self._usage(prompt, text),
+            }
+        )
+
+    async def chat(self, request: web.Request) -> web.Response:
+        failed = await self._pause_or_fail(request.path)
+        if failed is not None:
+            return failed
+        body = await request.json()
+        users = [m.get("content") or "" for m in body.get("messages", []) if m.get("role") == "user"]
+        prompt = users[-1] if users else ""
+        prompt = prompt if isinstance(prompt, str) else " ".join(part.get("text", "") for part in prompt)
+        text, reason = self._finish(self.answer(prompt, int(body.get("seed") or 0)).lstrip(), body)
+        return web.json_response(
+            {
+                "id": f"chatcmpl-{self.requests[request.path]}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": self.model_name,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": reason}],
+                "usage": self._usage(prompt, text),
+            }
+        )
+
+    async def stats(self, request: web.Request) -> web.Response:
+        return web.json_response({"requests": dict(self.requests), "profile": self.profile, "model": self.model_name})
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=64 * 1024**2)
+        app.router.add_get("/v1/models", self.models)
+        app.router.add_post("/v1/completions", self.completions)
+        app.router.add_post("/v1/chat/completions", self.chat)
+        app.router.add_get("/sim/stats", self.stats)
+        return app
+
+
+async def start(sim: Simulator, host: str = "127.0.0.1", port: int = 0) -> tuple[web.AppRunner, str]:
+    """Serve `sim` in the running event loop; returns the runner (to stop it) and the base URL."""
+    runner = web.AppRunner(sim.app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = runner.addresses[0][1]
+    return runner, f"http://{host}:{bound}/v1"

@@ -1,0 +1,58 @@
+"""The task registry: built-in adapters by name, plus the `evals.tasks` entry-point group.
+
+A package outside this one adds a task by declaring, in its own pyproject.toml,
+`[project.entry-points."evals.tasks"] mytask = "mypkg.mytask:MyTask"`.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from evals.config import Config, describe_validation_error
+from evals.errors import UsageError
+from evals.tasks.base import Item, Request, Response, Scored, Task, TaskOptions
+from evals.tasks.gsm8k import Gsm8k
+
+__all__ = ["Item", "Request", "Response", "Scored", "Task", "TaskOptions", "registry", "make_task", "validate_tasks"]
+
+BUILTIN: dict[str, type[Task]] = {t.name: t for t in (Gsm8k,)}
+
+
+def registry() -> dict[str, type[Task]]:
+    tasks = dict(BUILTIN)
+    for ep in entry_points(group="evals.tasks"):
+        tasks.setdefault(ep.name, ep.load())
+    return tasks
+
+
+def _options(cls: type[Task], raw: dict[str, Any], source: str) -> Any:
+    try:
+        return cls.Options.model_validate(raw)
+    except ValidationError as e:
+        raise UsageError(describe_validation_error(e, source, ("tasks", cls.name))) from None
+
+
+def make_task(name: str, config: Config, overrides: dict[str, Any] | None = None) -> Task:
+    tasks = registry()
+    if name not in tasks:
+        raise UsageError(f"unknown task {name!r}; known tasks: {', '.join(sorted(tasks))}")
+    cls = tasks[name]
+    options = _options(cls, {**config.tasks.get(name, {}), **(overrides or {})}, config.source)
+    return cls(options, config.resolved_data_dir())
+
+
+def validate_tasks(config: Config) -> None:
+    """Check every `[tasks.*]` table up front, so a typo fails before any request is sent."""
+    tasks = registry()
+    for name, raw in config.tasks.items():
+        if name not in tasks:
+            raise UsageError(f"{config.source}: tasks.{name}: unknown task; known tasks: {', '.join(sorted(tasks))}")
+        _options(tasks[name], raw, config.source)
+
+
+def data_path(data_dir: Path | None, *parts: str) -> Path | None:
+    return None if data_dir is None else data_dir.joinpath(*parts)

@@ -1,0 +1,93 @@
+"""What a task adapter is: items in, requests out, responses scored (design §5).
+
+`build_request` and `score` are pure (no I/O, no global random state) so that both
+endpoints get byte-identical requests and scoring is unit-testable without a server.
+The runner owns I/O.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from evals.records import sha256_json
+
+
+class Item(BaseModel):
+    item_id: str
+    index: int
+    input: dict[str, Any]
+    gold: str
+
+
+class Request(BaseModel):
+    """One call to an endpoint, before the endpoint's own model name and overrides are added."""
+
+    kind: Literal["completion", "chat"]
+    prompt: str | None = None
+    messages: list[dict[str, str]] | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        return sha256_json(self.model_dump())
+
+
+class Response(BaseModel):
+    text: str
+    reasoning: str | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+class Scored(BaseModel):
+    score: float
+    extracted: str | None
+    invalid: bool = False
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class TaskOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int | None = Field(default=None, gt=0)
+
+
+class Task(ABC):
+    """A benchmark adapter. Subclasses set `name`, `version`, `Options` and the four methods."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    description: ClassVar[str]
+    Options: ClassVar[type[TaskOptions]] = TaskOptions
+
+    def __init__(self, options: TaskOptions, data_dir: Path | None) -> None:
+        self.options = options
+        self.data_dir = data_dir
+
+    @abstractmethod
+    def load_items(self) -> list[Item]:
+        """The items this configuration evaluates, `limit` applied."""
+
+    def repeats(self) -> list[int]:
+        """Seeds or trials; one repeat for greedy tasks."""
+        return [0]
+
+    @abstractmethod
+    def build_request(self, item: Item, repeat: int) -> Request: ...
+
+    @abstractmethod
+    def score(self, item: Item, response: Response) -> Scored: ...
+
+    @abstractmethod
+    def prompt_spec(self) -> dict[str, Any]:
+        """Everything that shapes a prompt besides the item: templates, shots, stops."""
+
+    def prompt_fingerprint(self) -> str:
+        return sha256_json(self.prompt_spec())
+
+    def config(self) -> dict[str, Any]:
+        return self.options.model_dump(mode="json")
