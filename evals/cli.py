@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import signal
 import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from evals.client import Endpoint
-from evals.config import Config, load_config
+from evals.config import Config, EndpointConfig, GateConfig, load_config
 from evals.errors import UsageError
-from evals.records import read_manifest
-from evals.report import run_table, summarise
+from evals.gate import EXIT_CODES, TaskVerdict, Verdict, gate_runs, gate_summary, margin_for, overall, read_summary
+from evals.records import MANIFEST, RECORDS, Manifest, Record, read_manifest, read_records, write_atomic
+from evals.report import gate_json, render_gate, run_table, summarise
 from evals.runners.native import Job, run_jobs
 from evals.tasks import make_task, registry, validate_tasks
+from evals.tasks.gsm8k import HF_DATASET, HF_REVISION
 
 OUTPUTS = Path("outputs")
+COMPARE_JSON = "compare.json"
+GATE_JSON = "gate.json"
 EXIT_OK, EXIT_USAGE, EXIT_ERROR = 0, 2, 4
 
 
@@ -32,32 +39,34 @@ def _load(args: argparse.Namespace) -> Config:
     return config
 
 
-def default_out(endpoint: str, tasks: list[str], config: Config) -> Path:
-    """The newest unfinished run of this endpoint and these tasks under outputs/, else a new folder."""
+def default_out(endpoints: list[str], tasks: list[str]) -> Path:
+    """The newest unfinished run of these endpoints and tasks under outputs/, else a new folder."""
     if OUTPUTS.is_dir():
         for run in sorted((p for p in OUTPUTS.iterdir() if p.is_dir()), reverse=True):
-            manifests = [read_manifest(run / endpoint / t) for t in tasks]
+            manifests = [read_manifest(run / e / t) for e in endpoints for t in tasks]
             if all(m is not None for m in manifests) and any(m.status != "complete" for m in manifests if m):
                 return run
     return OUTPUTS / datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
+async def run_endpoints(config: Config, names: list[str], tasks: list[str], out: Path, overrides: dict[str, Any]) -> list[Job]:
+    """Every task on every endpoint, all in flight at once; jobs come back in (endpoint, task) order."""
+    endpoints = [Endpoint(*config.endpoint(name)) for name in names]
+    try:
+        jobs = [Job(e, make_task(t, config, overrides), out / e.name / t) for e in endpoints for t in tasks]
+        return await run_jobs(jobs)
+    finally:
+        for e in endpoints:
+            await e.aclose()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args)
-    name, endpoint_config = config.endpoint(args.endpoint)
+    name, _ = config.endpoint(args.endpoint)
     tasks = _task_names(args.tasks)
     overrides = {"limit": args.limit} if args.limit else {}
-    adapters = [make_task(t, config, overrides) for t in tasks]
-    out = Path(args.out) if args.out else default_out(name, tasks, config)
-
-    async def go() -> list[Job]:
-        endpoint = Endpoint(name, endpoint_config)
-        try:
-            return await run_jobs([Job(endpoint, task, out / name / task.name) for task in adapters])
-        finally:
-            await endpoint.aclose()
-
-    jobs = asyncio.run(go())
+    out = Path(args.out) if args.out else default_out([name], tasks)
+    jobs = asyncio.run(run_endpoints(config, [args.endpoint], tasks, out, overrides))
     summaries = [summarise(j.manifest, j.records, j.wall_s) for j in jobs if j.manifest]
     print(run_table(summaries))
     print(f"\nrecords in {out}")
@@ -108,6 +117,150 @@ def cmd_sim(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def load_run(folder: Path) -> dict[str, tuple[Manifest, list[Record]]]:
+    """A saved run: a task folder (with manifest.json) or an endpoint folder of task folders."""
+    folders = [folder] if (folder / MANIFEST).exists() else sorted(p for p in folder.glob("*") if (p / MANIFEST).exists())
+    if not folders:
+        raise UsageError(f"{folder}: no run here (expected manifest.json, or task folders holding one)")
+    runs = {}
+    for f in folders:
+        manifest = read_manifest(f)
+        assert manifest is not None
+        runs[manifest.task] = (manifest, read_records(f / RECORDS))
+    return runs
+
+
+def gate_saved(reference: dict[str, tuple[Manifest, list[Record]]], candidate: dict[str, tuple[Manifest, list[Record]]], config: GateConfig) -> list[TaskVerdict]:
+    verdicts = []
+    for task in sorted(reference.keys() | candidate.keys()):
+        if task in reference and task in candidate:
+            verdicts.append(gate_runs(reference[task], candidate[task], config))
+        else:
+            missing = "candidate" if task in reference else "reference"
+            verdicts.append(TaskVerdict(task=task, verdict=Verdict.ERROR, margin=margin_for(task, config), alpha=config.alpha,
+                                        power=config.power, problem=f"no {task} run in the {missing}"))
+    return verdicts
+
+
+def _finish_gate(reference: str, candidate: str, verdicts: list[TaskVerdict], out: Path | None, fmt: str = "table") -> int:
+    print(render_gate(reference, candidate, verdicts, fmt))
+    if out is not None:
+        write_atomic(out / GATE_JSON, json.dumps(gate_json(reference, candidate, verdicts), indent=2) + "\n")
+    return EXIT_CODES[overall([v.verdict for v in verdicts])]
+
+
+async def compare(config: Config, reference: str, candidate: str, tasks: list[str], out: Path, overrides: dict[str, Any]) -> list[TaskVerdict]:
+    """Run both endpoints at once, then gate every task."""
+    out.mkdir(parents=True, exist_ok=True)
+    ref_name, cand_name = config.endpoint(reference)[0], config.endpoint(candidate)[0]
+    if ref_name == cand_name:
+        raise UsageError(f"reference and candidate are the same endpoint ({ref_name})")
+    write_atomic(out / COMPARE_JSON, json.dumps({"reference": ref_name, "candidate": cand_name, "tasks": tasks}) + "\n")
+    jobs = await run_endpoints(config, [reference, candidate], tasks, out, overrides)
+    runs: dict[str, dict[str, tuple[Manifest, list[Record]]]] = {ref_name: {}, cand_name: {}}
+    for job in jobs:
+        assert job.manifest is not None
+        runs[job.endpoint.name][job.task.name] = (job.manifest, job.records)
+    return gate_saved(runs[ref_name], runs[cand_name], config.gate)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    config = _load(args)
+    tasks = _task_names(args.tasks)
+    names = [config.endpoint(args.reference)[0], config.endpoint(args.candidate)[0]]
+    out = Path(args.out) if args.out else default_out(names, tasks)
+    overrides = {"limit": args.limit} if args.limit else {}
+    verdicts = asyncio.run(compare(config, args.reference, args.candidate, tasks, out, overrides))
+    code = _finish_gate(names[0], names[1], verdicts, out)
+    print(f"records in {out}")
+    return code
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    config = _load(args)
+    if args.summary:
+        if args.runs:
+            raise UsageError("evals gate --summary FILE takes no run folders")
+        verdicts = gate_summary(read_summary(Path(args.summary)), config.gate)
+        return _finish_gate("published reference", "published candidate", verdicts, None, args.format)
+    if len(args.runs) != 2:
+        raise UsageError("evals gate needs two run folders (reference, candidate), or --summary FILE")
+    ref, cand = (Path(r) for r in args.runs)
+    verdicts = gate_saved(load_run(ref), load_run(cand), config.gate)
+    return _finish_gate(str(ref), str(cand), verdicts, None, args.format)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    config = _load(args)
+    folder = Path(args.dir)
+    if (folder / COMPARE_JSON).exists():
+        pair = json.loads((folder / COMPARE_JSON).read_text())
+        verdicts = gate_saved(load_run(folder / pair["reference"]), load_run(folder / pair["candidate"]), config.gate)
+        return _finish_gate(pair["reference"], pair["candidate"], verdicts, None, args.format)
+    endpoints = [folder] if any(p.glob("*/" + MANIFEST) for p in [folder]) or (folder / MANIFEST).exists() else sorted(p for p in folder.iterdir() if p.is_dir())
+    summaries = [summarise(m, r) for e in endpoints for m, r in load_run(e).values()]
+    if args.format == "json":
+        print(json.dumps([s.model_dump() for s in summaries], indent=2))
+    else:
+        print(run_table(summaries, "github" if args.format == "markdown" else "simple"))
+    return EXIT_OK
+
+
+def _hub_answers() -> bool:
+    """Whether the Hugging Face hub can be asked for GSM8K within a few seconds."""
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        return False
+    try:
+        from huggingface_hub import HfApi
+
+        HfApi().dataset_info(HF_DATASET, revision=HF_REVISION, timeout=5)
+        return True
+    except Exception:
+        return False
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from evals.sim import Gsm8kCatalog, Simulator, start
+    from evals.simmodel import SimModel
+    from evals.synthetic import write_gsm8k_like
+    from evals.tasks.gsm8k import load_split
+
+    config = load_config(Path(args.config) if args.config else None)
+    out = Path(args.out) if args.out else OUTPUTS / datetime.now().strftime("demo-%Y%m%d-%H%M%S")
+    data_dir = config.resolved_data_dir()
+    if data_dir is not None and (data_dir / "gsm8k" / "test.jsonl").exists():
+        source = f"GSM8K test set from {data_dir}"
+    elif _hub_answers():
+        data_dir, source = None, "GSM8K test set from the Hugging Face hub"
+    else:
+        data_dir = write_gsm8k_like(out / "synthetic-data").resolve()
+        source = "SYNTHETIC word problems made by the demo (GSM8K not found: set EVALS_DATA_DIR to use it); these numbers say nothing about GSM8K"
+    print(f"data: {source}")
+    rows = load_split(data_dir, "test")
+
+    async def go() -> list[TaskVerdict]:
+        sims = []
+        for profile in ("reference", "quantized"):
+            model = SimModel(accuracy=args.accuracy, delta=args.delta if profile == "quantized" else 0.0, seed=args.seed)
+            sims.append(await start(Simulator(catalogs=[Gsm8kCatalog(rows)], model=model, profile=profile, model_name=f"sim-{profile}")))
+        print(f"simulators: reference at {sims[0][1]}, quantized (true Δ = {args.delta:+g}) at {sims[1][1]}", file=sys.stderr)
+        demo = Config(
+            data_dir=data_dir,
+            endpoints={"reference": EndpointConfig(base_url=sims[0][1], max_concurrency=32), "quantized": EndpointConfig(base_url=sims[1][1], max_concurrency=32)},
+            gate=config.gate,
+        )
+        try:
+            return await compare(demo, "reference", "quantized", ["gsm8k"], out, {"limit": args.limit} if args.limit else {})
+        finally:
+            for runner, _ in sims:
+                await runner.cleanup()
+
+    verdicts = asyncio.run(go())
+    code = _finish_gate("reference", "quantized", verdicts, out)
+    print(f"records in {out}")
+    return code
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="evals", description="Did the quantized model lose accuracy? Paired evals with a non-inferiority gate.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -119,6 +272,37 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--limit", type=int, help="evaluate the first N items of each task")
     run.add_argument("--out", help="output folder (default: a new folder under outputs/, or the unfinished run to resume)")
     run.set_defaults(func=cmd_run)
+
+    cmp = sub.add_parser("compare", help="evaluate a reference and a candidate endpoint at once, then gate")
+    cmp.add_argument("reference")
+    cmp.add_argument("candidate")
+    cmp.add_argument("--tasks", help="comma-separated task names (default: gsm8k)")
+    cmp.add_argument("--config")
+    cmp.add_argument("--limit", type=int)
+    cmp.add_argument("--out")
+    cmp.set_defaults(func=cmd_compare)
+
+    gate = sub.add_parser("gate", help="gate two saved runs, or a published summary table")
+    gate.add_argument("runs", nargs="*", help="reference and candidate run folders")
+    gate.add_argument("--summary", help="CSV: task,n_items,repeats,score_ref,score_cand[,se_ref,se_cand]")
+    gate.add_argument("--config", help="for [gate] margins, alpha, power")
+    gate.add_argument("--format", choices=["table", "markdown", "json"], default="table")
+    gate.set_defaults(func=cmd_gate)
+
+    report = sub.add_parser("report", help="the numbers of a saved run or comparison")
+    report.add_argument("dir")
+    report.add_argument("--config")
+    report.add_argument("--format", choices=["table", "markdown", "json"], default="table")
+    report.set_defaults(func=cmd_report)
+
+    demo = sub.add_parser("demo", help="compare two simulators offline: the whole product in a minute")
+    demo.add_argument("--delta", type=float, default=-0.005, help="the quantized simulator's true paired delta")
+    demo.add_argument("--accuracy", type=float, default=0.8)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--limit", type=int)
+    demo.add_argument("--config")
+    demo.add_argument("--out")
+    demo.set_defaults(func=cmd_demo)
 
     tasks = sub.add_parser("tasks", help="list task adapters")
     tasks.set_defaults(func=cmd_tasks)

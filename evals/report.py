@@ -1,10 +1,15 @@
-"""Tables for people: what one run scored."""
+"""What people and machines read: one run's table, a comparison's table, verdict lines, JSON."""
 
 from __future__ import annotations
+
+import json
+import math
+from typing import Any
 
 from pydantic import BaseModel
 from tabulate import tabulate
 
+from evals.gate import EXIT_CODES, TaskVerdict, Verdict, overall
 from evals.records import Manifest, Record
 from evals.stats import clustered_mean, item_scores
 
@@ -56,3 +61,131 @@ def run_table(summaries: list[RunSummary], tablefmt: str = "simple") -> str:
     ]
     headers = ["endpoint", "task", "n", "accuracy", "std err", "invalid", "truncated", "errors", "wall time"]
     return tabulate(rows, headers=headers, tablefmt=tablefmt, disable_numparse=True)
+
+
+def _pct(alpha: float) -> str:
+    return f"{100 * (1 - 2 * alpha):g}%"
+
+
+def _f(value: float | None, spec: str = "+.4f") -> str:
+    return "-" if value is None or not math.isfinite(value) else format(value, spec)
+
+
+def verdict_line(v: TaskVerdict) -> str:
+    """One line per task with the numbers behind its verdict."""
+    if v.verdict == Verdict.ERROR and v.problem:
+        return f"{v.task}: ERROR: {v.problem}"
+    unit = "items" if v.repeats == 1 else f"items x {v.repeats} repeats"
+    kind = "" if v.paired else " (unpaired)"
+    line = (
+        f"{v.task}: {v.verdict.value}{kind}: Δ = {_f(v.delta)}, {_pct(v.alpha)} CI [{_f(v.low)}, {_f(v.high)}], "
+        f"margin -{v.margin:g}, n = {v.n} {unit}"
+    )
+    if v.errors:
+        line += f", errors {v.errors.get('reference', 0)}/{v.errors.get('candidate', 0)}"
+    if v.verdict == Verdict.INCONCLUSIVE:
+        need = [f"about {v.items_needed} items{'' if v.paired else ' per arm'}"] if v.items_needed else []
+        if v.repeats_needed:
+            need.append(f"{v.repeats_needed} repeats per item on these items")
+        line += f"; cannot tell: MDE {_f(v.mde, '.4f')} at {v.power:.0%} power; " + (
+            " or ".join(need) + f" would decide it (at {v.power:.0%} power if the true Δ is 0)" if need else "more data would decide it"
+        )
+    return line
+
+
+def compare_table(verdicts: list[TaskVerdict], tablefmt: str = "simple") -> str:
+    rows = []
+    for v in verdicts:
+        s = v.stats
+        rows.append(
+            [
+                v.task,
+                v.n,
+                _f(v.reference_score, ".4f"),
+                _f(v.candidate_score, ".4f"),
+                _f(v.delta),
+                f"[{_f(v.low)}, {_f(v.high)}]",
+                _f(v.se if v.paired else None, ".4f"),
+                _f(s.se_unpaired if s else v.se, ".4f"),
+                _f(s.correlation if s else None, ".2f"),
+                _f(s.mcnemar.pvalue if s and s.mcnemar else None, ".3f"),
+                f"-{v.margin:g}",
+                v.verdict.value,
+            ]
+        )
+    headers = ["task", "n", "reference", "candidate", "Δ", "CI", "SE paired", "SE unpaired", "corr", "McNemar p", "margin", "verdict"]
+    return tabulate(rows, headers=headers, tablefmt=tablefmt, disable_numparse=True)
+
+
+def group_table(v: TaskVerdict, tablefmt: str = "simple") -> str:
+    rows = [[g, s.n, _f(s.reference.mean, ".4f"), _f(s.candidate.mean, ".4f"), _f(s.delta), _f(s.se, ".4f")] for g, s in v.groups.items()]
+    return tabulate(rows, headers=[v.task + " group", "n", "reference", "candidate", "Δ", "SE"], tablefmt=tablefmt, disable_numparse=True)
+
+
+def gate_json(reference: str, candidate: str, verdicts: list[TaskVerdict]) -> dict[str, Any]:
+    """The stable machine-readable form."""
+    final = overall([v.verdict for v in verdicts])
+    return {
+        "verdict": final.value,
+        "exit_code": EXIT_CODES[final],
+        "reference": reference,
+        "candidate": candidate,
+        "tasks": [
+            {
+                "task": v.task,
+                "verdict": v.verdict.value,
+                "paired": v.paired,
+                "delta": v.delta,
+                "se": v.se,
+                "ci": [v.low, v.high],
+                "margin": v.margin,
+                "alpha": v.alpha,
+                "n": v.n,
+                "repeats": v.repeats,
+                "reference_score": v.reference_score,
+                "candidate_score": v.candidate_score,
+                "errors": v.errors,
+                "left_out": v.left_out,
+                "mde": v.mde,
+                "items_needed": v.items_needed,
+                "repeats_needed": v.repeats_needed,
+                "mcnemar_p": v.stats.mcnemar.pvalue if v.stats and v.stats.mcnemar else None,
+                "bootstrap_ci": list(v.stats.bootstrap) if v.stats and v.stats.bootstrap else None,
+                "groups": {g: {"n": s.n, "delta": s.delta, "se": s.se} for g, s in v.groups.items()},
+                "problem": v.problem,
+                "note": v.note,
+            }
+            for v in verdicts
+        ],
+    }
+
+
+def render_gate(reference: str, candidate: str, verdicts: list[TaskVerdict], fmt: str = "table") -> str:
+    """The comparison for people (`table`, `markdown`) or machines (`json`)."""
+    if fmt == "json":
+        return json.dumps(gate_json(reference, candidate, verdicts), indent=2)
+    tablefmt = "github" if fmt == "markdown" else "simple"
+    final = overall([v.verdict for v in verdicts])
+    parts = [f"reference: {reference}   candidate: {candidate}", "", compare_table(verdicts, tablefmt)]
+    for v in verdicts:
+        if v.groups:
+            parts += ["", group_table(v, tablefmt)]
+    parts.append("")
+    bullet = "- " if fmt == "markdown" else ""
+    for v in verdicts:
+        parts.append(bullet + verdict_line(v))
+        extras = []
+        if v.left_out and any(v.left_out.values()):
+            extras.append(f"left out of the pairing: {v.left_out['errored']} items with an error, "
+                          f"{v.left_out['only_reference']} only in the reference, {v.left_out['only_candidate']} only in the candidate")
+        if v.stats and v.stats.mcnemar:
+            m = v.stats.mcnemar
+            extras.append(f"McNemar exact (tests Δ = 0, an alarm beside the gate): {m.ref_only_right} right only in the reference, "
+                          f"{m.cand_only_right} only in the candidate, p = {m.pvalue:.3g}")
+        if v.stats and v.stats.bootstrap:
+            extras.append(f"paired bootstrap {_pct(v.alpha)} interval [{v.stats.bootstrap[0]:+.4f}, {v.stats.bootstrap[1]:+.4f}]")
+        if v.note:
+            extras.append(v.note)
+        parts += [("  " if fmt == "markdown" else "    ") + e for e in extras]
+    parts += ["", f"{'**' if fmt == 'markdown' else ''}verdict: {final.value}{'**' if fmt == 'markdown' else ''} (exit {EXIT_CODES[final]})"]
+    return "\n".join(parts)
