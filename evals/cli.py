@@ -84,9 +84,8 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    from evals.sim import Gsm8kCatalog, Simulator, start
+    from evals.sim import Simulator, load_catalogs, start
     from evals.simmodel import SimModel
-    from evals.tasks.gsm8k import load_split
 
     config = load_config(Path(args.config) if args.config else None)
     data_dir = Path(args.data_dir).resolve() if args.data_dir else config.resolved_data_dir()
@@ -95,7 +94,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise UsageError(f"evals sim: {e}") from None
     sim = Simulator(
-        catalogs=[Gsm8kCatalog(load_split(data_dir, "test"))],
+        catalogs=load_catalogs(data_dir),
         model=model,
         profile=args.profile,
         model_name=args.model or f"sim-{args.profile}",
@@ -319,7 +318,7 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--fault-rate", type=float, default=0.0, help="fraction of requests answered 429 or 503")
     sim.add_argument("--latency-ms", type=float, default=0.0, help="mean added latency per request")
     sim.add_argument("--config", help="config file, for data_dir")
-    sim.add_argument("--data-dir", help="folder with gsm8k/test.jsonl (default: data_dir, EVALS_DATA_DIR, else the hub)")
+    sim.add_argument("--data-dir", help="folder with gsm8k/test.jsonl and/or gpqa/gpqa_diamond.csv (default: data_dir, EVALS_DATA_DIR, else the hub)")
     sim.set_defaults(func=cmd_sim)
     return p
 

@@ -15,12 +15,14 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from aiohttp import web
 
+from evals.errors import UsageError
 from evals.simmodel import Profile, SimModel, uniform
-from evals.tasks import gsm8k
+from evals.tasks import gpqa, gsm8k
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,48 @@ class Gsm8kCatalog:
         # A wrong answer differs from the gold even when signs are ignored, as sglang's extraction does.
         answer = gold if correct else abs(gold) + 1 + int(uniform(question.item_id, draw, "wrong") * 9)
         return f" Let me work through it step by step.\nPutting the numbers together gives {answer}.\nThe answer is {answer}.\n#### {answer}"
+
+
+class GpqaCatalog:
+    """GPQA questions in simple-evals' template: knows which letter holds the right answer after any permutation."""
+
+    def __init__(self, rows: list[dict[str, str]]) -> None:
+        self._by_question = {r["Question"]: r for r in rows}
+
+    def find(self, prompt: str) -> Question | None:
+        at = prompt.rfind("\n\nA) ")
+        if at < 0:
+            return None
+        head = prompt[:at]
+        row = self._by_question.get(head.split("\n\n", 1)[1] if "\n\n" in head else head)
+        if row is None:
+            return None
+        choices, rest = [], prompt[at + 2 :]
+        for letter, following in zip("ABCD", ("\nB) ", "\nC) ", "\nD) ", None)):
+            body = rest[len(letter) + 2 :]
+            end = body.find(following) if following else len(body)
+            choices.append(body[:end])
+            rest = body[end + 1 :] if following else ""
+        if row["Correct Answer"] not in choices:
+            return None
+        return Question(item_id=row["Record ID"], answer="ABCD"[choices.index(row["Correct Answer"])])
+
+    def reply(self, question: Question, correct: bool, draw: int) -> str:
+        wrong = [x for x in "ABCD" if x != question.answer]
+        letter = question.answer if correct else wrong[int(uniform(question.item_id, draw, "wrong") * 3)]
+        return f"Weighing the four options against what the question asks, one fits best.\n\nAnswer: {letter}"
+
+
+def load_catalogs(data_dir: Path | None) -> list[Catalog]:
+    """Every benchmark the data folder holds (GSM8K also from the hub when there is no folder)."""
+    catalogs: list[Catalog] = []
+    if data_dir is None or (data_dir / "gsm8k" / "test.jsonl").exists():
+        catalogs.append(Gsm8kCatalog(gsm8k.load_split(data_dir, "test")))
+    if data_dir is not None and (data_dir / gpqa.LOCAL_FILE).exists():
+        catalogs.append(GpqaCatalog(gpqa.load_rows(data_dir)))
+    if not catalogs:
+        raise UsageError(f"data_dir {data_dir}: holds neither gsm8k/test.jsonl nor {gpqa.LOCAL_FILE}")
+    return catalogs
 
 
 @dataclass

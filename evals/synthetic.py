@@ -53,3 +53,52 @@ def write_gsm8k_like(folder: Path, n_test: int = 1319, n_train: int = 200, seed:
     for split, rows in (("test", test), ("train", train)):
         (folder / "gsm8k" / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return folder
+
+
+GPQA_COLUMNS = [
+    "Pre-Revision Question", "Question", "Correct Answer", "Incorrect Answer 1", "Incorrect Answer 2",
+    "Incorrect Answer 3", "Explanation", "Record ID", "High-level domain", "Subdomain",
+]
+_QUANTITIES = ["the rate constant", "the binding energy", "the wavelength", "the yield", "the entropy change", "the half-life"]
+
+
+def write_gpqa_like(folder: Path, n: int = 198, seed: int = 0) -> Path:
+    """`folder/gpqa/gpqa_diamond.csv` of synthetic questions in the real CSV layout; returns `folder`.
+
+    Real GPQA must not be published in plain text, so tests and demos use these. Some answers
+    look like numbers (`4`, `0.25`, `-2`, `1e-3`) to catch readers that would turn them into floats.
+    """
+    import csv
+
+    rng = random.Random(seed)
+    (folder / "gpqa").mkdir(parents=True, exist_ok=True)
+    with (folder / "gpqa" / "gpqa_diamond.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=GPQA_COLUMNS)
+        writer.writeheader()
+        for i in range(n):
+            quantity = rng.choice(_QUANTITIES)
+            question = f"Synthetic question {i}: in a system of {rng.randint(2, 90)} coupled units, what is {quantity} after {rng.randint(2, 12)} steps?"
+            style = i % 4
+            if style == 0:
+                answers = [str(v) for v in rng.sample(range(-5, 50), 4)]
+            elif style == 1:
+                answers = [f"{v / 100:g}" for v in rng.sample(range(1, 400), 4)]
+            elif style == 2:
+                answers = [f"{rng.randint(1, 9)}e-{k}" for k in rng.sample(range(1, 9), 4)]
+            else:
+                answers = [f"It grows by a factor of {v}, because of {rng.choice(_QUANTITIES)}" for v in rng.sample(range(2, 30), 4)]
+            writer.writerow(
+                {
+                    "Pre-Revision Question": question,
+                    "Question": question,
+                    "Correct Answer": answers[0],
+                    "Incorrect Answer 1": answers[1],
+                    "Incorrect Answer 2": answers[2],
+                    "Incorrect Answer 3": answers[3],
+                    "Explanation": "synthetic",
+                    "Record ID": f"rec{rng.getrandbits(48):012x}",
+                    "High-level domain": rng.choice(["Physics", "Chemistry", "Biology"]),
+                    "Subdomain": "synthetic",
+                }
+            )
+    return folder

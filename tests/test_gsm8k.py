@@ -202,8 +202,8 @@ def test_reasoning_is_not_scored(data_dir: Path) -> None:
     (item,) = task.load_items()
     gold = item.gold.split("#### ")[-1]
     response = Response(text="I could not finish.", reasoning=f"#### {gold}")
-    assert task.score(item, response).score == 0.0
-    assert task.score(item, Response(text=f"#### {gold}")).score == 1.0
+    assert task.score(item, 0, response).score == 0.0
+    assert task.score(item, 0, Response(text=f"#### {gold}")).score == 1.0
 
 
 def test_items_have_unique_stable_ids(data_dir: Path) -> None:

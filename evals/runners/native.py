@@ -134,7 +134,7 @@ async def _run_one(job: Job, store: RunStore, pending: list[tuple[Item, int]], b
             message = str(e).splitlines()[0] if str(e) else ""
             record = Record(**base, error=f"{type(e).__name__}: {message}"[:500])
         else:
-            scored = task.score(item, response)
+            scored = task.score(item, repeat, response)
             record = Record(
                 **base,
                 response=response.text,

@@ -7,7 +7,6 @@ A package outside this one adds a task by declaring, in its own pyproject.toml,
 from __future__ import annotations
 
 from importlib.metadata import entry_points
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -15,11 +14,12 @@ from pydantic import ValidationError
 from evals.config import Config, describe_validation_error
 from evals.errors import UsageError
 from evals.tasks.base import Item, Request, Response, Scored, Task, TaskOptions
+from evals.tasks.gpqa import GpqaDiamond
 from evals.tasks.gsm8k import Gsm8k
 
 __all__ = ["Item", "Request", "Response", "Scored", "Task", "TaskOptions", "registry", "make_task", "validate_tasks"]
 
-BUILTIN: dict[str, type[Task]] = {t.name: t for t in (Gsm8k,)}
+BUILTIN: dict[str, type[Task]] = {t.name: t for t in (Gsm8k, GpqaDiamond)}
 
 
 def registry() -> dict[str, type[Task]]:
@@ -53,6 +53,3 @@ def validate_tasks(config: Config) -> None:
             raise UsageError(f"{config.source}: tasks.{name}: unknown task; known tasks: {', '.join(sorted(tasks))}")
         _options(tasks[name], raw, config.source)
 
-
-def data_path(data_dir: Path | None, *parts: str) -> Path | None:
-    return None if data_dir is None else data_dir.joinpath(*parts)

@@ -195,7 +195,7 @@ class Gsm8k(Task):
         context = "".join(QUESTION_TEMPLATE.format(question=s["question"]) + " " + s["answer"] + "\n\n" for s in shots)
         return Request(kind="completion", prompt=context + question, params=params)
 
-    def score(self, item: Item, response: Response) -> Scored:
+    def score(self, item: Item, repeat: int, response: Response) -> Scored:
         if self.options.format == "sglang":
             return score_sglang(response.text, item.gold)
         return score_lm_eval(response.text, item.gold)
