@@ -159,6 +159,7 @@ def test_unknown_endpoint_names_the_known_ones(tmp_path: Path) -> None:
     assert result.returncode == 2 and "'fp4'" in result.stderr and "sim" in result.stderr
 
 
-def test_tasks_lists_gsm8k() -> None:
+def test_tasks_lists_the_adapters() -> None:
     result = run_evals("tasks", cwd=REPO)
-    assert result.returncode == 0 and result.stdout.startswith("gsm8k")
+    names = [line.split()[0] for line in result.stdout.splitlines()]
+    assert result.returncode == 0 and {"gsm8k", "gpqa_diamond"} <= set(names)
