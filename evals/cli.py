@@ -17,10 +17,11 @@ from evals.client import Endpoint
 from evals.config import Config, EndpointConfig, GateConfig, load_config
 from evals.errors import UsageError
 from evals.gate import EXIT_CODES, TaskVerdict, Verdict, gate_runs, gate_summary, margin_for, overall, read_summary
-from evals.records import MANIFEST, RECORDS, Manifest, Record, read_manifest, read_records, write_atomic
-from evals.report import gate_json, render_gate, run_table, summarise
+from evals.baseline import baseline_manifests, save_baseline
+from evals.records import MANIFEST, Run, load_run, read_manifest, write_atomic
+from evals.report import gate_json, junit_xml, render_gate, run_table, summarise
 from evals.runners.native import Job, run_jobs
-from evals.tasks import make_task, registry, validate_tasks
+from evals.tasks import make_task, registry, task_from_manifest, validate_tasks
 from evals.tasks.gsm8k import HF_DATASET, HF_REVISION
 
 OUTPUTS = Path("outputs")
@@ -116,20 +117,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def load_run(folder: Path) -> dict[str, tuple[Manifest, list[Record]]]:
-    """A saved run: a task folder (with manifest.json) or an endpoint folder of task folders."""
-    folders = [folder] if (folder / MANIFEST).exists() else sorted(p for p in folder.glob("*") if (p / MANIFEST).exists())
-    if not folders:
-        raise UsageError(f"{folder}: no run here (expected manifest.json, or task folders holding one)")
-    runs = {}
-    for f in folders:
-        manifest = read_manifest(f)
-        assert manifest is not None
-        runs[manifest.task] = (manifest, read_records(f / RECORDS))
-    return runs
-
-
-def gate_saved(reference: dict[str, tuple[Manifest, list[Record]]], candidate: dict[str, tuple[Manifest, list[Record]]], config: GateConfig) -> list[TaskVerdict]:
+def gate_saved(reference: dict[str, Run], candidate: dict[str, Run], config: GateConfig) -> list[TaskVerdict]:
     verdicts = []
     for task in sorted(reference.keys() | candidate.keys()):
         if task in reference and task in candidate:
@@ -141,10 +129,20 @@ def gate_saved(reference: dict[str, tuple[Manifest, list[Record]]], candidate: d
     return verdicts
 
 
-def _finish_gate(reference: str, candidate: str, verdicts: list[TaskVerdict], out: Path | None, fmt: str = "table") -> int:
+def _finish_gate(reference: str, candidate: str, verdicts: list[TaskVerdict], out: Path | None, args: argparse.Namespace | None = None) -> int:
+    """Print the verdict, write the CI outputs asked for, and return the exit code."""
+    fmt = getattr(args, "format", "table")
     print(render_gate(reference, candidate, verdicts, fmt))
     if out is not None:
         write_atomic(out / GATE_JSON, json.dumps(gate_json(reference, candidate, verdicts), indent=2) + "\n")
+    if getattr(args, "junit", None):
+        Path(args.junit).write_text(junit_xml(verdicts))
+    markdown = render_gate(reference, candidate, verdicts, "markdown") + "\n"
+    if getattr(args, "markdown", None):
+        Path(args.markdown).write_text(markdown)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a") as f:
+            f.write("## evals gate\n\n" + markdown + "\n")
     return EXIT_CODES[overall([v.verdict for v in verdicts])]
 
 
@@ -156,7 +154,7 @@ async def compare(config: Config, reference: str, candidate: str, tasks: list[st
         raise UsageError(f"reference and candidate are the same endpoint ({ref_name})")
     write_atomic(out / COMPARE_JSON, json.dumps({"reference": ref_name, "candidate": cand_name, "tasks": tasks}) + "\n")
     jobs = await run_endpoints(config, [reference, candidate], tasks, out, overrides)
-    runs: dict[str, dict[str, tuple[Manifest, list[Record]]]] = {ref_name: {}, cand_name: {}}
+    runs: dict[str, dict[str, Run]] = {ref_name: {}, cand_name: {}}
     for job in jobs:
         assert job.manifest is not None
         runs[job.endpoint.name][job.task.name] = (job.manifest, job.records)
@@ -170,23 +168,57 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else default_out(names, tasks)
     overrides = {"limit": args.limit} if args.limit else {}
     verdicts = asyncio.run(compare(config, args.reference, args.candidate, tasks, out, overrides))
-    code = _finish_gate(names[0], names[1], verdicts, out)
+    code = _finish_gate(names[0], names[1], verdicts, out, args)
     print(f"records in {out}")
     return code
+
+
+async def run_against_baseline(config: Config, baseline: Path, candidate: str, out: Path) -> list[TaskVerdict]:
+    """Run only the candidate, on the baseline's own task configurations, then gate the pair."""
+    manifests = baseline_manifests(baseline)
+    name, endpoint_config = config.endpoint(candidate)
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / COMPARE_JSON, json.dumps({"reference": "baseline", "reference_dir": str(baseline.resolve()), "candidate": name}) + "\n")
+    endpoint = Endpoint(name, endpoint_config)
+    try:
+        jobs = [Job(endpoint, task_from_manifest(m, config.resolved_data_dir()), out / name / task) for task, m in manifests.items()]
+        await run_jobs(jobs)
+    finally:
+        await endpoint.aclose()
+    return gate_saved(load_run(baseline), load_run(out / name), config.gate)
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
     config = _load(args)
     if args.summary:
-        if args.runs:
-            raise UsageError("evals gate --summary FILE takes no run folders")
+        if args.runs or args.baseline:
+            raise UsageError("evals gate --summary FILE takes no run folders and no --baseline")
         verdicts = gate_summary(read_summary(Path(args.summary)), config.gate)
-        return _finish_gate("published reference", "published candidate", verdicts, None, args.format)
-    if len(args.runs) != 2:
-        raise UsageError("evals gate needs two run folders (reference, candidate), or --summary FILE")
+        return _finish_gate("published reference", "published candidate", verdicts, None, args)
+    if args.baseline:
+        baseline = Path(args.baseline)
+        if args.candidate and not args.runs:
+            out = Path(args.out) if args.out else OUTPUTS / datetime.now().strftime("gate-%Y%m%d-%H%M%S")
+            verdicts = asyncio.run(run_against_baseline(config, baseline, args.candidate, out))
+            code = _finish_gate(f"baseline {baseline}", args.candidate, verdicts, out, args)
+            print(f"records in {out}")
+            return code
+        if len(args.runs) != 1 or args.candidate:
+            raise UsageError("evals gate --baseline DIR needs either --candidate ENDPOINT or one saved candidate run folder")
+        verdicts = gate_saved(load_run(baseline), load_run(Path(args.runs[0])), config.gate)
+        return _finish_gate(f"baseline {baseline}", args.runs[0], verdicts, None, args)
+    if len(args.runs) != 2 or args.candidate:
+        raise UsageError("evals gate needs two run folders (reference, candidate), --baseline DIR, or --summary FILE")
     ref, cand = (Path(r) for r in args.runs)
     verdicts = gate_saved(load_run(ref), load_run(cand), config.gate)
-    return _finish_gate(str(ref), str(cand), verdicts, None, args.format)
+    return _finish_gate(str(ref), str(cand), verdicts, None, args)
+
+
+def cmd_baseline_save(args: argparse.Namespace) -> int:
+    config = _load(args)
+    target = save_baseline(Path(args.run), args.name, Path(args.root), config.gate.max_error_rate)
+    print(f"saved baseline {args.name} in {target}: commit it, then gate candidates with `evals gate --baseline {target} --candidate ENDPOINT`")
+    return EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -194,8 +226,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     folder = Path(args.dir)
     if (folder / COMPARE_JSON).exists():
         pair = json.loads((folder / COMPARE_JSON).read_text())
-        verdicts = gate_saved(load_run(folder / pair["reference"]), load_run(folder / pair["candidate"]), config.gate)
-        return _finish_gate(pair["reference"], pair["candidate"], verdicts, None, args.format)
+        reference = Path(pair["reference_dir"]) if "reference_dir" in pair else folder / pair["reference"]
+        verdicts = gate_saved(load_run(reference), load_run(folder / pair["candidate"]), config.gate)
+        return _finish_gate(pair["reference"], pair["candidate"], verdicts, None, args)
     endpoints = [folder] if any(p.glob("*/" + MANIFEST) for p in [folder]) or (folder / MANIFEST).exists() else sorted(p for p in folder.iterdir() if p.is_dir())
     summaries = [summarise(m, r) for e in endpoints for m, r in load_run(e).values()]
     if args.format == "json":
@@ -255,7 +288,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 await runner.cleanup()
 
     verdicts = asyncio.run(go())
-    code = _finish_gate("reference", "quantized", verdicts, out)
+    code = _finish_gate("reference", "quantized", verdicts, out, args)
     print(f"records in {out}")
     return code
 
@@ -279,14 +312,30 @@ def parser() -> argparse.ArgumentParser:
     cmp.add_argument("--config")
     cmp.add_argument("--limit", type=int)
     cmp.add_argument("--out")
+    cmp.add_argument("--junit", help="write a JUnit XML file: one testcase per task")
+    cmp.add_argument("--markdown", help="write the comparison as markdown")
     cmp.set_defaults(func=cmd_compare)
 
     gate = sub.add_parser("gate", help="gate two saved runs, or a published summary table")
     gate.add_argument("runs", nargs="*", help="reference and candidate run folders")
     gate.add_argument("--summary", help="CSV: task,n_items,repeats,score_ref,score_cand[,se_ref,se_cand]")
     gate.add_argument("--config", help="for [gate] margins, alpha, power")
+    gate.add_argument("--baseline", help="a committed baseline folder (baselines/NAME) as the reference")
+    gate.add_argument("--candidate", help="with --baseline: an endpoint to run now on the baseline's items, seeds and task configuration")
+    gate.add_argument("--out", help="with --candidate: output folder (default: a new folder under outputs/)")
     gate.add_argument("--format", choices=["table", "markdown", "json"], default="table")
+    gate.add_argument("--junit", help="write a JUnit XML file: one testcase per task")
+    gate.add_argument("--markdown", help="write the comparison as markdown")
     gate.set_defaults(func=cmd_gate)
+
+    baseline = sub.add_parser("baseline", help="committed reference runs")
+    baseline_sub = baseline.add_subparsers(dest="baseline_command", required=True)
+    save = baseline_sub.add_parser("save", help="copy a finished run into baselines/NAME")
+    save.add_argument("run", help="the reference run's endpoint folder (outputs/<run>/<endpoint>)")
+    save.add_argument("name")
+    save.add_argument("--root", default="baselines", help="where baselines live (default: baselines)")
+    save.add_argument("--config", help="for [gate] max_error_rate")
+    save.set_defaults(func=cmd_baseline_save)
 
     report = sub.add_parser("report", help="the numbers of a saved run or comparison")
     report.add_argument("dir")
@@ -301,6 +350,8 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--limit", type=int)
     demo.add_argument("--config")
     demo.add_argument("--out")
+    demo.add_argument("--junit", help="write a JUnit XML file: one testcase per task")
+    demo.add_argument("--markdown", help="write the comparison as markdown")
     demo.set_defaults(func=cmd_demo)
 
     tasks = sub.add_parser("tasks", help="list task adapters")

@@ -8,6 +8,7 @@ error, so a resumed run counts nothing twice.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -19,6 +20,7 @@ from typing import Any, TextIO
 from pydantic import BaseModel, Field
 
 RECORDS = "records.jsonl"
+RECORDS_GZ = "records.jsonl.gz"  # how baselines keep them
 MANIFEST = "manifest.json"
 
 
@@ -93,6 +95,7 @@ def write_atomic(path: Path, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; these files are meant to be read and committed
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -104,7 +107,7 @@ def read_records(path: Path) -> list[Record]:
     best: dict[tuple[str, int], Record] = {}
     if not path.exists():
         return []
-    with path.open() as f:
+    with gzip.open(path, "rt") if path.suffix == ".gz" else path.open() as f:
         for line in f:
             if not line.endswith("\n"):
                 break  # a line cut short by a crash: its request will be sent again
@@ -118,6 +121,25 @@ def read_records(path: Path) -> list[Record]:
 def read_manifest(folder: Path) -> Manifest | None:
     path = folder / MANIFEST
     return Manifest.model_validate_json(path.read_text()) if path.exists() else None
+
+
+Run = tuple[Manifest, list[Record]]
+
+
+def load_run(folder: Path) -> dict[str, Run]:
+    """A saved run by task: a task folder (with manifest.json) or a folder of task folders."""
+    from evals.errors import UsageError
+
+    folders = [folder] if (folder / MANIFEST).exists() else sorted(p for p in folder.glob("*") if (p / MANIFEST).exists())
+    if not folders:
+        raise UsageError(f"{folder}: no run here (expected manifest.json, or task folders holding one)")
+    runs = {}
+    for f in folders:
+        manifest = read_manifest(f)
+        assert manifest is not None
+        records = f / RECORDS if (f / RECORDS).exists() else f / RECORDS_GZ
+        runs[manifest.task] = (manifest, read_records(records))
+    return runs
 
 
 class RunStore:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import xml.etree.ElementTree as ET
 from typing import Any
 
 from pydantic import BaseModel
@@ -189,3 +190,16 @@ def render_gate(reference: str, candidate: str, verdicts: list[TaskVerdict], fmt
         parts += [("  " if fmt == "markdown" else "    ") + e for e in extras]
     parts += ["", f"{'**' if fmt == 'markdown' else ''}verdict: {final.value}{'**' if fmt == 'markdown' else ''} (exit {EXIT_CODES[final]})"]
     return "\n".join(parts)
+
+
+def junit_xml(verdicts: list[TaskVerdict]) -> str:
+    """One testcase per task; anything but LOSSLESS is a failure whose message is the verdict line."""
+    failing = [v for v in verdicts if v.verdict != Verdict.LOSSLESS]
+    suite = ET.Element("testsuite", name="evals gate", tests=str(len(verdicts)), failures=str(len(failing)), errors="0")
+    for v in verdicts:
+        case = ET.SubElement(suite, "testcase", classname="evals.gate", name=v.task)
+        if v in failing:
+            line = verdict_line(v)
+            failure = ET.SubElement(case, "failure", message=line, type=v.verdict.value)
+            failure.text = line
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"

@@ -7,17 +7,19 @@ A package outside this one adds a task by declaring, in its own pyproject.toml,
 from __future__ import annotations
 
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from evals.config import Config, describe_validation_error
 from evals.errors import UsageError
+from evals.records import Manifest
 from evals.tasks.base import Item, Request, Response, Scored, Task, TaskOptions
 from evals.tasks.gpqa import GpqaDiamond
 from evals.tasks.gsm8k import Gsm8k
 
-__all__ = ["Item", "Request", "Response", "Scored", "Task", "TaskOptions", "registry", "make_task", "validate_tasks"]
+__all__ = ["Item", "Request", "Response", "Scored", "Task", "TaskOptions", "registry", "make_task", "task_from_manifest", "validate_tasks"]
 
 BUILTIN: dict[str, type[Task]] = {t.name: t for t in (Gsm8k, GpqaDiamond)}
 
@@ -43,6 +45,19 @@ def make_task(name: str, config: Config, overrides: dict[str, Any] | None = None
     cls = tasks[name]
     options = _options(cls, {**config.tasks.get(name, {}), **(overrides or {})}, config.source)
     return cls(options, config.resolved_data_dir())
+
+
+def task_from_manifest(manifest: Manifest, data_dir: Path | None) -> Task:
+    """The task exactly as a saved run was configured (a baseline's items, seeds and prompts)."""
+    tasks = registry()
+    if manifest.task not in tasks:
+        raise UsageError(f"the baseline's task {manifest.task!r} is not installed here; known tasks: {', '.join(sorted(tasks))}")
+    cls = tasks[manifest.task]
+    try:
+        options = cls.Options.model_validate(manifest.task_config)
+    except ValidationError as e:
+        raise UsageError(describe_validation_error(e, "baseline manifest", ("task_config",))) from None
+    return cls(options, data_dir)
 
 
 def validate_tasks(config: Config) -> None:
