@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.errors import UsageError
+from evals.gate import error_rate
 from evals.records import MANIFEST, RECORDS_GZ, Manifest, load_run, now, write_atomic
 
 BASELINE_JSON = "baseline.json"
@@ -25,11 +26,9 @@ def save_baseline(run_dir: Path, name: str, root: Path, max_error_rate: float) -
     runs = load_run(run_dir)
     problems = []
     for task, (manifest, records) in runs.items():
-        expected = manifest.items * len(manifest.repeats)
-        ok = sum(r.error is None for r in records)
-        rate = (expected - ok) / max(expected, 1)
+        failed, rate = error_rate(manifest, records)
         if rate > max_error_rate:
-            problems.append(f"{task}: {expected - ok} of {expected} records missing or failed ({rate:.1%} > max_error_rate {max_error_rate:.1%})")
+            problems.append(f"{task}: {failed} records missing or failed ({rate:.1%} > max_error_rate {max_error_rate:.1%})")
     if problems:
         raise UsageError(f"{run_dir}: not saved as a baseline: " + "; ".join(problems) + "; rerun it to retry the failures")
     target = root / name

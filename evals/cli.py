@@ -19,7 +19,7 @@ from evals.errors import UsageError
 from evals.gate import EXIT_CODES, TaskVerdict, Verdict, gate_runs, gate_summary, margin_for, overall, read_summary
 from evals.baseline import baseline_manifests, save_baseline
 from evals.records import MANIFEST, Run, load_run, read_manifest, write_atomic
-from evals.report import gate_json, junit_xml, render_gate, run_table, summarise
+from evals.report import domain_table, gate_json, junit_xml, render_gate, run_table, summarise
 from evals.runners.native import Job, run_jobs
 from evals.tasks import make_task, registry, task_from_manifest, validate_tasks
 from evals.tasks.gsm8k import HF_DATASET, HF_REVISION
@@ -238,6 +238,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from evals.runners.tau2_bench import import_results
+
+    out = Path(args.out) if args.out else OUTPUTS / datetime.now().strftime("import-%Y%m%d-%H%M%S")
+    manifest, records = import_results([Path(p) for p in args.results], args.endpoint, out / args.endpoint / "tau2")
+    print(run_table([summarise(manifest, records)]))
+    print()
+    print(domain_table(records, len(manifest.repeats)))
+    print(f"\nrecords in {out / args.endpoint / 'tau2'}")
+    return EXIT_OK
+
+
 def _hub_answers() -> bool:
     """Whether the Hugging Face hub can be asked for GSM8K within a few seconds."""
     if os.environ.get("HF_HUB_OFFLINE") == "1":
@@ -353,6 +365,13 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--junit", help="write a JUnit XML file: one testcase per task")
     demo.add_argument("--markdown", help="write the comparison as markdown")
     demo.set_defaults(func=cmd_demo)
+
+    imp = sub.add_parser("import", help="turn another engine's results into records")
+    imp.add_argument("engine", choices=["tau2"])
+    imp.add_argument("results", nargs="+", help="tau2-bench results files (one per domain)")
+    imp.add_argument("--endpoint", required=True, help="the name to file these records under")
+    imp.add_argument("--out", help="output folder (default: a new folder under outputs/)")
+    imp.set_defaults(func=cmd_import)
 
     tasks = sub.add_parser("tasks", help="list task adapters")
     tasks.set_defaults(func=cmd_tasks)

@@ -105,7 +105,8 @@ def mismatch(reference: Manifest, candidate: Manifest) -> str | None:
     return "runs are not comparable: different " + "; ".join(diffs) if diffs else None
 
 
-def _error_rate(manifest: Manifest, records: Sequence[Record]) -> tuple[int, float]:
+def error_rate(manifest: Manifest, records: Sequence[Record]) -> tuple[int, float]:
+    """Records missing or failed, and their share of what the manifest expected."""
     expected = max(manifest.items * len(manifest.repeats), 1)
     failed = expected - sum(r.error is None for r in records)
     return failed, failed / expected
@@ -126,7 +127,7 @@ def gate_runs(
         if differing:
             problem = f"the two arms were sent different prompts for {differing} (item, repeat) pairs"
     for arm, (m, r) in {"reference": reference, "candidate": candidate}.items():
-        base.errors[arm], base.error_rates[arm] = _error_rate(m, r)
+        base.errors[arm], base.error_rates[arm] = error_rate(m, r)
     if problem is None:
         over = [f"{arm} {rate:.1%}" for arm, rate in base.error_rates.items() if rate > config.max_error_rate]
         if over:

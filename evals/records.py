@@ -56,6 +56,11 @@ class Record(BaseModel):
     def key(self) -> tuple[str, int]:
         return (self.item_id, self.repeat)
 
+    @property
+    def counts(self) -> bool:
+        """Whether the score stands: no error, or an error that is the model's own failure (tau2's agent errors)."""
+        return self.error is None or bool(self.details.get("scored_as_failure"))
+
 
 class Manifest(BaseModel):
     task: str

@@ -7,6 +7,7 @@ import math
 import xml.etree.ElementTree as ET
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel
 from tabulate import tabulate
 
@@ -29,7 +30,7 @@ class RunSummary(BaseModel):
 
 
 def summarise(manifest: Manifest, records: list[Record], wall_s: float | None = None) -> RunSummary:
-    ok = [r for r in records if r.error is None]
+    ok = [r for r in records if r.counts]
     estimate = clustered_mean(item_scores(ok).values())
     return RunSummary(
         endpoint=manifest.endpoint,
@@ -40,7 +41,7 @@ def summarise(manifest: Manifest, records: list[Record], wall_s: float | None = 
         se=estimate.se,
         invalid_rate=sum(r.invalid for r in ok) / len(ok) if ok else float("nan"),
         truncated=sum(r.finish_reason == "length" for r in ok),
-        errors=len(records) - len(ok),
+        errors=sum(r.error is not None for r in records),
         wall_s=wall_s,
     )
 
@@ -203,3 +204,21 @@ def junit_xml(verdicts: list[TaskVerdict]) -> str:
             failure = ET.SubElement(case, "failure", message=line, type=v.verdict.value)
             failure.text = line
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def domain_table(records: list[Record], trials: int, tablefmt: str = "simple") -> str:
+    """tau2-style rows: each domain and the macro, with pass^k for k ≤ trials."""
+    from evals.tasks.tau2 import pass_hat_k
+
+    by_group: dict[str, list[Record]] = {}
+    for r in records:
+        by_group.setdefault(str(r.details.get("group", "all")), []).append(r)
+    ks = list(range(1, trials + 1))
+    rows = []
+    for group, rs in sorted(by_group.items()):
+        rows.append([group, len({r.item_id for r in rs}), len(rs), sum(r.error is not None for r in rs)] + [f"{pass_hat_k(rs, k):.4f}" for k in ks])
+    if len(by_group) > 1:
+        macro = [np.mean([pass_hat_k(rs, k) for rs in by_group.values()]) for k in ks]
+        rows.append(["macro", "", "", ""] + [f"{m:.4f}" for m in macro])
+    headers = ["domain", "tasks", "trials run", "errors"] + [f"pass^{k}" for k in ks]
+    return tabulate(rows, headers=headers, tablefmt=tablefmt, disable_numparse=True)

@@ -46,10 +46,10 @@ def clustered_mean(scores: Iterable[float], alpha: float = 0.025) -> Estimate:
 
 
 def item_scores(records: Iterable[Record]) -> dict[str, float]:
-    """Mean score per item over its error-free repeats."""
+    """Mean score per item over its repeats whose score stands (see `Record.counts`)."""
     by_item: dict[str, list[float]] = defaultdict(list)
     for r in records:
-        if r.error is None:
+        if r.counts:
             by_item[r.item_id].append(r.score)
     return {item: float(np.mean(scores)) for item, scores in by_item.items()}
 
@@ -68,8 +68,11 @@ class Pairing(BaseModel):
 
 
 def pair(reference: Sequence[Record], candidate: Sequence[Record]) -> Pairing:
-    """Match by item_id; items in one arm only, or with an error record in either, are left out."""
-    errored = {r.item_id for r in (*reference, *candidate) if r.error is not None}
+    """Match by item_id; items in one arm only, or with an error record in either, are left out.
+
+    An error that is the model's own failure (`Record.counts`) is kept, as a score of 0.
+    """
+    errored = {r.item_id for r in (*reference, *candidate) if not r.counts}
     ref = {r.key: r.score for r in reference if r.item_id not in errored}
     cand = {r.key: r.score for r in candidate if r.item_id not in errored}
     ref_items = {k[0] for k in ref}

@@ -1,0 +1,147 @@
+"""tau2-bench: agentic customer-service tasks (airline, retail, telecom) with a simulated user
+(Barres et al. 2025, arXiv:2506.07982; sierra-research/tau2-bench).
+
+tau2 is never re-implemented here: an established engine runs it and its results become
+our records — `engine = "inspect"`, inspect_evals' port run through inspect_ai, or
+`engine = "tau2-bench"`, the official package (`tau2 run`), whose results files can also be
+imported (`evals import tau2 RESULTS.json --endpoint NAME`).
+
+What we do differently from tau2-bench's own metrics, on purpose: a trial that ended in an
+infrastructure or agent error (tau2's `infrastructure_error`, `agent_error`, a null
+`reward_info`; an inspect sample error) is kept as a failure with reward 0 and `error` set.
+tau2-bench drops such trials, which favours the model that breaks more often — and malformed
+tool-call JSON is exactly how a damaged quantization fails. The gate's error-rate rule applies.
+
+The score is tau2's success rule (reward ≥ 1 − 1e-6) per trial; the task's score is the macro
+over domains (the leaderboard's "Overall"); each record's `details.group` is its domain.
+
+    evals compare fp8 mxfp4 --tasks tau2
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from math import comb
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from evals.records import Record, sha256_json
+from evals.tasks.base import TaskOptions
+
+DOMAINS = ("airline", "retail", "telecom")
+SUCCESS_THRESHOLD = 1 - 1e-6  # tau2's is_successful
+ERROR_TERMINATIONS = {"infrastructure_error", "agent_error"}
+
+
+class Tau2Options(TaskOptions):
+    engine: Literal["inspect", "tau2-bench"] = "inspect"
+    domains: list[str] = Field(default_factory=lambda: list(DOMAINS))
+    trials: int = Field(default=4, gt=0)
+    user_model: str | None = None  # an endpoint name from evals.toml, the same for both arms
+    user_temperature: float = Field(default=0.0, ge=0)
+    temperature: float = Field(default=0.0, ge=0)  # the agent's
+    task_ids: list[str] | None = None  # restrict each domain to these tau2 task ids
+    message_limit: int | None = Field(default=None, gt=0)
+    max_steps: int = Field(default=200, gt=0)
+    seed: int = 300  # tau2-bench's default
+
+    @model_validator(mode="after")
+    def _domains(self) -> Tau2Options:
+        if not self.domains:
+            raise ValueError("domains must not be empty")
+        if self.engine == "inspect":
+            unknown = sorted(set(self.domains) - set(DOMAINS))
+            if unknown:
+                raise ValueError(f"inspect_evals has no tau2 domain {', '.join(unknown)}; choose from {', '.join(DOMAINS)}")
+        return self
+
+
+def is_success(reward: float | None) -> bool:
+    return reward is not None and reward >= SUCCESS_THRESHOLD
+
+
+def item_id(domain: str, task_id: str) -> str:
+    """`domain/task_id`: airline and retail both number their tasks from 0."""
+    return f"{domain}/{task_id}"
+
+
+def trial_record(endpoint: str, domain: str, task_id: str, trial: int, reward: float | None, error: str | None, **details: Any) -> Record:
+    """One trial as a record: an errored trial is a failure (score 0) with `error` set, never dropped."""
+    return Record(
+        task="tau2",
+        item_id=item_id(domain, task_id),
+        repeat=trial,
+        endpoint=endpoint,
+        request_hash=sha256_json({"domain": domain, "task_id": task_id, "trial": trial}),
+        score=float(is_success(reward) and error is None),
+        extracted=None if reward is None else f"{reward:g}",
+        error=error,
+        details={"group": domain, "reward": reward, "scored_as_failure": error is not None, **details},
+    )
+
+
+def records_from_results(data: dict[str, Any], endpoint: str) -> list[Record]:
+    """Records from an official tau2-bench results file: `simulations[]` by task and trial."""
+    domain = data["info"]["environment_info"]["domain_name"]
+    records = []
+    for sim in data["simulations"]:
+        reason = sim.get("termination_reason")
+        reward_info = sim.get("reward_info")
+        reward = None if reward_info is None else reward_info.get("reward")
+        error = None
+        if reason in ERROR_TERMINATIONS or reward_info is None:
+            info = sim.get("info") or {}
+            what = info.get("error_type") or reason or "no reward_info"
+            error = f"{reason}: {what}: {info.get('error', '')}".rstrip(": ")[:500]
+        records.append(trial_record(endpoint, domain, str(sim["task_id"]), int(sim["trial"]), reward, error, termination_reason=reason))
+    return records
+
+
+def results_settings(data: dict[str, Any]) -> dict[str, Any]:
+    """What must match between two arms' tau2-bench runs, from a results file's `info` (no keys, no URLs of the agent)."""
+    info = data["info"]
+    user = info.get("user_info") or {}
+    user_args = {k: v for k, v in (user.get("llm_args") or {}).items() if k not in ("api_key",)}
+    return {
+        "domain": info["environment_info"]["domain_name"],
+        "num_trials": info.get("num_trials"),
+        "max_steps": info.get("max_steps"),
+        "max_errors": info.get("max_errors"),
+        "seed": info.get("seed"),
+        "agent_temperature": ((info.get("agent_info") or {}).get("llm_args") or {}).get("temperature"),
+        "user_simulator": {"implementation": user.get("implementation"), "llm": user.get("llm"), **user_args},
+        "tasks": sha256_json(data.get("tasks", [])),
+    }
+
+
+def pass_hat_k(records: Sequence[Record], k: int) -> float:
+    """tau2's pass^k: per task C(c, k) / C(n, k) over its n trials with c successes, averaged over tasks."""
+    by_item: dict[str, list[float]] = defaultdict(list)
+    for r in records:
+        by_item[r.item_id].append(r.score)
+    values = [comb(int(sum(s)), k) / comb(len(s), k) for s in by_item.values() if len(s) >= k]
+    return float(np.mean(values)) if values else float("nan")
+
+
+class Tau2:
+    """The tau2 task: configuration only; an engine in `evals.runners` does the running."""
+
+    name: ClassVar[str] = "tau2"
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = "tau2-bench airline/retail/telecom, trials, macro over domains (run by inspect_evals or tau2-bench)"
+    Options: ClassVar[type[Tau2Options]] = Tau2Options
+
+    def __init__(self, options: Tau2Options, data_dir: object = None) -> None:
+        self.options = options
+
+    def config(self) -> dict[str, Any]:
+        return self.options.model_dump(mode="json")
+
+    def repeats(self) -> list[int]:
+        return list(range(self.options.trials))
+
+    def prompt_fingerprint(self) -> str:
+        return sha256_json({"engine": self.options.engine, "domains": sorted(self.options.domains)})

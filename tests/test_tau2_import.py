@@ -1,0 +1,132 @@
+"""tau2-bench results files (real ones, from ../shared/data/tau2) as records, and the macro gate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import REPO, run_evals
+
+from evals.config import GateConfig
+from evals.gate import Verdict, gate_runs
+from evals.records import Record, load_run
+from evals.runners.tau2_bench import import_results, tau2_command
+from evals.tasks.tau2 import Tau2Options, pass_hat_k, records_from_results, trial_record
+
+
+@pytest.fixture(scope="module")
+def tau2_dir() -> Path:
+    path = REPO.parent / "shared" / "data" / "tau2"
+    if not path.exists():
+        pytest.skip(f"no tau2 results under {path}")
+    return path
+
+
+def test_two_successful_trials(tau2_dir: Path) -> None:
+    data = json.loads((tau2_dir / "mock_success_2trials.results.json").read_text())
+    records = records_from_results(data, "fp8")
+    assert [(r.item_id, r.repeat, r.score, r.error) for r in sorted(records, key=lambda r: r.repeat)] == [
+        ("mock/create_task_1", 0, 1.0, None),
+        ("mock/create_task_1", 1, 1.0, None),
+    ]
+    assert all(r.details["reward"] == 1.0 and r.details["group"] == "mock" for r in records)
+    assert pass_hat_k(records, 1) == 1.0 and pass_hat_k(records, 2) == 1.0
+
+
+def test_an_infrastructure_error_is_a_counted_failure(tau2_dir: Path) -> None:
+    data = json.loads((tau2_dir / "mock_infra_error.results.json").read_text())
+    (record,) = records_from_results(data, "mxfp4")
+    assert record.item_id == "mock/create_task_1" and record.repeat == 0
+    assert record.score == 0.0 and record.details["reward"] is None
+    assert record.error.startswith("infrastructure_error: JSONDecodeError")
+    assert record.counts  # kept as a failure, not dropped as tau2-bench's own metrics would
+    assert pass_hat_k([record], 1) == 0.0
+
+
+def test_pass_hat_k_by_hand() -> None:
+    """Task a: 3 of 4 trials right; task b: 1 of 4. pass^1 = (3/4 + 1/4)/2, pass^2 = (C(3,2)/C(4,2) + 0)/2 = 0.25."""
+    rewards = {"a": [1, 1, 0, 1], "b": [0, 0, 1, 0]}
+    records = [trial_record("x", "airline", t, i, float(r), None) for t, rs in rewards.items() for i, r in enumerate(rs)]
+    assert pass_hat_k(records, 1) == pytest.approx(0.5)
+    assert pass_hat_k(records, 2) == pytest.approx(0.25)
+    assert pass_hat_k(records, 3) == pytest.approx((1 / 4) / 2)
+    assert pass_hat_k(records, 4) == 0.0
+    # tau2's success rule: a reward a hair under 1 fails, the tolerance passes
+    assert trial_record("x", "retail", "c", 0, 0.999, None).score == 0.0
+    assert trial_record("x", "retail", "c", 0, 1 - 1e-7, None).score == 1.0
+
+
+def test_import_command_and_gate(tau2_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    ok = run_evals("import", "tau2", str(tau2_dir / "mock_success_2trials.results.json"), "--endpoint", "fp8", "--out", str(out))
+    assert ok.returncode == 0, ok.stderr
+    assert "pass^2" in ok.stdout and "mock" in ok.stdout
+    broken = run_evals("import", "tau2", str(tau2_dir / "mock_infra_error.results.json"), "--endpoint", "mxfp4", "--out", str(out))
+    assert broken.returncode == 0, broken.stderr
+
+    manifest = json.loads((out / "fp8" / "tau2" / "manifest.json").read_text())
+    assert manifest["items"] == 1 and manifest["repeats"] == [0, 1] and manifest["errors"] == 0
+    assert manifest["extra"]["user_simulator"]["mock"]["llm"] == "openai/user-stub"
+    assert "dummy" not in json.dumps(manifest)  # tau2 writes the key in clear; we do not carry it
+    assert json.loads((out / "mxfp4" / "tau2" / "manifest.json").read_text())["errors"] == 1
+
+    gate = run_evals("gate", str(out / "fp8"), str(out / "mxfp4"))
+    assert gate.returncode == 4 and "tau2: ERROR" in gate.stdout
+
+
+def test_error_rate_rule_applies_to_tau2(tau2_dir: Path, tmp_path: Path) -> None:
+    """Same settings, but the candidate's only trial broke: ERROR on the error rate, Δ counted with the failure."""
+    ok = json.loads((tau2_dir / "mock_success_2trials.results.json").read_text())
+    broken = json.loads((tau2_dir / "mock_infra_error.results.json").read_text())
+    ok["simulations"] = [s for s in ok["simulations"] if s["trial"] == 0]
+    ok["info"]["num_trials"] = 1
+    for name, data in (("ref.json", ok), ("cand.json", broken)):
+        (tmp_path / name).write_text(json.dumps(data))
+    reference = import_results([tmp_path / "ref.json"], "fp8", tmp_path / "r" / "tau2")
+    candidate = import_results([tmp_path / "cand.json"], "mxfp4", tmp_path / "c" / "tau2")
+    verdict = gate_runs(reference, candidate, GateConfig())
+    assert verdict.verdict == Verdict.ERROR and "error rate" in verdict.problem
+    assert verdict.errors == {"reference": 0, "candidate": 1}
+    assert verdict.delta == -1.0  # the broken trial is a failure in the numbers, not a dropped item
+    assert load_run(tmp_path / "c")["tau2"][1][0].error is not None
+
+
+def test_macro_over_domains_in_the_gate() -> None:
+    """Δ is the mean of the domains' Δ and SE = sqrt(Σ SE_g²)/G, not the pooled mean over tasks."""
+    from evals.records import Manifest
+    from evals.stats import paired_delta
+
+    def arm(endpoint: str, scores: dict[str, list[int]]) -> tuple[Manifest, list[Record]]:
+        records = [trial_record(endpoint, d, f"t{i}", 0, float(s), None) for d, ss in scores.items() for i, s in enumerate(ss)]
+        manifest = Manifest(
+            task="tau2", task_version="1", task_config={}, dataset_fingerprint="d", prompt_fingerprint="p", sampling={},
+            endpoint=endpoint, base_url="", model="", tool_version="", items=len(records), repeats=[0], started_at="",
+        )
+        return manifest, records
+
+    ref = {"airline": [1] * 10 + [0] * 10, "retail": [1] * 50 + [0] * 50}
+    cand = {"airline": [1] * 6 + [0] * 14, "retail": [1] * 50 + [0] * 50}
+    verdict = gate_runs(arm("a", ref), arm("b", cand), GateConfig())
+    air = paired_delta(ref["airline"], cand["airline"])
+    assert verdict.delta == pytest.approx(air.delta / 2)  # retail's Δ is 0; pooled would be -4/120
+    assert verdict.se == pytest.approx(air.se / 2)
+    assert set(verdict.groups) == {"airline", "retail"}
+
+
+def test_tau2_bench_command_has_no_key() -> None:
+    options = Tau2Options(engine="tau2-bench", domains=["airline"], trials=3, temperature=0.0, user_temperature=0.0)
+    command = tau2_command("airline", "glm-fp8", "http://127.0.0.1:30000/v1", "user-sim", "http://127.0.0.1:31000/v1", options, Path("/tmp/x"))
+    assert command[:4] == ["tau2", "run", "--domain", "airline"]
+    assert command[command.index("--agent-llm") + 1] == "openai/glm-fp8"
+    agent_args = json.loads(command[command.index("--agent-llm-args") + 1])
+    assert agent_args == {"temperature": 0.0, "api_base": "http://127.0.0.1:30000/v1"}
+    assert command[command.index("--num-trials") + 1] == "3"
+    assert not any("key" in part.lower() for part in command)
+
+
+def test_import_rejects_a_file_that_is_not_tau2(tmp_path: Path) -> None:
+    bad = tmp_path / "x.json"
+    bad.write_text('{"hello": 1}')
+    result = run_evals("import", "tau2", str(bad), "--endpoint", "fp8", "--out", str(tmp_path / "o"))
+    assert result.returncode == 2 and "not a tau2-bench results file" in result.stderr
