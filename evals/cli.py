@@ -20,8 +20,9 @@ from evals.gate import EXIT_CODES, TaskVerdict, Verdict, gate_runs, gate_summary
 from evals.baseline import baseline_manifests, save_baseline
 from evals.records import MANIFEST, Run, load_run, read_manifest, write_atomic
 from evals.report import domain_table, gate_json, junit_xml, render_gate, run_table, summarise
+from evals.runners.engines import run_engine_job
 from evals.runners.native import Job, run_jobs
-from evals.tasks import make_task, registry, task_from_manifest, validate_tasks
+from evals.tasks import Task, make_task, registry, task_from_manifest, validate_tasks
 from evals.tasks.gsm8k import HF_DATASET, HF_REVISION
 
 OUTPUTS = Path("outputs")
@@ -50,12 +51,19 @@ def default_out(endpoints: list[str], tasks: list[str]) -> Path:
     return OUTPUTS / datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
+async def run_any(jobs: list[Job], config: Config) -> list[Job]:
+    """Native jobs through our runner and engine-run ones (tau2) through theirs, all at once."""
+    native = [j for j in jobs if isinstance(j.task, Task)]
+    engine = [run_engine_job(j, config) for j in jobs if not isinstance(j.task, Task)]
+    await asyncio.gather(run_jobs(native), *engine)
+    return jobs
+
+
 async def run_endpoints(config: Config, names: list[str], tasks: list[str], out: Path, overrides: dict[str, Any]) -> list[Job]:
     """Every task on every endpoint, all in flight at once; jobs come back in (endpoint, task) order."""
     endpoints = [Endpoint(*config.endpoint(name)) for name in names]
     try:
-        jobs = [Job(e, make_task(t, config, overrides), out / e.name / t) for e in endpoints for t in tasks]
-        return await run_jobs(jobs)
+        return await run_any([Job(e, make_task(t, config, overrides), out / e.name / t) for e in endpoints for t in tasks], config)
     finally:
         for e in endpoints:
             await e.aclose()
@@ -70,6 +78,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     jobs = asyncio.run(run_endpoints(config, [args.endpoint], tasks, out, overrides))
     summaries = [summarise(j.manifest, j.records, j.wall_s) for j in jobs if j.manifest]
     print(run_table(summaries))
+    for job in jobs:
+        if job.manifest and any("group" in r.details for r in job.records):
+            print("\n" + domain_table(job.records, len(job.manifest.repeats)))
     print(f"\nrecords in {out}")
     errors = sum(s.errors for s in summaries)
     if errors:
@@ -181,8 +192,7 @@ async def run_against_baseline(config: Config, baseline: Path, candidate: str, o
     write_atomic(out / COMPARE_JSON, json.dumps({"reference": "baseline", "reference_dir": str(baseline.resolve()), "candidate": name}) + "\n")
     endpoint = Endpoint(name, endpoint_config)
     try:
-        jobs = [Job(endpoint, task_from_manifest(m, config.resolved_data_dir()), out / name / task) for task, m in manifests.items()]
-        await run_jobs(jobs)
+        await run_any([Job(endpoint, task_from_manifest(m, config.resolved_data_dir()), out / name / task) for task, m in manifests.items()], config)
     finally:
         await endpoint.aclose()
     return gate_saved(load_run(baseline), load_run(out / name), config.gate)

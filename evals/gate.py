@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from evals.config import GateConfig
 from evals.errors import UsageError
 from evals.records import Manifest, Record
-from evals.stats import PairedDelta, items_needed, macro_delta, mde, paired_from_records, repeats_needed, z
+from evals.stats import PairedDelta, items_needed, macro_delta, mde, paired_from_records, pass_hat_k, repeats_needed, rule_of_three_se, z
 
 DEFAULT_MARGINS = {"gsm8k": 0.02, "gpqa_diamond": 0.03, "tau2": 0.05}
 FALLBACK_MARGIN = 0.02
@@ -83,6 +83,7 @@ class TaskVerdict(BaseModel):
     note: str | None = None
     stats: PairedDelta | None = None
     groups: dict[str, PairedDelta] = Field(default_factory=dict)
+    pass_k: dict[str, dict[int, float]] = Field(default_factory=dict)
 
 
 COMPARED = ("task", "task_version", "task_config", "dataset_fingerprint", "prompt_fingerprint", "sampling")
@@ -148,6 +149,14 @@ def gate_runs(
         base.candidate_score = float(np.mean([g.candidate.mean for g in groups.values()]))
         base.note = f"macro over {len(groups)} groups: Δ = mean of the groups' Δ, SE = sqrt(Σ SE_g²)/G"
 
+    if groups:  # macro over groups, as tau2's leaderboard reports it
+        base.pass_k = {
+            arm: {k: float(np.mean([pass_hat_k([r for r in records if r.details["group"] == g], k) for g in groups])) for k in range(1, stats.repeats + 1)}
+            for arm, records in (("reference", ref_r), ("candidate", cand_r))
+        }
+    if se == 0 and stats.n:
+        se = rule_of_three_se(stats.n)
+        base.note = ((base.note + "; ") if base.note else "") + f"no item differed between the arms: SE floored at sqrt(3/n)/sqrt(n) = {se:.4f} (rule of three)"
     half = z(config.alpha) * se
     base.delta, base.se, base.low, base.high = delta, se, delta - half, delta + half
     base.mde = mde(se, config.alpha, config.power)

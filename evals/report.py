@@ -13,7 +13,7 @@ from tabulate import tabulate
 
 from evals.gate import EXIT_CODES, TaskVerdict, Verdict, overall
 from evals.records import Manifest, Record
-from evals.stats import clustered_mean, item_scores
+from evals.stats import clustered_mean, item_scores, pass_hat_k
 
 
 class RunSummary(BaseModel):
@@ -121,7 +121,12 @@ def compare_table(verdicts: list[TaskVerdict], tablefmt: str = "simple") -> str:
 
 def group_table(v: TaskVerdict, tablefmt: str = "simple") -> str:
     rows = [[g, s.n, _f(s.reference.mean, ".4f"), _f(s.candidate.mean, ".4f"), _f(s.delta), _f(s.se, ".4f")] for g, s in v.groups.items()]
-    return tabulate(rows, headers=[v.task + " group", "n", "reference", "candidate", "Δ", "SE"], tablefmt=tablefmt, disable_numparse=True)
+    table = tabulate(rows, headers=[v.task + " group", "n", "reference", "candidate", "Δ", "SE"], tablefmt=tablefmt, disable_numparse=True)
+    if not v.pass_k:
+        return table
+    ks = sorted(next(iter(v.pass_k.values())))
+    rows = [[arm] + [_f(values[k], ".4f") for k in ks] for arm, values in v.pass_k.items()]
+    return table + "\n\n" + tabulate(rows, headers=[v.task] + [f"pass^{k}" for k in ks], tablefmt=tablefmt, disable_numparse=True)
 
 
 def gate_json(reference: str, candidate: str, verdicts: list[TaskVerdict]) -> dict[str, Any]:
@@ -154,6 +159,7 @@ def gate_json(reference: str, candidate: str, verdicts: list[TaskVerdict]) -> di
                 "mcnemar_p": v.stats.mcnemar.pvalue if v.stats and v.stats.mcnemar else None,
                 "bootstrap_ci": list(v.stats.bootstrap) if v.stats and v.stats.bootstrap else None,
                 "groups": {g: {"n": s.n, "delta": s.delta, "se": s.se} for g, s in v.groups.items()},
+                "pass_k": v.pass_k,
                 "problem": v.problem,
                 "note": v.note,
             }
@@ -208,8 +214,6 @@ def junit_xml(verdicts: list[TaskVerdict]) -> str:
 
 def domain_table(records: list[Record], trials: int, tablefmt: str = "simple") -> str:
     """tau2-style rows: each domain and the macro, with pass^k for k ≤ trials."""
-    from evals.tasks.tau2 import pass_hat_k
-
     by_group: dict[str, list[Record]] = {}
     for r in records:
         by_group.setdefault(str(r.details.get("group", "all")), []).append(r)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from math import comb
 
 import numpy as np
 from pydantic import BaseModel
@@ -211,3 +212,19 @@ def repeats_needed(stats: PairedDelta, margin: float, alpha: float, power: float
     if target <= between:
         return None
     return int(np.ceil(stats.within_var / (target - between)))
+
+
+def pass_hat_k(records: Sequence[Record], k: int) -> float:
+    """tau2's pass^k: per item C(c, k) / C(n, k) over its n trials with c successes, averaged over items."""
+    by_item: dict[str, list[float]] = defaultdict(list)
+    for r in records:
+        if r.counts:
+            by_item[r.item_id].append(r.score)
+    values = [comb(int(sum(s)), k) / comb(len(s), k) for s in by_item.values() if len(s) >= k]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def rule_of_three_se(n: int) -> float:
+    """A floor for SE_Δ when no item differed: with none of n pairs discordant, the discordance
+    rate is below 3/n with 95% confidence (the rule of three), so sd(d) ≤ sqrt(3/n)."""
+    return float(np.sqrt(3 / n) / np.sqrt(n)) if n else float("nan")

@@ -12,6 +12,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
@@ -64,7 +65,7 @@ class ProgressBoard:
 @dataclass
 class Job:
     endpoint: Endpoint
-    task: Task
+    task: Any  # a native Task, or an engine-run task such as Tau2
     folder: Path
     items: list[Item] = field(default_factory=list)
     records: list[Record] = field(default_factory=list)

@@ -18,27 +18,29 @@ from evals.records import Manifest
 from evals.tasks.base import Item, Request, Response, Scored, Task, TaskOptions
 from evals.tasks.gpqa import GpqaDiamond
 from evals.tasks.gsm8k import Gsm8k
+from evals.tasks.tau2 import Tau2
 
 __all__ = ["Item", "Request", "Response", "Scored", "Task", "TaskOptions", "registry", "make_task", "task_from_manifest", "validate_tasks"]
 
-BUILTIN: dict[str, type[Task]] = {t.name: t for t in (Gsm8k, GpqaDiamond)}
+AnyTask = Task | Tau2
+BUILTIN: dict[str, type[AnyTask]] = {t.name: t for t in (Gsm8k, GpqaDiamond, Tau2)}
 
 
-def registry() -> dict[str, type[Task]]:
+def registry() -> dict[str, type[AnyTask]]:
     tasks = dict(BUILTIN)
     for ep in entry_points(group="evals.tasks"):
         tasks.setdefault(ep.name, ep.load())
     return tasks
 
 
-def _options(cls: type[Task], raw: dict[str, Any], source: str) -> Any:
+def _options(cls: type[AnyTask], raw: dict[str, Any], source: str) -> Any:
     try:
         return cls.Options.model_validate(raw)
     except ValidationError as e:
         raise UsageError(describe_validation_error(e, source, ("tasks", cls.name))) from None
 
 
-def make_task(name: str, config: Config, overrides: dict[str, Any] | None = None) -> Task:
+def make_task(name: str, config: Config, overrides: dict[str, Any] | None = None) -> AnyTask:
     tasks = registry()
     if name not in tasks:
         raise UsageError(f"unknown task {name!r}; known tasks: {', '.join(sorted(tasks))}")
@@ -47,7 +49,7 @@ def make_task(name: str, config: Config, overrides: dict[str, Any] | None = None
     return cls(options, config.resolved_data_dir())
 
 
-def task_from_manifest(manifest: Manifest, data_dir: Path | None) -> Task:
+def task_from_manifest(manifest: Manifest, data_dir: Path | None) -> AnyTask:
     """The task exactly as a saved run was configured (a baseline's items, seeds and prompts)."""
     tasks = registry()
     if manifest.task not in tasks:

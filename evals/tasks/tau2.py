@@ -20,15 +20,12 @@ over domains (the leaderboard's "Overall"); each record's `details.group` is its
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
-from math import comb
 from typing import Any, ClassVar, Literal
 
-import numpy as np
 from pydantic import Field, model_validator
 
 from evals.records import Record, sha256_json
+from evals.stats import pass_hat_k  # noqa: F401  (tau2's own metric, kept where tau2 users look)
 from evals.tasks.base import TaskOptions
 
 DOMAINS = ("airline", "retail", "telecom")
@@ -115,15 +112,6 @@ def results_settings(data: dict[str, Any]) -> dict[str, Any]:
         "user_simulator": {"implementation": user.get("implementation"), "llm": user.get("llm"), **user_args},
         "tasks": sha256_json(data.get("tasks", [])),
     }
-
-
-def pass_hat_k(records: Sequence[Record], k: int) -> float:
-    """tau2's pass^k: per task C(c, k) / C(n, k) over its n trials with c successes, averaged over tasks."""
-    by_item: dict[str, list[float]] = defaultdict(list)
-    for r in records:
-        by_item[r.item_id].append(r.score)
-    values = [comb(int(sum(s)), k) / comb(len(s), k) for s in by_item.values() if len(s) >= k]
-    return float(np.mean(values)) if values else float("nan")
 
 
 class Tau2:

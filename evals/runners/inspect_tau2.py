@@ -1,0 +1,150 @@
+"""inspect_evals' tau2 port as an engine: `tau2_airline`, `tau2_retail`, `tau2_telecom` run through
+inspect_ai, the agent model pointed at the endpoint and the `user` role at the user-simulator
+endpoint; each sample's epochs become records (item `domain/<task id>`, repeat = epoch − 1).
+
+inspect runs in a subprocess of its own (`python -m evals.runners.inspect_tau2`), one per arm,
+so that both arms run at once and inspect's event loop never meets ours. Keys go through the
+environment only. Needs `pip install 'quant-evals[tau2]'`.
+
+Known properties of the port (inspect_evals 0.26): its agent loop asks both models at
+temperature 0; a sample whose agent raised is retried by the loop and may still be scored;
+a sample inspect itself marks as errored is kept here as a failure with `error` set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import evals
+from evals.config import EndpointConfig
+from evals.errors import UsageError
+from evals.records import Manifest, Record, RunStore, now, sha256_json
+from evals.tasks.tau2 import Tau2Options, trial_record
+
+ENGINE = "inspect"
+AGENT_KEY, USER_KEY = "EVALS_AGENT_API_KEY", "EVALS_USER_API_KEY"
+TASKS = {"airline": "tau2_airline", "retail": "tau2_retail", "telecom": "tau2_telecom"}
+
+
+def records_from_log(log: Any, endpoint: str) -> list[Record]:
+    """Per sample and epoch: tau2 success (the scorer's CORRECT) as the score, errors kept as failures."""
+    domain = log.eval.task.rsplit("tau2_", 1)[-1]
+    records = []
+    for sample in log.samples or []:
+        scores = sample.scores or {}
+        value = next(iter(scores.values())).value if scores else None
+        error = None
+        if sample.error is not None:
+            error = f"inspect sample error: {str(sample.error.message).splitlines()[0][:400]}"
+        elif value is None:
+            error = "inspect: no score"
+        reward = None if value is None else float(value == "C")
+        records.append(trial_record(endpoint, domain, str(sample.id), int(sample.epoch) - 1, reward, error, value=value))
+    return records
+
+
+def _engine_main(spec: dict[str, Any]) -> None:
+    """In the subprocess: run the domains' tasks and leave the logs in spec['log_dir']."""
+    import inspect_evals.tau2 as tau2
+    from inspect_ai import eval as inspect_eval
+    from inspect_ai.model import get_model
+
+    agent = get_model(f"openai-api/evals/{spec['agent']['model']}", base_url=spec["agent"]["base_url"], api_key=os.environ[AGENT_KEY])
+    user = get_model(f"openai-api/evals/{spec['user']['model']}", base_url=spec["user"]["base_url"], api_key=os.environ[USER_KEY])
+    tasks = [getattr(tau2, TASKS[d])(shuffle=False, message_limit=spec["message_limit"]) for d in spec["domains"]]
+    logs = inspect_eval(
+        tasks,
+        model=agent,
+        model_roles={"user": user},
+        epochs=spec["trials"],
+        limit=spec["limit"],
+        sample_id=spec["task_ids"],
+        fail_on_error=False,
+        log_dir=spec["log_dir"],
+        display="none",
+        max_connections=spec["max_connections"],
+    )
+    print(json.dumps({"logs": [log.location for log in logs], "status": [log.status for log in logs]}))
+
+
+def user_simulator(user: tuple[str, EndpointConfig, str], options: Tau2Options) -> dict[str, Any]:
+    """What must be the same for both arms: the user simulator's endpoint, model, temperature and seed."""
+    _, config, model = user
+    return {"base_url": config.urls[0], "model": model, "temperature": options.user_temperature, "seed": options.seed}
+
+
+async def run_inspect_tau2(
+    endpoint: str, config: EndpointConfig, model: str, user: tuple[str, EndpointConfig, str], options: Tau2Options, folder: Path
+) -> tuple[Manifest, list[Record]]:
+    try:
+        import inspect_evals  # noqa: F401
+    except ImportError:
+        raise UsageError("tau2 with engine = \"inspect\" needs inspect_evals: pip install 'quant-evals[tau2]'") from None
+    user_name, user_config, user_model = user
+    log_dir = folder / "inspect-logs"
+    spec = {
+        "agent": {"model": model, "base_url": config.urls[0]},
+        "user": {"model": user_model, "base_url": user_config.urls[0]},
+        "domains": options.domains,
+        "trials": options.trials,
+        "limit": options.limit,
+        "task_ids": options.task_ids,
+        "message_limit": options.message_limit,
+        "max_connections": config.max_concurrency,
+        "log_dir": str(log_dir),
+    }
+    env = {**os.environ, AGENT_KEY: config.api_key(endpoint), USER_KEY: user_config.api_key(user_name)}
+    started = now()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "evals.runners.inspect_tau2", json.dumps(spec), env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await proc.communicate()
+    if proc.returncode != 0:
+        tail = " ".join(err.decode(errors="replace").strip().splitlines()[-2:])
+        raise UsageError(f"tau2 via inspect on endpoint {endpoint} failed (exit {proc.returncode}): {tail}")
+    from inspect_ai.log import read_eval_log
+
+    records: list[Record] = []
+    for location in json.loads(out.decode().strip().splitlines()[-1])["logs"]:
+        records += records_from_log(read_eval_log(location), endpoint)
+    store = RunStore(folder)
+    if store.records_path.exists():
+        store.records_path.unlink()  # a rerun of an engine replaces its records
+    store.open()
+    for record in records:
+        store.append(record)
+    store.close()
+    port = version("inspect_evals")
+    items = sorted({r.item_id for r in records})
+    manifest = Manifest(
+        task="tau2",
+        task_version="1",
+        task_config=options.model_dump(mode="json"),
+        dataset_fingerprint=sha256_json({"inspect_evals": port, "items": items}),
+        prompt_fingerprint=sha256_json({"engine": ENGINE, "domains": sorted(options.domains), "inspect_evals": port}),
+        sampling={"temperature": 0.0},  # the port's agent loop fixes it
+        endpoint=endpoint,
+        base_url=config.base_url,
+        model=model,
+        tool_version=evals.__version__,
+        items=len(items),
+        repeats=list(range(options.trials)),
+        started_at=started,
+        finished_at=now(),
+        status="complete",
+        records=len(records),
+        errors=sum(r.error is not None for r in records),
+        extra={"engine": ENGINE, "user_simulator": user_simulator(user, options)},
+    )
+    store.write_manifest(manifest)
+    return manifest, records
+
+
+if __name__ == "__main__":
+    _engine_main(json.loads(sys.argv[1]))

@@ -1,0 +1,67 @@
+"""tau2 through inspect_evals, end to end over HTTP against simulators, for both arms.
+
+What this shows: the engine runs offline against OpenAI-compatible endpoints, the agent role
+goes to each arm's endpoint and the user role to the shared user-simulator endpoint, every
+(task, epoch) becomes a record, and the macro, the per-domain rows, pass^k and a verdict come
+out. What it does not show: anything about tau2 scores. The simulator only chats (no tool
+calls), so the agent does nothing; tasks that need no action pass and the rest fail, the same
+on both arms.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import run_evals
+
+pytest.importorskip("inspect_evals.tau2")
+
+
+def test_compare_tau2_through_inspect(sim, tmp_path: Path) -> None:
+    fp8, mxfp4 = sim(), sim("--profile", "quantized")
+    user = sim("--model", "user-sim")
+    config = tmp_path / "evals.toml"
+    config.write_text(
+        f'[endpoints.fp8]\nbase_url = "{fp8.url}"\n[endpoints.mxfp4]\nbase_url = "{mxfp4.url}"\n'
+        f'[endpoints.user]\nbase_url = "{user.url}"\n\n'
+        '[tasks.tau2]\ndomains = ["airline", "retail"]\ntrials = 2\nlimit = 2\nmessage_limit = 4\nuser_model = "user"\n'
+    )
+    out = tmp_path / "out"
+    result = run_evals("compare", "fp8", "mxfp4", "--tasks", "tau2", "--config", str(config), "--out", str(out), timeout=400)
+    assert result.returncode in (0, 3), result.stdout + result.stderr
+
+    for arm in ("fp8", "mxfp4"):
+        lines = [json.loads(line) for line in (out / arm / "tau2" / "records.jsonl").read_text().splitlines()]
+        assert len(lines) == 2 * 2 * 2  # domains × tasks × trials
+        assert {(r["item_id"], r["repeat"]) for r in lines} == {(f"{d}/{i}", t) for d in ("airline", "retail") for i in (0, 1) for t in (0, 1)}
+        manifest = json.loads((out / arm / "tau2" / "manifest.json").read_text())
+        assert manifest["extra"]["user_simulator"]["model"] == "user-sim"
+        assert manifest["extra"]["user_simulator"]["base_url"] == user.url
+    # Each arm's agent went to its own endpoint; the user turns all went to the user simulator.
+    assert fp8.stats()["requests"]["/v1/chat/completions"] > 0 and mxfp4.stats()["requests"]["/v1/chat/completions"] > 0
+    assert user.stats()["requests"]["/v1/chat/completions"] >= 2 * 8
+
+    gate = json.loads((out / "gate.json").read_text())
+    (task,) = gate["tasks"]
+    assert task["task"] == "tau2" and set(task["groups"]) == {"airline", "retail"}
+    assert task["delta"] == pytest.approx(sum(g["delta"] for g in task["groups"].values()) / 2)
+    assert set(task["pass_k"]["reference"]) == {"1", "2"}  # pass^k for k ≤ trials, macro over domains
+    assert "pass^2" in result.stdout and "airline" in result.stdout
+
+    # The gate refuses arms that used different user simulators.
+    manifest_path = out / "mxfp4" / "tau2" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["extra"]["user_simulator"]["model"] = "another-user"
+    manifest_path.write_text(json.dumps(manifest))
+    refused = run_evals("gate", str(out / "fp8"), str(out / "mxfp4"))
+    assert refused.returncode == 4 and "user_simulator" in refused.stdout
+
+
+def test_tau2_without_a_user_simulator_is_a_config_error(tmp_path: Path, sim) -> None:
+    server = sim()
+    config = tmp_path / "evals.toml"
+    config.write_text(f'[endpoints.fp8]\nbase_url = "{server.url}"\n[tasks.tau2]\ntrials = 1\n')
+    result = run_evals("run", "fp8", "--tasks", "tau2", "--config", str(config), "--out", str(tmp_path / "o"))
+    assert result.returncode == 2 and "tasks.tau2.user_model" in result.stderr
