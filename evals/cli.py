@@ -13,16 +13,29 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from evals.client import Endpoint
-from evals.config import Config, EndpointConfig, GateConfig, load_config
-from evals.errors import UsageError
-from evals.gate import EXIT_CODES, TaskVerdict, Verdict, gate_runs, gate_summary, margin_for, overall, read_summary
 from evals.baseline import baseline_manifests, save_baseline
+from evals.client import Endpoint
+from evals.config import Config, EndpointConfig, load_config
+from evals.errors import UsageError
+from evals.gate import (
+    EXIT_CODES,
+    TaskVerdict,
+    gate_saved,
+    gate_summary,
+    overall,
+    read_summary,
+)
 from evals.records import MANIFEST, Run, load_run, read_manifest, write_atomic
-from evals.report import domain_table, gate_json, junit_xml, render_gate, run_table, summarise
-from evals.runners.engines import run_engine_job
-from evals.runners.native import Job, run_jobs
-from evals.tasks import Task, make_task, registry, task_from_manifest, validate_tasks
+from evals.report import (
+    domain_table,
+    gate_json,
+    junit_xml,
+    render_gate,
+    run_table,
+    summarise,
+)
+from evals.runners import Job, run_any, run_endpoints
+from evals.tasks import registry, task_from_manifest, validate_tasks
 from evals.tasks.gsm8k import HF_DATASET, HF_REVISION
 
 OUTPUTS = Path("outputs")
@@ -49,24 +62,6 @@ def default_out(endpoints: list[str], tasks: list[str]) -> Path:
             if all(m is not None for m in manifests) and any(m.status != "complete" for m in manifests if m):
                 return run
     return OUTPUTS / datetime.now().strftime("%Y%m%d-%H%M%S")
-
-
-async def run_any(jobs: list[Job], config: Config) -> list[Job]:
-    """Native jobs through our runner and engine-run ones (tau2) through theirs, all at once."""
-    native = [j for j in jobs if isinstance(j.task, Task)]
-    engine = [run_engine_job(j, config) for j in jobs if not isinstance(j.task, Task)]
-    await asyncio.gather(run_jobs(native), *engine)
-    return jobs
-
-
-async def run_endpoints(config: Config, names: list[str], tasks: list[str], out: Path, overrides: dict[str, Any]) -> list[Job]:
-    """Every task on every endpoint, all in flight at once; jobs come back in (endpoint, task) order."""
-    endpoints = [Endpoint(*config.endpoint(name)) for name in names]
-    try:
-        return await run_any([Job(e, make_task(t, config, overrides), out / e.name / t) for e in endpoints for t in tasks], config)
-    finally:
-        for e in endpoints:
-            await e.aclose()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -128,29 +123,18 @@ def cmd_sim(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def gate_saved(reference: dict[str, Run], candidate: dict[str, Run], config: GateConfig) -> list[TaskVerdict]:
-    verdicts = []
-    for task in sorted(reference.keys() | candidate.keys()):
-        if task in reference and task in candidate:
-            verdicts.append(gate_runs(reference[task], candidate[task], config))
-        else:
-            missing = "candidate" if task in reference else "reference"
-            verdicts.append(TaskVerdict(task=task, verdict=Verdict.ERROR, margin=margin_for(task, config), alpha=config.alpha,
-                                        power=config.power, problem=f"no {task} run in the {missing}"))
-    return verdicts
-
-
 def _finish_gate(reference: str, candidate: str, verdicts: list[TaskVerdict], out: Path | None, args: argparse.Namespace | None = None) -> int:
     """Print the verdict, write the CI outputs asked for, and return the exit code."""
     fmt = getattr(args, "format", "table")
     print(render_gate(reference, candidate, verdicts, fmt))
     if out is not None:
         write_atomic(out / GATE_JSON, json.dumps(gate_json(reference, candidate, verdicts), indent=2) + "\n")
-    if getattr(args, "junit", None):
-        Path(args.junit).write_text(junit_xml(verdicts))
+    junit, markdown_file = getattr(args, "junit", None), getattr(args, "markdown", None)
+    if junit:
+        Path(junit).write_text(junit_xml(verdicts))
     markdown = render_gate(reference, candidate, verdicts, "markdown") + "\n"
-    if getattr(args, "markdown", None):
-        Path(args.markdown).write_text(markdown)
+    if markdown_file:
+        Path(markdown_file).write_text(markdown)
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a") as f:
             f.write("## evals gate\n\n" + markdown + "\n")

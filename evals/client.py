@@ -64,11 +64,11 @@ class Endpoint:
         async with self.semaphore:
             start = time.perf_counter()
             if request.kind == "completion":
-                out = await client.completions.create(model=self.model, prompt=request.prompt or "", **params, **extra)
+                out = await client.completions.create(model=self.model, prompt=request.prompt or "", **params, **extra)  # type: ignore[call-overload]
                 choice = out.choices[0]
                 text, reasoning = choice.text, None
             else:
-                out = await client.chat.completions.create(model=self.model, messages=request.messages or [], **params, **extra)  # type: ignore[arg-type]
+                out = await client.chat.completions.create(model=self.model, messages=request.messages or [], **params, **extra)  # type: ignore[call-overload]
                 choice = out.choices[0]
                 message = choice.message
                 text = message.content or ""

@@ -19,8 +19,18 @@ from pydantic import BaseModel, Field
 
 from evals.config import GateConfig
 from evals.errors import UsageError
-from evals.records import Manifest, Record
-from evals.stats import PairedDelta, items_needed, macro_delta, mde, paired_from_records, pass_hat_k, repeats_needed, rule_of_three_se, z
+from evals.records import Manifest, Record, Run
+from evals.stats import (
+    PairedDelta,
+    items_needed,
+    macro_delta,
+    mde,
+    paired_from_records,
+    pass_hat_k,
+    repeats_needed,
+    rule_of_three_se,
+    z,
+)
 
 DEFAULT_MARGINS = {"gsm8k": 0.02, "gpqa_diamond": 0.03, "tau2": 0.05}
 FALLBACK_MARGIN = 0.02
@@ -182,6 +192,21 @@ def _groups(reference: Sequence[Record], candidate: Sequence[Record], alpha: flo
                 return {}
             by_group[group][arm].append(r)
     return {g: paired_from_records(a, b, alpha)[0] for g, (a, b) in sorted(by_group.items())}
+
+
+def gate_saved(reference: dict[str, Run], candidate: dict[str, Run], config: GateConfig) -> list[TaskVerdict]:
+    """Every task of two saved runs; a task present in one only is an ERROR naming the side that lacks it."""
+    verdicts = []
+    for task in sorted(reference.keys() | candidate.keys()):
+        if task in reference and task in candidate:
+            verdicts.append(gate_runs(reference[task], candidate[task], config))
+        else:
+            missing = "candidate" if task in reference else "reference"
+            verdicts.append(TaskVerdict(task=task, verdict=Verdict.ERROR, margin=margin_for(task, config), alpha=config.alpha,
+                                        power=config.power, problem=f"no {task} run in the {missing}"))
+    return verdicts
+
+
 
 
 class SummaryRow(BaseModel):

@@ -47,7 +47,7 @@ def summarise(manifest: Manifest, records: list[Record], wall_s: float | None = 
 
 
 def run_table(summaries: list[RunSummary], tablefmt: str = "simple") -> str:
-    rows = [
+    rows: list[list[Any]] = [
         [
             s.endpoint,
             s.task,
@@ -125,8 +125,8 @@ def group_table(v: TaskVerdict, tablefmt: str = "simple") -> str:
     if not v.pass_k:
         return table
     ks = sorted(next(iter(v.pass_k.values())))
-    rows = [[arm] + [_f(values[k], ".4f") for k in ks] for arm, values in v.pass_k.items()]
-    return table + "\n\n" + tabulate(rows, headers=[v.task] + [f"pass^{k}" for k in ks], tablefmt=tablefmt, disable_numparse=True)
+    pass_rows = [[arm] + [_f(values[k], ".4f") for k in ks] for arm, values in v.pass_k.items()]
+    return table + "\n\n" + tabulate(pass_rows, headers=[v.task] + [f"pass^{k}" for k in ks], tablefmt=tablefmt, disable_numparse=True)
 
 
 def gate_json(reference: str, candidate: str, verdicts: list[TaskVerdict]) -> dict[str, Any]:
@@ -218,7 +218,7 @@ def domain_table(records: list[Record], trials: int, tablefmt: str = "simple") -
     for r in records:
         by_group.setdefault(str(r.details.get("group", "all")), []).append(r)
     ks = list(range(1, trials + 1))
-    rows = []
+    rows: list[list[Any]] = []
     for group, rs in sorted(by_group.items()):
         rows.append([group, len({r.item_id for r in rs}), len(rs), sum(r.error is not None for r in rs)] + [f"{pass_hat_k(rs, k):.4f}" for k in ks])
     if len(by_group) > 1:

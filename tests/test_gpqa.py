@@ -19,7 +19,13 @@ from evals.records import read_records
 from evals.stats import clustered_mean, item_scores
 from evals.synthetic import write_gpqa_like
 from evals.tasks.base import Response
-from evals.tasks.gpqa import QUERY_TEMPLATE_MULTICHOICE, GpqaDiamond, GpqaOptions, extract, extract_lenient
+from evals.tasks.gpqa import (
+    QUERY_TEMPLATE_MULTICHOICE,
+    GpqaDiamond,
+    GpqaOptions,
+    extract,
+    extract_lenient,
+)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,13 @@ from lm_eval.filters.extraction import RegexFilter
 
 from evals.tasks import gsm8k
 from evals.tasks.base import Response
-from evals.tasks.gsm8k import Gsm8k, Gsm8kOptions, score_lm_eval, score_sglang, sglang_answer_value
+from evals.tasks.gsm8k import (
+    Gsm8k,
+    Gsm8kOptions,
+    score_lm_eval,
+    score_sglang,
+    sglang_answer_value,
+)
 
 INVALID = gsm8k.SGLANG_INVALID
 

@@ -15,14 +15,21 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.text import Text
 
 import evals
 from evals.client import Endpoint
 from evals.errors import UsageError
 from evals.records import Manifest, Record, RunStore, now, sha256_json
-from evals.tasks.base import Item, Task
+from evals.tasks.base import Item
 
 
 class _RateColumn(ProgressColumn):

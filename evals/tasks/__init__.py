@@ -46,7 +46,7 @@ def make_task(name: str, config: Config, overrides: dict[str, Any] | None = None
         raise UsageError(f"unknown task {name!r}; known tasks: {', '.join(sorted(tasks))}")
     cls = tasks[name]
     options = _options(cls, {**config.tasks.get(name, {}), **(overrides or {})}, config.source)
-    return cls(options, config.resolved_data_dir())
+    return cls(options, config.resolved_data_dir())  # type: ignore[arg-type]  # Options is cls's own
 
 
 def task_from_manifest(manifest: Manifest, data_dir: Path | None) -> AnyTask:
@@ -59,7 +59,7 @@ def task_from_manifest(manifest: Manifest, data_dir: Path | None) -> AnyTask:
         options = cls.Options.model_validate(manifest.task_config)
     except ValidationError as e:
         raise UsageError(describe_validation_error(e, "baseline manifest", ("task_config",))) from None
-    return cls(options, data_dir)
+    return cls(options, data_dir)  # type: ignore[arg-type]  # Options is cls's own
 
 
 def validate_tasks(config: Config) -> None:
