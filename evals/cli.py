@@ -105,6 +105,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
         model=model,
         profile=args.profile,
         model_name=args.model or f"sim-{args.profile}",
+        also_listed=args.also_list or [],
         fault_rate=args.fault_rate,
         latency_ms=args.latency_ms,
     )
@@ -379,6 +380,7 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--discordance", type=float, default=0.03, help="answers that change either way between profiles, beyond |delta|")
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--model", help="the model id to serve (default: sim-PROFILE)")
+    sim.add_argument("--also-list", action="append", metavar="ID", help="list another model id at /v1/models (repeatable)")
     sim.add_argument("--fault-rate", type=float, default=0.0, help="fraction of requests answered 429 or 503")
     sim.add_argument("--latency-ms", type=float, default=0.0, help="mean added latency per request")
     sim.add_argument("--config", help="config file, for data_dir")

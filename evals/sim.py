@@ -110,6 +110,7 @@ class Simulator:
     model: SimModel = field(default_factory=SimModel)
     profile: Profile = "reference"
     model_name: str = "sim-reference"
+    also_listed: list[str] = field(default_factory=list)  # more ids at /v1/models, as a multi-model server lists them
     fault_rate: float = 0.0
     latency_ms: float = 0.0
     requests: Counter[str] = field(default_factory=Counter)
@@ -154,7 +155,8 @@ class Simulator:
 
     async def models(self, request: web.Request) -> web.Response:
         self.requests[request.path] += 1
-        return web.json_response({"object": "list", "data": [{"id": self.model_name, "object": "model", "owned_by": "evals-sim"}]})
+        ids = [self.model_name, *self.also_listed]
+        return web.json_response({"object": "list", "data": [{"id": i, "object": "model", "owned_by": "evals-sim"} for i in ids]})
 
     async def completions(self, request: web.Request) -> web.Response:
         failed = await self._pause_or_fail(request.path)

@@ -153,6 +153,16 @@ def test_malformed_config_is_one_line_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2 and str(config) in line and "TOML" in line
 
 
+def test_a_server_with_several_models_needs_one_named(sim, tmp_path: Path) -> None:
+    server = sim("--model", "glm-fp8", "--also-list", "glm-mxfp4")
+    config = write_config(tmp_path / "evals.toml", server.url)
+    result = run_evals("run", "sim", "--config", str(config), "--limit", "5", "--out", str(tmp_path / "a"))
+    (line,) = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and "glm-fp8" in line and "glm-mxfp4" in line and "set `model`" in line
+    named = write_config(tmp_path / "named.toml", server.url, model="glm-fp8")
+    assert run_evals("run", "sim", "--config", str(named), "--limit", "5", "--out", str(tmp_path / "b")).returncode == 0
+
+
 def test_unknown_endpoint_names_the_known_ones(tmp_path: Path) -> None:
     config = write_config(tmp_path / "evals.toml", "http://127.0.0.1:1/v1")
     result = run_evals("run", "fp4", "--config", str(config))
