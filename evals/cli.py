@@ -108,6 +108,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
         also_listed=args.also_list or [],
         fault_rate=args.fault_rate,
         latency_ms=args.latency_ms,
+        fail_first=args.fail_first,
+        retry_after_s=args.retry_after,
     )
 
     async def serve() -> None:
@@ -382,6 +384,8 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--model", help="the model id to serve (default: sim-PROFILE)")
     sim.add_argument("--also-list", action="append", metavar="ID", help="list another model id at /v1/models (repeatable)")
     sim.add_argument("--fault-rate", type=float, default=0.0, help="fraction of requests answered 429 or 503")
+    sim.add_argument("--fail-first", type=int, default=0, help="answer the first N generation requests 429")
+    sim.add_argument("--retry-after", type=float, default=0.0, help="the Retry-After seconds sent with each 429")
     sim.add_argument("--latency-ms", type=float, default=0.0, help="mean added latency per request")
     sim.add_argument("--config", help="config file, for data_dir")
     sim.add_argument("--data-dir", help="folder with gsm8k/test.jsonl and/or gpqa/gpqa_diamond.csv (default: data_dir, EVALS_DATA_DIR, else the hub)")

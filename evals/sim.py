@@ -3,7 +3,7 @@
 It recognises the item asked (the last question in the prompt), answers it right or wrong
 as `SimModel` decides for (item, seed, profile), and says so in the benchmark's own answer
 format. Users try their setup on it before any GPU exists; the tests drive it over real
-HTTP. It can also misbehave on purpose (`fault_rate`: 503s and 429s with Retry-After) and
+HTTP. It can also misbehave on purpose (`fault_rate`, `fail_first`: 503s and 429s with Retry-After) and
 take its time (`latency_ms`), like a loaded server.
 """
 
@@ -113,7 +113,10 @@ class Simulator:
     also_listed: list[str] = field(default_factory=list)  # more ids at /v1/models, as a multi-model server lists them
     fault_rate: float = 0.0
     latency_ms: float = 0.0
+    fail_first: int = 0  # answer the first N generation requests 429, whatever fault_rate says
+    retry_after_s: float = 0.0
     requests: Counter[str] = field(default_factory=Counter)
+    arrivals: list[float] = field(default_factory=list)  # monotonic arrival times of generation requests
     _rng: random.Random = field(default_factory=lambda: random.Random(0))
 
     def answer(self, prompt: str, draw: int) -> str:
@@ -127,12 +130,15 @@ class Simulator:
 
     async def _pause_or_fail(self, path: str) -> web.Response | None:
         self.requests[path] += 1
+        self.arrivals.append(time.monotonic())
         if self.latency_ms:
             await asyncio.sleep(self.latency_ms / 1000 * (0.5 + self._rng.random()))
-        if self.fault_rate and self._rng.random() < self.fault_rate:
+        overloaded = self.requests["faults"] < self.fail_first
+        if overloaded or (self.fault_rate and self._rng.random() < self.fault_rate):
             self.requests["faults"] += 1
-            if self._rng.random() < 0.5:
-                return web.json_response({"error": {"message": "simulated overload"}}, status=429, headers={"Retry-After": "0"})
+            if overloaded or self._rng.random() < 0.5:
+                headers = {"Retry-After": f"{self.retry_after_s:g}"}
+                return web.json_response({"error": {"message": "simulated overload"}}, status=429, headers=headers)
             return web.json_response({"error": {"message": "simulated server error"}}, status=503)
         return None
 
@@ -198,7 +204,8 @@ class Simulator:
         )
 
     async def stats(self, request: web.Request) -> web.Response:
-        return web.json_response({"requests": dict(self.requests), "profile": self.profile, "model": self.model_name})
+        gaps = [round(b - a, 4) for a, b in zip(self.arrivals, self.arrivals[1:])]
+        return web.json_response({"requests": dict(self.requests), "profile": self.profile, "model": self.model_name, "gaps_s": gaps[:1000]})
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024**2)

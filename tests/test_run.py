@@ -83,6 +83,15 @@ def test_resume_after_sigkill(sim, tmp_path: Path) -> None:
     assert server.stats()["requests"]["/v1/completions"] - sent_before == 1319 - kept
 
 
+def test_progress_lines_when_stderr_is_not_a_terminal(sim, tmp_path: Path) -> None:
+    server = sim()
+    config = write_config(tmp_path / "evals.toml", server.url, max_concurrency=1)
+    result = run_evals("run", "sim", "--config", str(config), "--limit", "5", "--out", str(tmp_path / "o"), env={"EVALS_PROGRESS_EVERY_S": "0"})
+    assert result.returncode == 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("sim/gsm8k: ")]
+    assert lines[-1].startswith("sim/gsm8k: 5/5 done, 0 errors") and len(lines) == 5
+
+
 def test_retries_hide_transient_faults(sim, tmp_path: Path) -> None:
     server = sim("--fault-rate", "0.3")
     config = write_config(tmp_path / "evals.toml", server.url, max_retries=8)
@@ -92,6 +101,17 @@ def test_retries_hide_transient_faults(sim, tmp_path: Path) -> None:
     assert len(records) == 60 and all(r.error is None for r in records)
     stats = server.stats()["requests"]
     assert stats["faults"] > 0 and stats["/v1/completions"] == 60 + stats["faults"]
+
+
+def test_retry_after_is_honoured(sim, tmp_path: Path) -> None:
+    """Two 429s asking for 1.5 s each: the client waits that long before each retry, then succeeds."""
+    server = sim("--fail-first", "2", "--retry-after", "1.5")
+    config = write_config(tmp_path / "evals.toml", server.url, max_retries=3)
+    result = run_evals("run", "sim", "--config", str(config), "--limit", "1", "--out", str(tmp_path / "o"))
+    assert result.returncode == 0, result.stderr
+    stats = server.stats()
+    assert stats["requests"]["/v1/completions"] == 3 and stats["requests"]["faults"] == 2
+    assert all(gap >= 1.45 for gap in stats["gaps_s"])  # exponential backoff alone would wait 0.5 s, then 1 s
 
 
 def test_exhausted_retries_become_error_records_and_a_rerun_retries_only_them(sim, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ semaphore bounds its own concurrency. A failure of one request becomes a record 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -39,10 +40,13 @@ class _RateColumn(ProgressColumn):
 
 
 class ProgressBoard:
-    """One bar per (endpoint, task) on stderr, shown only when stderr is a terminal."""
+    """One bar per (endpoint, task) on stderr when it is a terminal; otherwise (CI logs, nohup)
+    a plain status line per bar at most every `every_s` seconds, so long runs still show life."""
 
-    def __init__(self) -> None:
+    def __init__(self, every_s: float | None = None) -> None:
         self.enabled = sys.stderr.isatty()
+        self.every_s = every_s if every_s is not None else float(os.environ.get("EVALS_PROGRESS_EVERY_S", "30"))
+        self._last_line = time.monotonic()
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -67,6 +71,11 @@ class ProgressBoard:
     def advance(self, bar: int, error: bool) -> None:
         task = self._progress.tasks[self._progress.task_ids.index(bar)]  # type: ignore[arg-type]
         self._progress.update(bar, advance=1, errors=task.fields["errors"] + int(error))  # type: ignore[arg-type]
+        if not self.enabled and time.monotonic() - self._last_line >= self.every_s:
+            self._last_line = time.monotonic()
+            for t in self._progress.tasks:
+                speed = f"{t.speed:.1f} req/s" if t.speed else "- req/s"
+                print(f"{t.description}: {t.completed:.0f}/{t.total:.0f} done, {t.fields['errors']} errors, {speed}", file=sys.stderr, flush=True)
 
 
 @dataclass
