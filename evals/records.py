@@ -19,6 +19,8 @@ from typing import Any, TextIO
 
 from pydantic import BaseModel, Field
 
+from evals.errors import UsageError
+
 RECORDS = "records.jsonl"
 RECORDS_GZ = "records.jsonl.gz"  # how baselines keep them
 MANIFEST = "manifest.json"
@@ -133,8 +135,6 @@ Run = tuple[Manifest, list[Record]]
 
 def load_run(folder: Path) -> dict[str, Run]:
     """A saved run by task: a task folder (with manifest.json) or a folder of task folders."""
-    from evals.errors import UsageError
-
     folders = [folder] if (folder / MANIFEST).exists() else sorted(p for p in folder.glob("*") if (p / MANIFEST).exists())
     if not folders:
         raise UsageError(f"{folder}: no run here (expected manifest.json, or task folders holding one)")
