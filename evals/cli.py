@@ -350,6 +350,8 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("dir")
     report.add_argument("--config")
     report.add_argument("--format", choices=["table", "markdown", "json"], default="table")
+    report.add_argument("--junit", help="write a JUnit XML file: one testcase per task")
+    report.add_argument("--markdown", help="write the comparison as markdown")
     report.set_defaults(func=cmd_report)
 
     demo = sub.add_parser("demo", help="compare two simulators offline: the whole product in a minute")

@@ -75,8 +75,9 @@ def test_gate_on_saved_runs_sends_nothing_and_agrees(sim, tmp_path: Path) -> Non
 
     report = run_evals("report", str(out), "--format", "json")
     assert report.returncode == 1 and json.loads(report.stdout)["verdict"] == "REGRESSION"
-    markdown = run_evals("report", str(out), "--format", "markdown")
+    markdown = run_evals("report", str(out), "--format", "markdown", "--junit", str(tmp_path / "j.xml"))
     assert "| task" in markdown.stdout and "REGRESSION" in markdown.stdout
+    assert 'failures="1"' in (tmp_path / "j.xml").read_text()
 
     # A rerun of the same comparison resumes: nothing more is sent.
     again = run_evals("compare", "fp8", "mxfp4", "--config", str(config), "--out", str(out), "--limit", "300")
