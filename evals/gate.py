@@ -158,8 +158,7 @@ def gate_runs(
         base.reference_score = float(np.mean([g.reference.mean for g in groups.values()]))
         base.candidate_score = float(np.mean([g.candidate.mean for g in groups.values()]))
         base.note = f"macro over {len(groups)} groups: Δ = mean of the groups' Δ, SE = sqrt(Σ SE_g²)/G"
-
-    if groups:  # macro over groups, as tau2's leaderboard reports it
+        # pass^k macro over groups too, as tau2's leaderboard reports it
         base.pass_k = {
             arm: {k: float(np.mean([pass_hat_k([r for r in records if r.details["group"] == g], k) for g in groups])) for k in range(1, stats.repeats + 1)}
             for arm, records in (("reference", ref_r), ("candidate", cand_r))
