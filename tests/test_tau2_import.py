@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -130,3 +132,41 @@ def test_import_rejects_a_file_that_is_not_tau2(tmp_path: Path) -> None:
     bad.write_text('{"hello": 1}')
     result = run_evals("import", "tau2", str(bad), "--endpoint", "fp8", "--out", str(tmp_path / "o"))
     assert result.returncode == 2 and "not a tau2-bench results file" in result.stderr
+
+
+def test_tau2_bench_engine_runs_tau2_and_imports_what_it_wrote(sim, tau2_dir: Path, tmp_path: Path) -> None:
+    """A stand-in `tau2` on PATH (tau2-bench itself is not installable here): it records how it
+    was called and writes a real results file where `--save-to` says. The key must reach it
+    through the environment only."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls.jsonl"
+    stand_in = bin_dir / "tau2"
+    stand_in.write_text(
+        "#!" + sys.executable + "\n"
+        "import json, os, shutil, sys\n"
+        f"open({str(calls)!r}, 'a').write(json.dumps({{'argv': sys.argv[1:], 'key': os.environ.get('OPENAI_API_KEY')}}) + '\\n')\n"
+        "save_to = sys.argv[sys.argv.index('--save-to') + 1]\n"
+        f"shutil.copy({str(tau2_dir / 'mock_success_2trials.results.json')!r}, save_to + '.json')\n"
+    )
+    stand_in.chmod(0o755)
+    agent, user = sim(), sim("--model", "user-sim")
+    config = tmp_path / "evals.toml"
+    config.write_text(
+        f'[endpoints.fp8]\nbase_url = "{agent.url}"\napi_key_env = "SECRET_KEY"\n'
+        f'[endpoints.user]\nbase_url = "{user.url}"\napi_key_env = "SECRET_KEY"\n'
+        '[tasks.tau2]\nengine = "tau2-bench"\ndomains = ["mock"]\ntrials = 2\nuser_model = "user"\n'
+    )
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "SECRET_KEY": "sk-do-not-write-me"}
+    result = run_evals("run", "fp8", "--tasks", "tau2", "--config", str(config), "--out", str(tmp_path / "out"), env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (call,) = [json.loads(line) for line in calls.read_text().splitlines()]
+    assert call["key"] == "sk-do-not-write-me"
+    assert "sk-do-not-write-me" not in json.dumps(call["argv"])
+    argv = call["argv"]
+    assert argv[:3] == ["run", "--domain", "mock"] and argv[argv.index("--agent-llm") + 1] == "openai/sim-reference"
+    assert argv[argv.index("--user-llm") + 1] == "openai/user-sim" and argv[argv.index("--num-trials") + 1] == "2"
+    records = load_run(tmp_path / "out" / "fp8")["tau2"][1]
+    assert sorted((r.item_id, r.repeat, r.score) for r in records) == [("mock/create_task_1", 0, 1.0), ("mock/create_task_1", 1, 1.0)]
+    assert "pass^2" in result.stdout
+    assert "sk-do-not-write-me" not in "".join(p.read_text() for p in (tmp_path / "out").rglob("*.json*") if p.is_file())
