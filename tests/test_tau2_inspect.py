@@ -65,3 +65,22 @@ def test_tau2_without_a_user_simulator_is_a_config_error(tmp_path: Path, sim) ->
     config.write_text(f'[endpoints.fp8]\nbase_url = "{server.url}"\n[tasks.tau2]\ntrials = 1\n')
     result = run_evals("run", "fp8", "--tasks", "tau2", "--config", str(config), "--out", str(tmp_path / "o"))
     assert result.returncode == 2 and "tasks.tau2.user_model" in result.stderr
+
+
+def test_failed_model_calls_are_errors_not_scores(sim, tmp_path: Path) -> None:
+    """The port swallows failed model calls and scores the sample anyway; we must not."""
+    broken, user = sim("--fault-rate", "1.0"), sim("--model", "user-sim")
+    config = tmp_path / "evals.toml"
+    config.write_text(
+        f'[endpoints.broken]\nbase_url = "{broken.url}"\nmax_retries = 0\ntimeout_s = 10\n'
+        f'[endpoints.user]\nbase_url = "{user.url}"\n\n'
+        '[tasks.tau2]\ndomains = ["airline", "retail"]\ntrials = 1\nmessage_limit = 2\nuser_model = "user"\n'
+        'task_ids = ["airline/0", "airline/1"]\ntemperature = 0.7\n'
+    )
+    result = run_evals("run", "broken", "--tasks", "tau2", "--config", str(config), "--out", str(tmp_path / "o"), timeout=300)
+    assert result.returncode == 4, result.stdout + result.stderr
+    records = [json.loads(line) for line in (tmp_path / "o" / "broken" / "tau2" / "records.jsonl").read_text().splitlines()]
+    assert sorted(r["item_id"] for r in records) == ["airline/0", "airline/1"]  # only the tasks asked for
+    assert all(r["error"] and "model call(s) failed" in r["error"] and r["score"] == 0.0 for r in records)
+    manifest = json.loads((tmp_path / "o" / "broken" / "tau2" / "manifest.json").read_text())
+    assert manifest["sampling"] == {"temperature": 0.7} and manifest["errors"] == 2

@@ -6,14 +6,17 @@ inspect runs in a subprocess of its own (`python -m evals.runners.inspect_tau2`)
 so that both arms run at once and inspect's event loop never meets ours. Keys go through the
 environment only. Needs `pip install 'quant-evals[tau2]'`.
 
-Known properties of the port (inspect_evals 0.26): its agent loop asks both models at
-temperature 0; a sample whose agent raised is retried by the loop and may still be scored;
-a sample inspect itself marks as errored is kept here as a failure with `error` set.
+Known properties of the port (inspect_evals 0.26): it asks the user role at temperature 0
+whatever is configured; its agent loop catches every exception and goes on, so a sample whose
+model calls failed still ends "successfully" and is scored (an idle agent even passes the tasks
+that need no action). We read the failed calls from the sample's events and keep such a sample
+as a failure with `error` set, as we do a sample inspect itself marks as errored.
 """
 
 from __future__ import annotations
 
 import asyncio
+import glob
 import json
 import os
 import sys
@@ -39,9 +42,15 @@ def records_from_log(log: Any, endpoint: str) -> list[Record]:
     for sample in log.samples or []:
         scores = sample.scores or {}
         value = next(iter(scores.values())).value if scores else None
+        # The port's agent loop catches every exception and goes on, so a sample whose model calls
+        # all failed still ends "successfully" and is scored: look for failed calls in its events.
+        failed = [e for e in sample.events or [] if getattr(e, "event", None) == "model" and getattr(e, "error", None)]
         error = None
         if sample.error is not None:
             error = f"inspect sample error: {str(sample.error.message).splitlines()[0][:400]}"
+        elif failed:
+            first = str(failed[0].error).splitlines()[0][:300]
+            error = f"inspect: {len(failed)} model call(s) failed inside the agent loop ({getattr(failed[0], 'role', None) or 'agent'}): {first}"
         elif value is None:
             error = "inspect: no score"
         reward = None if value is None else float(value == "C")
@@ -53,10 +62,17 @@ def _engine_main(spec: dict[str, Any]) -> None:
     """In the subprocess: run the domains' tasks and leave the logs in spec['log_dir']."""
     import inspect_evals.tau2 as tau2
     from inspect_ai import eval as inspect_eval
-    from inspect_ai.model import get_model
+    from inspect_ai.model import GenerateConfig, get_model
 
-    agent = get_model(f"openai-api/evals/{spec['agent']['model']}", base_url=spec["agent"]["base_url"], api_key=os.environ[AGENT_KEY])
-    user = get_model(f"openai-api/evals/{spec['user']['model']}", base_url=spec["user"]["base_url"], api_key=os.environ[USER_KEY])
+    def model(role: str, key: str, **config: Any) -> Any:
+        # Bounded retries: without them inspect retries a dead server for ever.
+        limits = GenerateConfig(max_retries=spec[role]["max_retries"], timeout=spec[role]["timeout_s"], **config)
+        return get_model(f"openai-api/evals/{spec[role]['model']}", base_url=spec[role]["base_url"], api_key=os.environ[key], config=limits)
+
+    # The port asks the user role at temperature 0 itself; the agent is the evaluated model and
+    # keeps the config it is given, so its temperature is set here.
+    agent = model("agent", AGENT_KEY, temperature=spec["temperature"])
+    user = model("user", USER_KEY)
     tasks = [getattr(tau2, TASKS[d])(shuffle=False, message_limit=spec["message_limit"]) for d in spec["domains"]]
     logs = inspect_eval(
         tasks,
@@ -64,7 +80,7 @@ def _engine_main(spec: dict[str, Any]) -> None:
         model_roles={"user": user},
         epochs=spec["trials"],
         limit=spec["limit"],
-        sample_id=spec["task_ids"],
+        sample_id=spec["sample_ids"],
         fail_on_error=False,
         log_dir=spec["log_dir"],
         display="none",
@@ -76,7 +92,7 @@ def _engine_main(spec: dict[str, Any]) -> None:
 def user_simulator(user: tuple[str, EndpointConfig, str], options: Tau2Options) -> dict[str, Any]:
     """What must be the same for both arms: the user simulator's endpoint, model, temperature and seed."""
     _, config, model = user
-    return {"base_url": config.urls[0], "model": model, "temperature": options.user_temperature, "seed": options.seed}
+    return {"base_url": config.urls[0], "model": model, "temperature": 0.0, "seed": options.seed}  # the port fixes 0
 
 
 async def run_inspect_tau2(
@@ -89,12 +105,14 @@ async def run_inspect_tau2(
     user_name, user_config, user_model = user
     log_dir = folder / "inspect-logs"
     spec = {
-        "agent": {"model": model, "base_url": config.urls[0]},
-        "user": {"model": user_model, "base_url": user_config.urls[0]},
-        "domains": options.domains,
+        "agent": {"model": model, "base_url": config.urls[0], "max_retries": config.max_retries, "timeout_s": config.timeout_s},
+        "user": {"model": user_model, "base_url": user_config.urls[0], "max_retries": user_config.max_retries, "timeout_s": user_config.timeout_s},
+        "domains": [d for d in options.domains if options.ids_for(d) != []],  # a domain none of task_ids names is not run
         "trials": options.trials,
+        "temperature": options.temperature,
         "limit": options.limit,
-        "task_ids": options.task_ids,
+        # inspect reads sample ids as fnmatch patterns (telecom ids hold brackets) scoped by registry name
+        "sample_ids": [f"inspect_evals/{TASKS[d]}:{glob.escape(i)}" for d in options.domains for i in options.ids_for(d) or []] or None,
         "message_limit": options.message_limit,
         "max_connections": config.max_concurrency,
         "log_dir": str(log_dir),
@@ -128,7 +146,7 @@ async def run_inspect_tau2(
         task_config=options.model_dump(mode="json"),
         dataset_fingerprint=sha256_json({"inspect_evals": port, "items": items}),
         prompt_fingerprint=sha256_json({"engine": ENGINE, "domains": sorted(options.domains), "inspect_evals": port}),
-        sampling={"temperature": 0.0},  # the port's agent loop fixes it
+        sampling={"temperature": options.temperature},
         endpoint=endpoint,
         base_url=config.base_url,
         model=model,

@@ -48,8 +48,9 @@ def tau2_command(
         "--seed", str(options.seed),
         "--save-to", str(save_to),
     ]  # fmt: skip
-    if options.task_ids:
-        command += ["--task-ids", *options.task_ids]
+    ids = options.ids_for(domain)
+    if ids:
+        command += ["--task-ids", *ids]
     return command
 
 
@@ -152,5 +153,5 @@ async def run_tau2_bench(
             raise UsageError(f"tau2 run --domain {domain} failed (exit {proc.returncode}): {' '.join(tail)}")
         return written[0]
 
-    paths = await asyncio.gather(*(one(d) for d in options.domains))
+    paths = await asyncio.gather(*(one(d) for d in options.domains if options.ids_for(d) != []))
     return import_results(paths, endpoint, folder)

@@ -40,7 +40,7 @@ class Tau2Options(TaskOptions):
     user_model: str | None = None  # an endpoint name from evals.toml, the same for both arms
     user_temperature: float = Field(default=0.0, ge=0)
     temperature: float = Field(default=0.0, ge=0)  # the agent's
-    task_ids: list[str] | None = None  # restrict each domain to these tau2 task ids
+    task_ids: list[str] | None = None  # only these tasks, each as "domain/<tau2 task id>"
     message_limit: int | None = Field(default=None, gt=0)
     max_steps: int = Field(default=200, gt=0)
     seed: int = 300  # tau2-bench's default
@@ -53,7 +53,16 @@ class Tau2Options(TaskOptions):
             unknown = sorted(set(self.domains) - set(DOMAINS))
             if unknown:
                 raise ValueError(f"inspect_evals has no tau2 domain {', '.join(unknown)}; choose from {', '.join(DOMAINS)}")
+        for task_id in self.task_ids or []:
+            if task_id.split("/", 1)[0] not in self.domains or "/" not in task_id:
+                raise ValueError(f"task_ids entry {task_id!r}: expected \"domain/<task id>\" with a domain from {self.domains}")
         return self
+
+    def ids_for(self, domain: str) -> list[str] | None:
+        """The tau2 task ids asked for in `domain`, or None for all of them."""
+        if self.task_ids is None:
+            return None
+        return [t.split("/", 1)[1] for t in self.task_ids if t.split("/", 1)[0] == domain]
 
 
 def is_success(reward: float | None) -> bool:
