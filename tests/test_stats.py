@@ -13,7 +13,15 @@ from scipy import stats as sps
 from statsmodels.stats.power import NormalIndPower
 
 from evals.config import GateConfig
-from evals.gate import EXIT_CODES, SummaryRow, Verdict, decide, gate_runs, gate_summary, overall
+from evals.gate import (
+    EXIT_CODES,
+    SummaryRow,
+    Verdict,
+    decide,
+    gate_runs,
+    gate_summary,
+    overall,
+)
 from evals.records import Manifest, Record
 from evals.stats import (
     clustered_mean,
