@@ -28,6 +28,7 @@ from evals.gate import (
 from evals.records import MANIFEST, Run, load_run, read_manifest, write_atomic
 from evals.report import (
     domain_table,
+    dumps,
     gate_json,
     junit_xml,
     render_gate,
@@ -131,7 +132,7 @@ def _finish_gate(reference: str, candidate: str, verdicts: list[TaskVerdict], ou
     fmt = getattr(args, "format", "table")
     print(render_gate(reference, candidate, verdicts, fmt))
     if out is not None:
-        write_atomic(out / GATE_JSON, json.dumps(gate_json(reference, candidate, verdicts), indent=2) + "\n")
+        write_atomic(out / GATE_JSON, dumps(gate_json(reference, candidate, verdicts)) + "\n")
     junit, markdown_file = getattr(args, "junit", None), getattr(args, "markdown", None)
     if junit:
         Path(junit).write_text(junit_xml(verdicts))
@@ -141,7 +142,7 @@ def _finish_gate(reference: str, candidate: str, verdicts: list[TaskVerdict], ou
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a") as f:
             f.write("## evals gate\n\n" + markdown + "\n")
-    return EXIT_CODES[overall([v.verdict for v in verdicts])]
+    return EXIT_CODES[overall(verdicts)]
 
 
 async def compare(config: Config, reference: str, candidate: str, tasks: list[str], out: Path, overrides: dict[str, Any]) -> list[TaskVerdict]:
@@ -229,7 +230,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     endpoints = [folder] if any(p.glob("*/" + MANIFEST) for p in [folder]) or (folder / MANIFEST).exists() else sorted(p for p in folder.iterdir() if p.is_dir())
     summaries = [summarise(m, r) for e in endpoints for m, r in load_run(e).values()]
     if args.format == "json":
-        print(json.dumps([s.model_dump() for s in summaries], indent=2))
+        print(dumps([s.model_dump() for s in summaries]))
     else:
         print(run_table(summaries, "github" if args.format == "markdown" else "simple"))
     return EXIT_OK

@@ -1,39 +1,38 @@
 """The verdict: non-inferiority of the candidate against the reference, per task (design §8).
 
-With margin m > 0 and one-sided α: L = Δ − z·SE_Δ, U = Δ + z·SE_Δ.
-LOSSLESS if L > −m, REGRESSION if U < −m, INCONCLUSIVE otherwise. ERROR when the runs are
-not comparable or an arm failed too often: a broken run is never LOSSLESS.
+With margin m > 0 and one-sided α, the test of `evals.inference` at Δ = −m: LOSSLESS when it
+rejects Δ ≤ −m, REGRESSION when it rejects Δ ≥ −m, INCONCLUSIVE otherwise. The two-sided
+1 − 2α interval printed beside it inverts the same statistic. Before any of that, every
+(item, repeat) the reference's manifest expects is matched across the arms, and what an arm
+failed to answer counts against the claim (`stats.match`). ERROR when the runs are not
+comparable, an arm failed too often, or a score is not a number in [0, 1]: a broken run is
+never LOSSLESS. Over several tasks, REGRESSION overall is Holm-adjusted across tasks.
 """
 
 from __future__ import annotations
 
 import csv
 import math
-from collections import defaultdict
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
+from scipy import optimize
+from statsmodels.stats.proportion import confint_proportions_2indep
 
 from evals.config import GateConfig
 from evals.errors import UsageError
+from evals.inference import Paired, holm, interval, noninferiority, summarise, variance_of_delta
+from evals.power import items_needed_binary, items_needed_scaled, repeats_needed
 from evals.records import Manifest, Record, Run
-from evals.stats import (
-    PairedDelta,
-    items_needed,
-    macro_delta,
-    mde,
-    paired_from_records,
-    pass_hat_k,
-    repeats_needed,
-    rule_of_three_se,
-    z,
-)
+from evals.stats import Comparison, Matched, describe, match, pass_hat_k, within_variance, z
 
 DEFAULT_MARGINS = {"gsm8k": 0.02, "gpqa_diamond": 0.03, "tau2": 0.05}
 FALLBACK_MARGIN = 0.02
+# What the full datasets hold, for advice that asks for more than there is.
+DATASET_ITEMS = {"gsm8k": 1319, "gpqa_diamond": 198}
 
 
 class Verdict(StrEnum):
@@ -50,24 +49,6 @@ def margin_for(task: str, config: GateConfig) -> float:
     return config.margins.get(task, DEFAULT_MARGINS.get(task, FALLBACK_MARGIN))
 
 
-def decide(delta: float, se: float, margin: float, alpha: float) -> Verdict:
-    if not (math.isfinite(delta) and math.isfinite(se)):
-        return Verdict.ERROR
-    half = z(alpha) * se
-    if delta - half > -margin:
-        return Verdict.LOSSLESS
-    if delta + half < -margin:
-        return Verdict.REGRESSION
-    return Verdict.INCONCLUSIVE
-
-
-def overall(verdicts: Sequence[Verdict]) -> Verdict:
-    for worst in (Verdict.REGRESSION, Verdict.ERROR, Verdict.INCONCLUSIVE):
-        if worst in verdicts:
-            return worst
-    return Verdict.LOSSLESS if verdicts else Verdict.ERROR
-
-
 class TaskVerdict(BaseModel):
     task: str
     verdict: Verdict
@@ -75,6 +56,7 @@ class TaskVerdict(BaseModel):
     alpha: float
     power: float
     paired: bool = True
+    method: str | None = None
     n: int = 0
     repeats: int = 1
     reference_score: float | None = None
@@ -83,17 +65,44 @@ class TaskVerdict(BaseModel):
     se: float | None = None
     low: float | None = None
     high: float | None = None
+    df: float | None = None
+    p_lossless: float | None = None
+    p_regression: float | None = None
+    delta_answered: float | None = None  # Δ over the draws both arms answered (errors left out), for comparison
+    flip_rate: float | None = None
     mde: float | None = None
     items_needed: int | None = None
     repeats_needed: int | None = None
+    advice: str | None = None
     errors: dict[str, int] = Field(default_factory=dict)
     error_rates: dict[str, float] = Field(default_factory=dict)
-    left_out: dict[str, int] = Field(default_factory=dict)
+    imputed: dict[str, int] = Field(default_factory=dict)
     problem: str | None = None  # why ERROR
     note: str | None = None
-    stats: PairedDelta | None = None
-    groups: dict[str, PairedDelta] = Field(default_factory=dict)
+    stats: Comparison | None = None
+    groups: dict[str, Comparison] = Field(default_factory=dict)
     pass_k: dict[str, dict[int, float]] = Field(default_factory=dict)
+
+
+def overall(verdicts: Sequence[TaskVerdict]) -> Verdict:
+    """LOSSLESS needs every task to pass (an intersection–union test: no correction needed).
+    REGRESSION overall needs a task whose regression survives Holm's adjustment across tasks,
+    so that the family-wise chance of a false REGRESSION stays at α; then ERROR, INCONCLUSIVE."""
+    if not verdicts:
+        return Verdict.ERROR
+    tested = [v for v in verdicts if v.verdict in (Verdict.REGRESSION, Verdict.INCONCLUSIVE, Verdict.LOSSLESS)]
+    if len(tested) == 1 and tested[0].verdict == Verdict.REGRESSION:
+        return Verdict.REGRESSION
+    p_values = [v.p_regression if v.p_regression is not None and math.isfinite(v.p_regression) else (0.0 if v.verdict == Verdict.REGRESSION else 1.0) for v in tested]
+    alpha = min((v.alpha for v in tested), default=0.025)
+    if any(holm(p_values, alpha)):
+        return Verdict.REGRESSION
+    for worst in (Verdict.ERROR, Verdict.INCONCLUSIVE):
+        if any(v.verdict == worst for v in verdicts):
+            return worst
+    if any(v.verdict == Verdict.REGRESSION for v in verdicts):
+        return Verdict.INCONCLUSIVE  # a task regressed on its own, but not once adjusted for the number of tasks
+    return Verdict.LOSSLESS
 
 
 COMPARED = ("task", "task_version", "task_config", "dataset_fingerprint", "prompt_fingerprint", "sampling")
@@ -117,10 +126,35 @@ def mismatch(reference: Manifest, candidate: Manifest) -> str | None:
 
 
 def error_rate(manifest: Manifest, records: Sequence[Record]) -> tuple[int, float]:
-    """Records missing or failed, and their share of what the manifest expected."""
-    expected = max(manifest.items * len(manifest.repeats), 1)
-    failed = expected - sum(r.error is None for r in records)
-    return failed, failed / expected
+    """Draws without a standing score, and their share of what the manifest expects.
+
+    The model's own failures (tau2's agent errors) stand as scored zeros: they are results,
+    not infrastructure errors, and never count here."""
+    expected_keys = len(manifest.repeats) * manifest.items
+    wanted = set(manifest.repeats)
+    standing = len({r.key for r in records if r.counts and r.repeat in wanted})
+    failed = max(expected_keys - standing, 0)
+    return failed, failed / max(expected_keys, 1)
+
+
+def bad_score(records: Sequence[Record]) -> str | None:
+    """The first score that is not a number in [0, 1], named."""
+    for r in records:
+        if r.counts and not (math.isfinite(r.score) and 0.0 <= r.score <= 1.0):
+            return f"item {r.item_id} repeat {r.repeat} has score {r.score!r}, not a number in [0, 1]"
+    return None
+
+
+def _group_data(matched: Matched) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+    """Per-group score matrices when every item has a group (tau2's domains); items that neither
+    arm recorded go to the smallest group, where a failure weighs most."""
+    named = {g for g in matched.groups if g is not None}
+    if not named or any(g is None for g, item in zip(matched.groups, matched.items) if not item.startswith("(never recorded")):
+        return None
+    sizes = {g: sum(1 for x in matched.groups if x == g) for g in named}
+    smallest = min(sorted(sizes), key=lambda g: sizes[g])
+    labels = np.array([g if g is not None else smallest for g in matched.groups])
+    return {g: (matched.reference[labels == g], matched.candidate[labels == g]) for g in sorted(named)}
 
 
 def gate_runs(
@@ -137,89 +171,130 @@ def gate_runs(
         differing = sum(1 for r in ref_r if r.key in cand_hash and cand_hash[r.key] != r.request_hash)
         if differing:
             problem = f"the two arms were sent different prompts for {differing} (item, repeat) pairs"
-    for arm, (m, r) in {"reference": reference, "candidate": candidate}.items():
+    for arm, (m, r) in {"reference": (ref_m, ref_r), "candidate": (ref_m, cand_r)}.items():
         base.errors[arm], base.error_rates[arm] = error_rate(m, r)
+    if problem is None and ref_m.items < 1:
+        problem = "the reference's manifest expects no items"
     if problem is None:
         over = [f"{arm} {rate:.1%}" for arm, rate in base.error_rates.items() if rate > config.max_error_rate]
         if over:
             problem = f"error rate over max_error_rate {config.max_error_rate:.1%}: {', '.join(over)}"
+    for arm, records in (("reference", ref_r), ("candidate", cand_r)):
+        problem = problem or ((f"{arm}: " + bad) if (bad := bad_score(records)) else None)
+    if problem is not None and ref_m.items < 1:
+        base.problem = problem
+        return base
 
-    stats, pairing = paired_from_records(ref_r, cand_r, config.alpha)
-    base.stats = stats
-    base.left_out = {"only_reference": pairing.only_reference, "only_candidate": pairing.only_candidate, "errored": pairing.errored}
-    base.n, base.repeats = stats.n, stats.repeats
-    base.reference_score, base.candidate_score = stats.reference.mean, stats.candidate.mean
-    delta, se = stats.delta, stats.se
-
-    groups = _groups(ref_r, cand_r, config.alpha)
-    if groups:
-        base.groups = groups
-        delta, se = macro_delta(list(groups.values()))
-        base.reference_score = float(np.mean([g.reference.mean for g in groups.values()]))
-        base.candidate_score = float(np.mean([g.candidate.mean for g in groups.values()]))
-        base.note = f"macro over {len(groups)} groups: Δ = mean of the groups' Δ, SE = sqrt(Σ SE_g²)/G"
-        # pass^k macro over groups too, as tau2's leaderboard reports it
-        base.pass_k = {
-            arm: {k: float(np.mean([pass_hat_k([r for r in records if r.details["group"] == g], k) for g in groups])) for k in range(1, stats.repeats + 1)}
-            for arm, records in (("reference", ref_r), ("candidate", cand_r))
-        }
-    if se == 0 and stats.n:
-        se = rule_of_three_se(stats.n)
-        base.note = ((base.note + "; ") if base.note else "") + f"no item differed between the arms: SE floored at sqrt(3/n)/sqrt(n) = {se:.4f} (rule of three)"
-    half = z(config.alpha) * se
-    base.delta, base.se, base.low, base.high = delta, se, delta - half, delta + half
-    base.mde = mde(se, config.alpha, config.power)
-    if not groups and math.isfinite(stats.sd_diff):
-        base.items_needed = items_needed(stats.sd_diff, base.margin, config.alpha, config.power)
-        base.repeats_needed = repeats_needed(stats, base.margin, config.alpha, config.power)
+    matched = match(ref_r, cand_r, ref_m.items, ref_m.repeats)
+    base.imputed = matched.imputed
+    base.delta_answered = matched.delta_answered
+    base.n, base.repeats = len(matched.items), len(matched.repeats)
     if problem is not None:
         base.problem = problem
         return base
-    base.verdict = decide(delta, se, base.margin, config.alpha)
-    if base.verdict == Verdict.ERROR:
-        base.problem = f"too few paired items to estimate a standard error (n = {stats.n})"
+    return _decide(base, matched, config)
+
+
+def _decide(base: TaskVerdict, matched: Matched, config: GateConfig) -> TaskVerdict:
+    """The verdict of aligned, imputed score matrices: the test, its interval, the advice."""
+    margin, alpha = base.margin, config.alpha
+    groups = _group_data(matched)
+    data: Paired | list[Paired]
+    if groups:
+        parts = {g: summarise(r, c) for g, (r, c) in groups.items()}
+        data = list(parts.values())
+        base.groups = {g: describe(r, c, math.sqrt(float(variance_of_delta(parts[g], -margin)[0])), alpha) for g, (r, c) in groups.items()}
+        base.method = f"macro over {len(data)} groups: Δ = mean of the groups' Δ, t with Welch–Satterthwaite df"
+        base.reference_score = float(np.mean([g.reference.mean for g in base.groups.values()]))
+        base.candidate_score = float(np.mean([g.candidate.mean for g in base.groups.values()]))
+    else:
+        data = summarise(matched.reference, matched.candidate)
+        base.method = _method(data)
+    test = noninferiority(data, margin, alpha)
+    t, df = float(test.statistic), float(test.df)
+    delta = float(np.mean([g.delta for g in data])) if isinstance(data, list) else float(data.delta)
+    se = abs(delta + margin) / abs(t) if math.isfinite(t) and t != 0 else _se_at_margin(data, margin)
+    overall_desc = describe(matched.reference, matched.candidate, se, alpha)
+    base.stats = overall_desc
+    if not groups:
+        base.reference_score, base.candidate_score = overall_desc.reference.mean, overall_desc.candidate.mean
+    base.flip_rate = overall_desc.flip_rate
+    base.delta, base.se, base.df = delta, se, df
+    base.p_lossless, base.p_regression = float(test.p_lossless), float(test.p_regression)
+    if not math.isfinite(t):
+        base.verdict = Verdict.INCONCLUSIVE
+        base.note = _join(base.note, "no variation between the arms to estimate a standard error from (scores that are not 0/1, all alike)")
+        return base
+    base.low, base.high = interval(data, alpha)
+    base.verdict = Verdict.LOSSLESS if test.lossless else Verdict.REGRESSION if test.regression else Verdict.INCONCLUSIVE
+    base.mde = (z(alpha) + z(1 - config.power)) * se
+    if matched.imputed["reference"] or matched.imputed["candidate"]:
+        base.note = _join(base.note, f"errors and missing answers counted against the candidate: {matched.imputed['candidate']} candidate draws as failures, "
+                          f"{matched.imputed['reference']} reference draws as successes; Δ as answered (errors left out) = {base.delta_answered:+.4f}")
+    if base.verdict == Verdict.INCONCLUSIVE:
+        _advise(base, data, matched)
     return base
 
 
-def _groups(reference: Sequence[Record], candidate: Sequence[Record], alpha: float) -> dict[str, PairedDelta]:
-    """Per-group paired deltas when records carry a `group` (tau2's domains); else nothing."""
-    by_group: dict[str, tuple[list[Record], list[Record]]] = defaultdict(lambda: ([], []))
-    for arm, records in enumerate((reference, candidate)):
-        for r in records:
-            group = r.details.get("group")
-            if group is None:
-                return {}
-            by_group[group][arm].append(r)
-    return {g: paired_from_records(a, b, alpha)[0] for g, (a, b) in sorted(by_group.items())}
+def _method(data: Paired) -> str:
+    if not data.binary:
+        return "paired t-test on per-item means (scores not all 0/1)"
+    if data.repeats == 1:
+        return "Tango score interval for paired proportions"
+    return f"score statistic over {data.repeats} draws per item, Rao–Scott design effect, t with {data.n - 1} df"
 
 
-def gate_saved(reference: dict[str, Run], candidate: dict[str, Run], config: GateConfig) -> list[TaskVerdict]:
-    """Every task of two saved runs; a task present in one only is an ERROR naming the side that lacks it."""
-    verdicts = []
-    for task in sorted(reference.keys() | candidate.keys()):
-        if task in reference and task in candidate:
-            verdicts.append(gate_runs(reference[task], candidate[task], config))
-        else:
-            missing = "candidate" if task in reference else "reference"
-            verdicts.append(TaskVerdict(task=task, verdict=Verdict.ERROR, margin=margin_for(task, config), alpha=config.alpha,
-                                        power=config.power, problem=f"no {task} run in the {missing}"))
-    return verdicts
+def _se_at_margin(data: Paired | list[Paired], margin: float) -> float:
+    groups = data if isinstance(data, list) else [data]
+    return math.sqrt(sum(float(variance_of_delta(g, -margin)[0]) for g in groups)) / len(groups)
 
 
+def _join(note: str | None, more: str) -> str:
+    return f"{note}; {more}" if note else more
+
+
+def _advise(base: TaskVerdict, data: Paired | list[Paired], matched: Matched) -> None:
+    """Items (or repeats) needed for `power` at the observed Δ and discordance, and the ways out
+    when that is more than the dataset holds."""
+    margin, alpha, power = base.margin, base.alpha, base.power
+    if isinstance(data, Paired) and data.binary and data.repeats == 1:
+        base.items_needed = items_needed_binary(float(data.worse) / data.n, float(data.better) / data.n, margin, alpha, power)
+    else:
+        base.items_needed = items_needed_scaled(data, margin, alpha, power)
+        if matched.reference.shape[1] > 1:
+            groups = _group_data(matched)
+            pairs = list(groups.values()) if groups else [(matched.reference, matched.candidate)]
+            base.repeats_needed = repeats_needed(data, [within_variance(r, c) for r, c in pairs], margin, alpha, power)
+    goal = "LOSSLESS" if (base.delta or 0) > -margin else "REGRESSION"
+    available = DATASET_ITEMS.get(base.task)
+    if base.items_needed is None:
+        need = "no amount of data would decide it: the observed Δ is at the margin"
+    else:
+        need = f"about {base.items_needed:,} items would decide it ({goal} with {power:.0%} power if the true Δ is the observed {base.delta:+.4f})"
+        if available is not None and base.items_needed > available:
+            need += f", more than the {available:,} the dataset has"
+    if base.repeats_needed:
+        need += f"; or {base.repeats_needed} repeats per item on these items"
+    ways = "repeats at temperature > 0, a larger margin set before looking, or more tasks"
+    too_many = base.items_needed is None or (available is not None and base.items_needed > available)
+    base.advice = need + (f"; ways out: {ways}" if too_many and not base.repeats_needed else "")
 
 
 class SummaryRow(BaseModel):
     task: str
-    n_items: int
-    repeats: int
-    score_ref: float
-    score_cand: float
-    se_ref: float | None = None
-    se_cand: float | None = None
+    n_items: int = Field(ge=1)
+    repeats: int = Field(ge=1)
+    score_ref: float = Field(ge=0, le=1)
+    score_cand: float = Field(ge=0, le=1)
+    se_ref: float | None = Field(default=None, ge=0)
+    se_cand: float | None = Field(default=None, ge=0)
+
+
+SUMMARY_COLUMNS = "task,n_items,repeats,score_ref,score_cand[,se_ref,se_cand]"
 
 
 def read_summary(path: Path) -> list[SummaryRow]:
-    """A published table: `task,n_items,repeats,score_ref,score_cand[,se_ref,se_cand]`."""
+    """A published table: `task,n_items,repeats,score_ref,score_cand[,se_ref,se_cand]`, scores as fractions."""
     if not path.exists():
         raise UsageError(f"{path}: no such file")
     rows = []
@@ -228,56 +303,105 @@ def read_summary(path: Path) -> list[SummaryRow]:
         required = {"task", "n_items", "repeats", "score_ref", "score_cand"}
         missing = required - set(reader.fieldnames or [])
         if missing:
-            raise UsageError(f"{path}: missing column(s) {', '.join(sorted(missing))}; expected task,n_items,repeats,score_ref,score_cand[,se_ref,se_cand]")
+            raise UsageError(f"{path}: missing column(s) {', '.join(sorted(missing))}; expected {SUMMARY_COLUMNS}")
         for i, raw in enumerate(reader, start=2):
+            values = {k: v.strip() for k, v in raw.items() if k is not None and v not in (None, "")}
             try:
-                rows.append(SummaryRow.model_validate({k: v for k, v in raw.items() if v not in (None, "")}))
-            except ValueError as e:
-                raise UsageError(f"{path}: line {i}: {str(e).splitlines()[1:3]}") from None
+                row = SummaryRow.model_validate(values)
+            except ValidationError as e:
+                first = e.errors()[0]
+                field = ".".join(str(p) for p in first["loc"])
+                got = values.get(field)
+                hint = ""
+                if field in ("score_ref", "score_cand") and got is not None and _is_percent(got):
+                    hint = " (this looks like a percentage: write scores as fractions, 96.5 -> 0.965)"
+                raise UsageError(f"{path}: line {i}: {field}: {first['msg']} (got {got!r}){hint}") from None
+            rows.append(row)
+    if not rows:
+        raise UsageError(f"{path}: no rows; expected {SUMMARY_COLUMNS}")
     return rows
 
 
-def conservative_se(score: float, n_items: int) -> float:
-    """sqrt(p(1−p)/n_items): an upper bound on the clustered SE of a mean of per-item means.
+def _is_percent(text: str) -> bool:
+    try:
+        return 1 < float(text) <= 100
+    except ValueError:
+        return False
 
-    An item's mean over K repeats of a 0/1 score has variance at most p(1−p) (the bound is
-    reached when every repeat agrees), so counting items, never items × repeats, can only
-    overstate the SE.
+
+def _unpaired_interval(row: SummaryRow, alpha: float) -> tuple[float, float]:
+    """The two-sided 1 − 2α interval of score_cand − score_ref.
+
+    With published SEs, the Wald interval on them. Without, Newcombe's hybrid score interval
+    (Newcombe 1998, Stat Med 17:873–890, method 10) from two Wilson intervals over n_items
+    each: never of zero width at scores of 0 or 1, and counting items rather than items ×
+    repeats, whose per-item means vary no more than p(1−p), it can only be too wide.
     """
-    return math.sqrt(score * (1 - score) / n_items)
+    delta = row.score_cand - row.score_ref
+    if row.se_ref and row.se_cand:
+        half = z(alpha) * math.hypot(row.se_ref, row.se_cand)
+        return delta - half, delta + half
+    low, high = confint_proportions_2indep(row.score_cand * row.n_items, row.n_items, row.score_ref * row.n_items, row.n_items,
+                                           method="newcomb", compare="diff", alpha=2 * alpha)
+    return float(low), float(high)
+
+
+def _unpaired_p_regression(row: SummaryRow, margin: float) -> float:
+    """The smallest α at which the interval's upper bound falls below −m (for Holm across tasks)."""
+    if row.score_cand - row.score_ref >= -margin:
+        return 1.0
+    excess = lambda a: _unpaired_interval(row, a)[1] + margin  # noqa: E731
+    if excess(1e-12) < 0:
+        return 1e-12
+    return float(optimize.brentq(excess, 1e-12, 0.4999))
 
 
 def gate_summary(rows: Sequence[SummaryRow], config: GateConfig) -> list[TaskVerdict]:
-    """Unpaired verdicts from a summary table: Δ = cand − ref, SE = sqrt(SE_ref² + SE_cand²)."""
+    """Unpaired verdicts from a summary table: Δ = cand − ref and an interval for independent samples."""
     out = []
     for row in rows:
-        se_ref = row.se_ref if row.se_ref is not None else conservative_se(row.score_ref, row.n_items)
-        se_cand = row.se_cand if row.se_cand is not None else conservative_se(row.score_cand, row.n_items)
-        delta, se = row.score_cand - row.score_ref, math.hypot(se_ref, se_cand)
-        margin = margin_for(row.task, config)
-        half = z(config.alpha) * se
-        # Unpaired, the SD of a difference of two independent per-item scores is sqrt(n)·SE.
-        sd = se * math.sqrt(row.n_items)
-        out.append(
-            TaskVerdict(
-                task=row.task,
-                verdict=decide(delta, se, margin, config.alpha),
-                margin=margin,
-                alpha=config.alpha,
-                power=config.power,
-                paired=False,
-                n=row.n_items,
-                repeats=row.repeats,
-                reference_score=row.score_ref,
-                candidate_score=row.score_cand,
-                delta=delta,
-                se=se,
-                low=delta - half,
-                high=delta + half,
-                mde=mde(se, config.alpha, config.power),
-                items_needed=items_needed(sd, margin, config.alpha, config.power),
-                note="unpaired: no per-item data, so the shared between-question variance cannot be removed"
-                + ("" if row.se_ref is not None else "; SE from sqrt(p(1-p)/n_items), an upper bound when items have repeats"),
-            )
+        margin, alpha = margin_for(row.task, config), config.alpha
+        delta = row.score_cand - row.score_ref
+        low, high = _unpaired_interval(row, alpha)
+        verdict = Verdict.LOSSLESS if low > -margin else Verdict.REGRESSION if high < -margin else Verdict.INCONCLUSIVE
+        se = (high - low) / (2 * z(alpha))
+        v = TaskVerdict(
+            task=row.task,
+            verdict=verdict,
+            margin=margin,
+            alpha=alpha,
+            power=config.power,
+            paired=False,
+            method="Wald on the published SEs" if row.se_ref and row.se_cand else "Newcombe hybrid score interval, unpaired",
+            n=row.n_items,
+            repeats=row.repeats,
+            reference_score=row.score_ref,
+            candidate_score=row.score_cand,
+            delta=delta,
+            se=se,
+            low=low,
+            high=high,
+            p_regression=_unpaired_p_regression(row, margin),
+            mde=(z(alpha) + z(1 - config.power)) * se,
+            note="unpaired: no per-item data, so the shared between-question variance cannot be removed; "
+            "items counted once whatever the repeats, which can only widen the interval",
         )
+        if verdict == Verdict.INCONCLUSIVE:
+            _advise_unpaired(v, row)
+        out.append(v)
     return out
+
+
+def _advise_unpaired(v: TaskVerdict, row: SummaryRow) -> None:
+    """Items per arm for `power` at the observed scores (normal approximation), and what else would do."""
+    gap = row.score_cand - row.score_ref + v.margin
+    spread = row.score_ref * (1 - row.score_ref) + row.score_cand * (1 - row.score_cand)
+    if abs(gap) < 1e-12 or spread == 0:
+        v.advice = "no amount of unpaired data would decide it at these scores; run both endpoints on the same items (evals compare)"
+        return
+    v.items_needed = int(math.ceil((z(v.alpha) + z(1 - v.power)) ** 2 * spread / gap**2))
+    available = DATASET_ITEMS.get(v.task)
+    v.advice = f"about {v.items_needed:,} items per arm unpaired would decide it at {v.power:.0%} power if the observed scores are the truth"
+    if available is not None and v.items_needed > available:
+        v.advice += f", more than the {available:,} the dataset has"
+    v.advice += "; a paired run of both endpoints on the same items (evals compare) needs far fewer"

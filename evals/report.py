@@ -85,13 +85,8 @@ def verdict_line(v: TaskVerdict) -> str:
     )
     if v.errors:
         line += f", errors {v.errors.get('reference', 0)}/{v.errors.get('candidate', 0)}"
-    if v.verdict == Verdict.INCONCLUSIVE:
-        need = [f"about {v.items_needed} items{'' if v.paired else ' per arm'}"] if v.items_needed else []
-        if v.repeats_needed:
-            need.append(f"{v.repeats_needed} repeats per item on these items")
-        line += f"; cannot tell: MDE {_f(v.mde, '.4f')} at {v.power:.0%} power; " + (
-            " or ".join(need) + f" would decide it (at {v.power:.0%} power if the true Δ is 0)" if need else "more data would decide it"
-        )
+    if v.verdict == Verdict.INCONCLUSIVE and v.advice:
+        line += f"; cannot tell: {v.advice}"
     return line
 
 
@@ -130,9 +125,9 @@ def group_table(v: TaskVerdict, tablefmt: str = "simple") -> str:
 
 
 def gate_json(reference: str, candidate: str, verdicts: list[TaskVerdict]) -> dict[str, Any]:
-    """The stable machine-readable form."""
-    final = overall([v.verdict for v in verdicts])
-    return {
+    """The stable machine-readable form: strict JSON (a number that is not finite is null)."""
+    final = overall(verdicts)
+    return _finite({
         "verdict": final.value,
         "exit_code": EXIT_CODES[final],
         "reference": reference,
@@ -152,28 +147,52 @@ def gate_json(reference: str, candidate: str, verdicts: list[TaskVerdict]) -> di
                 "reference_score": v.reference_score,
                 "candidate_score": v.candidate_score,
                 "errors": v.errors,
-                "left_out": v.left_out,
+                "error_rates": v.error_rates,
+                "imputed": v.imputed,
+                "delta_answered": v.delta_answered,
+                "method": v.method,
+                "df": v.df,
+                "p_lossless": v.p_lossless,
+                "p_regression": v.p_regression,
+                "flip_rate": v.flip_rate,
                 "mde": v.mde,
                 "items_needed": v.items_needed,
                 "repeats_needed": v.repeats_needed,
+                "advice": v.advice,
                 "mcnemar_p": v.stats.mcnemar.pvalue if v.stats and v.stats.mcnemar else None,
-                "bootstrap_ci": list(v.stats.bootstrap) if v.stats and v.stats.bootstrap else None,
-                "groups": {g: {"n": s.n, "delta": s.delta, "se": s.se} for g, s in v.groups.items()},
+                "groups": {g: {"n": s.n, "reference_score": s.reference.mean, "candidate_score": s.candidate.mean, "delta": s.delta, "se": s.se,
+                               "flip_rate": s.flip_rate} for g, s in v.groups.items()},
                 "pass_k": v.pass_k,
                 "problem": v.problem,
                 "note": v.note,
             }
             for v in verdicts
         ],
-    }
+    })
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities are not JSON: null instead, everywhere in the structure."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def dumps(data: Any) -> str:
+    """JSON that every parser reads: `allow_nan=False` turns a stray NaN into an error here, not downstream."""
+    return json.dumps(_finite(data), indent=2, allow_nan=False)
 
 
 def render_gate(reference: str, candidate: str, verdicts: list[TaskVerdict], fmt: str = "table") -> str:
     """The comparison for people (`table`, `markdown`) or machines (`json`)."""
     if fmt == "json":
-        return json.dumps(gate_json(reference, candidate, verdicts), indent=2)
+        return dumps(gate_json(reference, candidate, verdicts))
     tablefmt = "github" if fmt == "markdown" else "simple"
-    final = overall([v.verdict for v in verdicts])
+    final = overall(verdicts)
     parts = [f"reference: {reference}   candidate: {candidate}", "", compare_table(verdicts, tablefmt)]
     for v in verdicts:
         if v.groups:
@@ -183,15 +202,14 @@ def render_gate(reference: str, candidate: str, verdicts: list[TaskVerdict], fmt
     for v in verdicts:
         parts.append(bullet + verdict_line(v))
         extras = []
-        if v.left_out and any(v.left_out.values()):
-            extras.append(f"left out of the pairing: {v.left_out['errored']} items with an error, "
-                          f"{v.left_out['only_reference']} only in the reference, {v.left_out['only_candidate']} only in the candidate")
+        if v.method:
+            extras.append(f"method: {v.method}" + (f"; flip rate {v.flip_rate:.1%} (answers whose correctness changed)" if v.flip_rate is not None else ""))
         if v.stats and v.stats.mcnemar:
             m = v.stats.mcnemar
             extras.append(f"McNemar exact (tests Δ = 0, an alarm beside the gate): {m.ref_only_right} right only in the reference, "
                           f"{m.cand_only_right} only in the candidate, p = {m.pvalue:.3g}")
-        if v.stats and v.stats.bootstrap:
-            extras.append(f"paired bootstrap {_pct(v.alpha)} interval [{v.stats.bootstrap[0]:+.4f}, {v.stats.bootstrap[1]:+.4f}]")
+        if v.verdict != Verdict.LOSSLESS and len(verdicts) > 1 and v.p_regression is not None and v.verdict != Verdict.ERROR:
+            extras.append(f"p = {v.p_regression:.3g} against Δ ≥ -{v.margin:g} (Holm-adjusted across the {len(verdicts)} tasks for the overall REGRESSION)")
         if v.note:
             extras.append(v.note)
         parts += [("  " if fmt == "markdown" else "    ") + e for e in extras]

@@ -1,0 +1,313 @@
+"""How often the gate is wrong, measured worst case first: `python -m evals.calibration`.
+
+Prints the tables of docs/statistics.md. Every verdict counted here comes from
+`inference.noninferiority`, the function `gate.gate_runs` decides with, fed whole batches of
+simulated or enumerated comparisons at once; and for a sample of those comparisons — the
+cells next to the LOSSLESS boundary, where a disagreement would matter — the records are
+built and `gate_runs` itself is asked, and must agree.
+
+1. 0/1 items, one repeat (GSM8K): the false-LOSSLESS rate at a true Δ of exactly −m, exact,
+   by summing the multinomial probability of every (worse, better) count of discordant pairs.
+   Reference accuracy enters only through which discordances are possible: P(right in the
+   reference only) ≤ accuracy and P(right in the candidate only) ≤ 1 − accuracy.
+2. Repeats and macros: simulations from the simulator's own model (items of varying
+   difficulty; a candidate that flips some answers), at a true Δ of −m.
+3. False REGRESSION at Δ = −m (the boundary, its worst case) and at Δ = 0, and the power
+   actually reached at the number of items the advice asks for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import gammaln, xlogy
+
+from evals.config import GateConfig
+from evals.gate import Verdict, gate_runs
+from evals.inference import Paired, noninferiority, summarise
+from evals.power import items_needed_binary, power_binary
+from evals.records import Manifest, Record
+from evals.simmodel import SimModel, outcomes
+
+ALPHA = 0.025
+LIMIT = ALPHA + 0.005  # what the issue allows any cell: α + 0.5 point
+GRID_N = (20, 50, 100, 150, 200, 300, 500, 1319)
+GRID_ACCURACY = (0.5, 0.8, 0.9, 0.97, 0.99)
+GRID_MARGIN = (0.01, 0.02, 0.03, 0.05)
+MAX_DISCORDANCE = 0.25
+CLUSTER_ITEMS = (10, 20, 50, 198)
+CLUSTER_REPEATS = (2, 4, 8)
+CLUSTER_ACCURACY = (0.5, 0.8, 0.97)
+CLUSTER_DISCORDANCE = (0.0, 0.1)  # beyond |Δ|: 0 is a candidate that only breaks answers
+CLUSTER_MARGIN = (0.02, 0.05)
+MACRO_ACCURACIES = ((0.3, 0.6, 0.9), (0.8, 0.9, 0.97))
+
+
+def discordances(margin: float) -> np.ndarray:
+    """P(the arms differ) from |m| (a candidate that only breaks answers) to 0.25."""
+    return np.unique(np.round(np.r_[np.linspace(margin, MAX_DISCORDANCE, 24), 1.5 * margin, 2 * margin, 3 * margin], 6))
+
+
+def feasible(accuracy: float, margin: float, discordance: float) -> bool:
+    worse, better = (discordance + margin) / 2, (discordance - margin) / 2
+    return worse <= accuracy and better <= 1 - accuracy
+
+
+@dataclass(frozen=True)
+class Region:
+    """Every (worse, better) count of n paired 0/1 items and the gate's verdict on it."""
+
+    n: int
+    margin: float
+    worse: np.ndarray
+    better: np.ndarray
+    lossless: np.ndarray
+    regression: np.ndarray
+
+
+def region(n: int, margin: float, alpha: float = ALPHA) -> Region:
+    b, c = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
+    keep = b + c <= n
+    b, c = b[keep].astype(float), c[keep].astype(float)
+    test = noninferiority(Paired(n=n, repeats=1, delta=(c - b) / n, var_items=np.nan, worse=b, better=c, binary=True), margin, alpha)
+    return Region(n, margin, b, c, np.asarray(test.lossless), np.asarray(test.regression))
+
+
+def probabilities(r: Region, p_worse: float, p_better: float) -> np.ndarray:
+    rest = r.n - r.worse - r.better
+    log = gammaln(r.n + 1) - gammaln(r.worse + 1) - gammaln(r.better + 1) - gammaln(rest + 1)
+    log += xlogy(r.worse, p_worse) + xlogy(r.better, p_better) + xlogy(rest, 1 - p_worse - p_better)
+    return np.exp(log)
+
+
+def exact_rates(r: Region, discordance: float, delta: float) -> tuple[float, float]:
+    """P(LOSSLESS), P(REGRESSION) at a true Δ and discordance, exactly."""
+    p = probabilities(r, (discordance - delta) / 2, (discordance + delta) / 2)
+    return float(p[r.lossless].sum()), float(p[r.regression].sum())
+
+
+# -- the same decisions through gate_runs, on records -------------------------------------------------
+
+
+def _manifest(items: int, repeats: int) -> Manifest:
+    return Manifest(task="calibration", task_version="1", task_config={}, dataset_fingerprint="d", prompt_fingerprint="p", sampling={},
+                    endpoint="e", base_url="", model="m", tool_version="0", items=items, repeats=list(range(repeats)), started_at="")
+
+
+def gate_on_matrices(reference: np.ndarray, candidate: np.ndarray, margin: float, groups: list[str] | None = None) -> Verdict:
+    """gate_runs on records holding these (items, repeats) scores."""
+    n, k = reference.shape
+    manifest = _manifest(n, k)
+
+    def records(scores: np.ndarray) -> list[Record]:
+        return [Record.model_construct(task="calibration", item_id=f"{i:05d}", repeat=j, endpoint="e", request_hash="h", score=float(scores[i, j]),
+                                       error=None, details={"group": groups[i]} if groups else {})
+                for i in range(n) for j in range(k)]
+
+    config = GateConfig(alpha=ALPHA, margins={"calibration": margin})
+    return gate_runs((manifest, records(reference)), (manifest, records(candidate)), config).verdict
+
+
+def matrices_of_counts(n: int, worse: int, better: int) -> tuple[np.ndarray, np.ndarray]:
+    ref, cand = np.ones((n, 1)), np.ones((n, 1))
+    cand[:worse] = 0
+    ref[worse : worse + better] = 0
+    return ref, cand
+
+
+def boundary_cells(r: Region, count: int, rng: np.random.Generator) -> Iterator[tuple[int, int, Verdict]]:
+    """`count` cells on the LOSSLESS boundary (the fewest better-answers that pass, for some worse-count,
+    and one fewer), with the verdict the batch gave them."""
+    index = {(int(b), int(c)): i for i, (b, c) in enumerate(zip(r.worse, r.better))}
+    edge = []
+    for b in np.unique(r.worse[r.lossless]):
+        c = int(r.better[r.lossless & (r.worse == b)].min())
+        edge += [index[(int(b), c)]] + ([index[(int(b), c - 1)]] if c > 0 else [])
+    for i in rng.choice(edge, min(count, len(edge)), replace=False) if edge else []:
+        verdict = Verdict.LOSSLESS if r.lossless[i] else Verdict.REGRESSION if r.regression[i] else Verdict.INCONCLUSIVE
+        yield int(r.worse[i]), int(r.better[i]), verdict
+
+
+def check_binary_against_gate(r: Region, count: int, rng: np.random.Generator) -> int:
+    """How many sampled cells gate_runs judges differently from the batch (must be 0)."""
+    wrong = 0
+    for worse, better, verdict in boundary_cells(r, count, rng):
+        wrong += gate_on_matrices(*matrices_of_counts(r.n, worse, better), r.margin) != verdict
+    return wrong
+
+
+# -- repeats and macros, by simulation ------------------------------------------------------------------
+
+
+def draw(model: SimModel, rng: np.random.Generator, runs: int, items: int, repeats: int) -> tuple[np.ndarray, np.ndarray]:
+    p = rng.beta(*model.beta(), size=(runs, items, 1))
+    reference, candidate = outcomes(p, rng.random((runs, items, repeats)), rng.random((runs, items, repeats)), *model.flip_rates())
+    return reference.astype(float), candidate.astype(float)
+
+
+def simulate(models: list[SimModel], items: int, repeats: int, margin: float, runs: int, rng: np.random.Generator, check: int = 0) -> tuple[float, float, int]:
+    """P(LOSSLESS), P(REGRESSION) over `runs` comparisons (one group per model: a macro when several),
+    and how many of `check` of them gate_runs judged differently."""
+    arms = [draw(m, rng, runs, items, repeats) for m in models]
+    data: Paired | list[Paired] = [summarise(r, c) for r, c in arms] if len(arms) > 1 else summarise(*arms[0])
+    test = noninferiority(data, margin, ALPHA)
+    lossless, regression = np.asarray(test.lossless), np.asarray(test.regression)
+    wrong = 0
+    for i in range(min(check, runs)):
+        ref = np.concatenate([r[i] for r, _ in arms])
+        cand = np.concatenate([c[i] for _, c in arms])
+        groups = [f"g{g}" for g in range(len(arms)) for _ in range(items)] if len(arms) > 1 else None
+        expected = Verdict.LOSSLESS if lossless[i] else Verdict.REGRESSION if regression[i] else Verdict.INCONCLUSIVE
+        wrong += gate_on_matrices(ref, cand, margin, groups) != expected
+    return float(lossless.mean()), float(regression.mean()), wrong
+
+
+# -- the tables --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Cell:
+    rate: float
+    where: str
+
+
+def exact_table(grid_n: tuple[int, ...] = GRID_N, check: int = 20, seed: int = 0) -> tuple[dict[tuple[int, float], Cell], dict[float, Cell], dict[tuple[int, float], float], int]:
+    """Worst false-LOSSLESS rate per (n, m) and per accuracy; worst false REGRESSION at Δ = −m; disagreements with gate_runs."""
+    rng = np.random.default_rng(seed)
+    per_nm: dict[tuple[int, float], Cell] = {}
+    per_acc: dict[float, Cell] = {a: Cell(0.0, "") for a in GRID_ACCURACY}
+    false_regression: dict[tuple[int, float], float] = {}
+    wrong = 0
+    for n in grid_n:
+        for m in GRID_MARGIN:
+            r = region(n, m)
+            wrong += check_binary_against_gate(r, check, rng)
+            worst, worst_reg = Cell(0.0, ""), 0.0
+            for q in discordances(m):
+                accs = [a for a in GRID_ACCURACY if feasible(a, m, q)]
+                if not accs:
+                    continue
+                lossless, regression = exact_rates(r, q, -m)
+                worst_reg = max(worst_reg, regression)
+                where = f"discordance {q:.3f}"
+                if lossless > worst.rate:
+                    worst = Cell(lossless, where)
+                for a in accs:
+                    if lossless > per_acc[a].rate:
+                        per_acc[a] = Cell(lossless, f"n {n}, m {m}, {where}")
+            per_nm[(n, m)] = worst
+            false_regression[(n, m)] = worst_reg
+    return per_nm, per_acc, false_regression, wrong
+
+
+def clustered_table(runs: int, check: int = 3, seed: int = 1) -> tuple[dict[tuple[int, int], Cell], dict[tuple[int, int], Cell], int]:
+    """Worst false-LOSSLESS rate per (items, repeats), one task and a 3-group macro; disagreements with gate_runs."""
+    rng = np.random.default_rng(seed)
+    single: dict[tuple[int, int], Cell] = {}
+    macro: dict[tuple[int, int], Cell] = {}
+    wrong = 0
+    for items in CLUSTER_ITEMS:
+        for k in CLUSTER_REPEATS:
+            worst = Cell(0.0, "")
+            for m in CLUSTER_MARGIN:
+                for acc in CLUSTER_ACCURACY:
+                    for disc in CLUSTER_DISCORDANCE:
+                        rate, _, bad = simulate([SimModel(accuracy=acc, delta=-m, discordance=disc)], items, k, m, runs, rng, check)
+                        wrong += bad
+                        if rate > worst.rate:
+                            worst = Cell(rate, f"m {m}, accuracy {acc}, discordance {m + disc:.2f}")
+            single[(items, k)] = worst
+            if items > 50:
+                continue
+            worst = Cell(0.0, "")
+            m = 0.05
+            for accs in MACRO_ACCURACIES:
+                for disc in CLUSTER_DISCORDANCE:
+                    for spread in (0.0, 0.03):
+                        models = [SimModel(accuracy=a, delta=d, discordance=disc) for a, d in zip(accs, (-m - spread, -m, -m + spread))]
+                        rate, _, bad = simulate(models, items, k, m, runs, rng, check)
+                        wrong += bad
+                        if rate > worst.rate:
+                            worst = Cell(rate, f"accuracies {accs}, domain Δ spread ±{spread}, discordance +{disc}")
+            macro[(items, k)] = worst
+    return single, macro, wrong
+
+
+def power_table(runs: int, seed: int = 2) -> list[tuple[str, int | None, float, float]]:
+    """At true rates, the items the advice asks for, the exact power there, and a simulated check through the batch."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for acc, m, delta, disc in ((0.97, 0.02, 0.0, 0.01), (0.97, 0.02, -0.01, 0.01), (0.8, 0.02, 0.0, 0.05), (0.9, 0.03, 0.0, 0.04), (0.97, 0.02, -0.05, 0.0)):
+        q = abs(delta) + disc
+        worse, better = (q - delta) / 2, (q + delta) / 2
+        n = items_needed_binary(worse, better, m, ALPHA, 0.8)
+        if n is None:
+            rows.append((f"accuracy {acc}, m {m}, Δ {delta:+}, discordance {q:.2f}", None, float("nan"), float("nan")))
+            continue
+        goal = "lossless" if delta > -m else "regression"
+        exact = power_binary(n, worse, better, m, ALPHA, goal)
+        counts = rng.multinomial(n, [worse, better, 1 - worse - better], size=runs)
+        test = noninferiority(Paired(n=n, repeats=1, delta=(counts[:, 1] - counts[:, 0]) / n, var_items=np.nan,
+                                     worse=counts[:, 0].astype(float), better=counts[:, 1].astype(float), binary=True), m, ALPHA)
+        simulated = float(np.mean(test.lossless if goal == "lossless" else test.regression))
+        rows.append((f"accuracy {acc}, m {m}, Δ {delta:+}, discordance {q:.2f} ({goal.upper()})", n, exact, simulated))
+    return rows
+
+
+def zero_delta_regression(runs: int, seed: int = 3) -> float:
+    """The worst P(REGRESSION) at a true Δ of 0 over the clustered grid."""
+    rng = np.random.default_rng(seed)
+    worst = 0.0
+    for items in CLUSTER_ITEMS:
+        for k in (1, *CLUSTER_REPEATS):
+            for acc in CLUSTER_ACCURACY:
+                _, reg, _ = simulate([SimModel(accuracy=acc, delta=0.0, discordance=0.02)], items, k, 0.02, runs, rng)
+                worst = max(worst, reg)
+    return worst
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m evals.calibration", description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20_000, help="simulations per clustered cell (default 20,000)")
+    args = parser.parse_args(argv)
+    out = sys.stdout
+    per_nm, per_acc, false_reg, wrong_exact = exact_table()
+    print(f"## 1. 0/1 items, one repeat: false LOSSLESS at a true Δ of −m, exact (α = {ALPHA:.1%})\n", file=out)
+    print("Worst over reference accuracy (0.5, 0.8, 0.9, 0.97, 0.99) and discordance (|m| to 0.25).\n", file=out)
+    print("| n | " + " | ".join(f"m = {m}" for m in GRID_MARGIN) + " |", file=out)
+    print("|---|" + "---|" * len(GRID_MARGIN), file=out)
+    for n in GRID_N:
+        print(f"| {n} | " + " | ".join(f"{per_nm[(n, m)].rate:.2%}" for m in GRID_MARGIN) + " |", file=out)
+    print("\n| reference accuracy | worst false LOSSLESS | where |\n|---|---|---|", file=out)
+    for a, cell in per_acc.items():
+        print(f"| {a} | {cell.rate:.2%} | {cell.where} |", file=out)
+    worst = max(per_nm.values(), key=lambda c: c.rate)
+    print(f"\nWorst cell: {worst.rate:.2%}. False REGRESSION at a true Δ of −m (its worst case), worst cell: {max(false_reg.values()):.2%}. "
+          f"Cells where gate_runs disagreed with the enumeration: {wrong_exact}.\n", file=out)
+    single, macro, wrong_sim = clustered_table(args.runs)
+    print(f"## 2. Repeats and macros: false LOSSLESS at a true Δ of −m, {args.runs:,} simulations per cell\n", file=out)
+    print("Worst over m (0.02, 0.05), reference accuracy (0.5, 0.8, 0.97) and discordance (|m|, |m| + 0.1); "
+          "the macro is 3 groups of the given size at m = 0.05.\n", file=out)
+    print("| items | repeats | one task | where | 3-group macro | where |\n|---|---|---|---|---|---|", file=out)
+    for (items, k), cell in single.items():
+        m_cell = macro.get((items, k))
+        print(f"| {items} | {k} | {cell.rate:.2%} | {cell.where} | {f'{m_cell.rate:.2%}' if m_cell else '-'} | {m_cell.where if m_cell else ''} |", file=out)
+    worst_sim = max([*single.values(), *macro.values()], key=lambda c: c.rate)
+    print(f"\nWorst cell: {worst_sim.rate:.2%} (Monte Carlo SE about {np.sqrt(ALPHA * (1 - ALPHA) / args.runs):.2%}). "
+          f"Sampled runs where gate_runs disagreed with the batch: {wrong_sim}.\n", file=out)
+    print(f"## 3. False REGRESSION at a true Δ of 0, and power at the advised n\n", file=out)
+    print(f"Worst P(REGRESSION) at Δ = 0 over the clustered grid (m = 0.02): {zero_delta_regression(max(args.runs // 5, 1000)):.2%}.\n", file=out)
+    print("| truth | items advised | exact power there | simulated |\n|---|---|---|---|", file=out)
+    for label, n, exact, simulated in power_table(max(args.runs // 2, 2000)):
+        print(f"| {label} | {n if n is not None else 'none'} | {exact:.1%} | {simulated:.1%} |", file=out)
+    ok = worst.rate <= LIMIT and worst_sim.rate <= LIMIT and not wrong_exact and not wrong_sim
+    print(f"\n{'PASS' if ok else 'FAIL'}: every cell ≤ {LIMIT:.1%} and gate_runs agrees with every sampled cell.", file=out)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

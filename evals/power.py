@@ -1,0 +1,116 @@
+"""How much data would decide an INCONCLUSIVE comparison, for the test the gate actually uses.
+
+The advice is computed at what was observed — the discordance and Δ of this run — because
+advice computed at a hoped-for Δ of 0 undershoots exactly when Δ is near the margin. For 0/1
+tasks with one repeat it is exact: the probability of the verdict is summed over every
+(worse, better) count of discordant pairs, each judged by `inference.noninferiority`. With
+repeats or a macro, the normal approximation with the t quantile (the variances scale as 1/n,
+and as τ² + σ²_within/K for K repeats).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+from scipy import stats as sps
+
+from evals.inference import Paired, critical, noninferiority, restricted_draw_variance, variance_of_delta
+
+MAX_ITEMS = 1_000_000  # beyond this, "more than a million" is the honest answer
+
+
+def power_binary(n: int, p_worse: float, p_better: float, margin: float, alpha: float, goal: str = "lossless") -> float:
+    """P(verdict = goal) for n paired 0/1 items whose discordance rates are p_worse and p_better, exactly."""
+    b = _support(n, p_worse)
+    pmf_b = sps.binom.pmf(b, n, p_worse)
+    rest = max(1 - p_worse, 1e-300)
+    c = _support(n, min(p_better / rest, 1.0))
+    bb, cc = np.meshgrid(b, c, indexing="ij")
+    ok = bb + cc <= n
+    pmf = np.where(ok, pmf_b[:, None] * sps.binom.pmf(cc, n - bb, min(p_better / rest, 1.0)), 0.0)
+    bb, cc = np.where(ok, bb, 0), np.where(ok, cc, 0)
+    data = Paired(n=n, repeats=1, delta=(cc - bb) / n, var_items=np.nan, worse=bb, better=cc, binary=True)
+    test = noninferiority(data, margin, alpha)
+    hit = np.asarray(test.lossless if goal == "lossless" else test.regression)
+    return float(pmf[hit].sum())
+
+
+def _support(n: int, p: float) -> np.ndarray:
+    """The counts of a Binomial(n, p) holding all but 1e-10 of its mass."""
+    lo, hi = sps.binom.ppf(1e-11, n, p), sps.binom.isf(1e-11, n, p)
+    return np.arange(int(max(lo, 0)), int(min(hi, n)) + 1)
+
+
+EXACT_UP_TO = 5_000  # items; beyond, the normal approximation of the score test is as good and far cheaper
+
+
+def _smallest_n(achieves: Callable[[int], bool], lo: int, hi: int, cap: int = MAX_ITEMS) -> int | None:
+    """The smallest n in [lo, cap] with achieves(n), by doubling from hi then bisection (power is nearly
+    monotone in n); None if even `cap` does not."""
+    while not achieves(hi):
+        if hi >= cap:
+            return None
+        lo, hi = hi, min(hi * 2, cap)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if achieves(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return hi
+
+
+def items_needed_binary(p_worse: float, p_better: float, margin: float, alpha: float, power: float) -> int | None:
+    """Items for `power` of deciding at the observed rates (LOSSLESS above −m, REGRESSION below):
+    exact up to EXACT_UP_TO items, the score test's normal approximation beyond."""
+    delta = p_better - p_worse
+    if math.isclose(delta, -margin, abs_tol=1e-12):
+        return None  # at the margin nothing decides
+    goal = "lossless" if delta > -margin else "regression"
+    null_sd = math.sqrt(float(restricted_draw_variance(p_worse, p_better, 1, -margin)))
+    true_sd = math.sqrt(max(p_worse + p_better - delta**2, 0.0))
+    guess = math.ceil(((sps.norm.ppf(1 - alpha) * null_sd + sps.norm.ppf(power) * true_sd) / (delta + margin)) ** 2)
+    if guess > EXACT_UP_TO:
+        return guess if guess <= MAX_ITEMS else None
+    exact = _smallest_n(lambda n: power_binary(n, p_worse, p_better, margin, alpha, goal) >= power, max(guess // 2, 1), max(guess, 2), EXACT_UP_TO)
+    return exact if exact is not None else max(guess, EXACT_UP_TO)
+
+
+def items_needed_scaled(data: Paired | list[Paired], margin: float, alpha: float, power: float) -> int | None:
+    """Items (per group, in proportion) for `power` at the observed Δ and per-item variance, when
+    every variance scales as 1/n: the normal approximation with the t quantile."""
+    groups = data if isinstance(data, list) else [data]
+    delta = float(np.mean([g.delta for g in groups]))
+    if math.isclose(delta, -margin, abs_tol=1e-12):
+        return None
+    n_now = sum(g.n for g in groups)
+    unit = sum(n_now * float(variance_of_delta(g, -margin)[0]) for g in groups) / len(groups) ** 2  # Var(Δ̂)·n_total
+
+    def achieves(n: int) -> bool:
+        df = max(n / len(groups) - 1, 1)
+        se = math.sqrt(unit / n)
+        return abs(delta + margin) / se >= float(critical(alpha, df)) + sps.norm.ppf(power)
+
+    return _smallest_n(achieves, 1, 2)
+
+
+def repeats_needed(data: Paired | list[Paired], within_var: list[float], margin: float, alpha: float, power: float) -> int | None:
+    """Repeats per item on these items for `power` at the observed Δ, or None if none would do.
+
+    Var(d̄_i) = τ² + σ²/K with σ² the within-item variance of per-draw differences: more repeats
+    shrink only the second term, so a between-item spread wider than the target is beyond reach.
+    """
+    groups = data if isinstance(data, list) else [data]
+    delta = float(np.mean([g.delta for g in groups]))
+    if math.isclose(delta, -margin, abs_tol=1e-12) or any(g.repeats < 2 for g in groups):
+        return None
+    df = sum(g.n - 1 for g in groups)
+    target = ((delta + margin) / (float(critical(alpha, max(df, 1))) + sps.norm.ppf(power))) ** 2 * len(groups) ** 2
+    between = [max(float(variance_of_delta(g, -margin)[0]) * g.n - w / g.repeats, 0.0) for g, w in zip(groups, within_var)]
+    fixed = sum(b / g.n for b, g in zip(between, groups))
+    if target <= fixed:
+        return None
+    k = sum(w / g.n for w, g in zip(within_var, groups)) / (target - fixed)
+    return max(int(math.ceil(k)), 2)
