@@ -113,7 +113,7 @@ def read_jsonl(path: Path) -> list[tuple[int, Any]]:
         try:
             out.append((number, json.loads(line)))
         except json.JSONDecodeError as e:
-            raise UsageError(f"{path} line {number}: not JSON ({e.msg} at column {e.colno})") from None
+            raise UsageError(f"{path} line {number}: not JSON ({e.msg}, column {e.colno})") from None
     return out
 
 
