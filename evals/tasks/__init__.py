@@ -79,12 +79,18 @@ def _options(cls: type[AnyTask], raw: dict[str, Any], source: str) -> Any:
 
 
 def make_task(name: str, config: Config, overrides: dict[str, Any] | None = None) -> AnyTask:
+    """The task as configured, its data already read and checked: a bad row or a duplicated
+    item is a usage error before any endpoint is asked anything (items are loaded once; the
+    runner's own `load_items` then reuses the rows)."""
     tasks = registry()
     if name not in tasks:
         raise UsageError(_unknown(name, tasks))
     cls = tasks[name]
     options = _options(cls, {**config.tasks.get(name, {}), **(overrides or {})}, config.source)
-    return cls(options, config.resolved_data_dir())  # type: ignore[arg-type]  # Options is cls's own
+    task = cls(options, config.resolved_data_dir())  # type: ignore[arg-type]  # Options is cls's own
+    if isinstance(task, Task):
+        task.load_items()
+    return task
 
 
 def task_from_manifest(manifest: Manifest, data_dir: Path | None) -> AnyTask:

@@ -208,9 +208,11 @@ class Gsm8k(Task):
 
     def load_items(self) -> list[Item]:
         """The items, after checking the shot pool holds `num_shots` rows (a custom file can be small)."""
-        pool, where = (self._test, "test") if self.options.format == "sglang" else (self._train, "train")
+        split = "test" if self.options.format == "sglang" else "train"
+        pool = self._test if split == "test" else self._train
         if self.options.num_shots > len(pool):
-            raise UsageError(f"tasks.gsm8k.num_shots: {self.options.num_shots} shots, but the {where} split has {len(pool)} rows")
+            where = self.data_dir / "gsm8k" / f"{split}.jsonl" if self.data_dir else f"{HF_DATASET} {split}"
+            raise UsageError(f"tasks.gsm8k.num_shots = {self.options.num_shots}, but the {self.options.format} format takes its shots from {where}, which has {len(pool)} rows")
         rows = self._test[: self.options.limit] if self.options.limit else self._test
         return [Item(item_id=item_id(r["question"]), index=i, input={"question": r["question"]}, gold=r["answer"]) for i, r in enumerate(rows)]
 
