@@ -303,6 +303,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return code
 
 
+def positive_int(text: str) -> int:
+    """`--limit`'s type: a whole number ≥ 1 (0 used to mean "everything", a negative one blamed the config)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="evals", description="Did the quantized model lose accuracy? Paired evals with a non-inferiority gate.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -311,7 +322,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("endpoint", help="an endpoint name from evals.toml, or a base URL such as http://127.0.0.1:8000/v1")
     run.add_argument("--tasks", help="comma-separated task names (default: gsm8k)")
     run.add_argument("--config", help="config file (default: ./evals.toml if present)")
-    run.add_argument("--limit", type=int, help="evaluate the first N items of each task")
+    run.add_argument("--limit", type=positive_int, help="evaluate the first N items of each task")
     run.add_argument("--out", help="output folder (default: a new folder under outputs/, or the unfinished run to resume)")
     run.set_defaults(func=cmd_run)
 
@@ -320,7 +331,7 @@ def parser() -> argparse.ArgumentParser:
     cmp.add_argument("candidate")
     cmp.add_argument("--tasks", help="comma-separated task names (default: gsm8k)")
     cmp.add_argument("--config")
-    cmp.add_argument("--limit", type=int)
+    cmp.add_argument("--limit", type=positive_int)
     cmp.add_argument("--out")
     cmp.add_argument("--junit", help="write a JUnit XML file: one testcase per task")
     cmp.add_argument("--markdown", help="write the comparison as markdown")
@@ -359,7 +370,7 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--delta", type=float, default=-0.005, help="the quantized simulator's true paired delta")
     demo.add_argument("--accuracy", type=float, default=0.8)
     demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--limit", type=int)
+    demo.add_argument("--limit", type=positive_int)
     demo.add_argument("--config")
     demo.add_argument("--out")
     demo.add_argument("--junit", help="write a JUnit XML file: one testcase per task")

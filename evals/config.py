@@ -10,10 +10,11 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlparse
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -21,6 +22,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from evals.errors import UsageError
 
@@ -80,11 +82,29 @@ class EndpointConfig(Strict):
         return key
 
 
+def _fraction(margin: float) -> float:
+    """A margin is a fraction of accuracy: 2 (meant as points) would pass a 10-point drop as
+    LOSSLESS, and a negative one inverts the test (it would demand an improvement)."""
+    if not 0 < margin < 1:
+        hint = f"; for {margin:g} points write {margin / 100:g}" if 1 <= margin < 100 else ""
+        raise PydanticCustomError("margin", "expected a fraction of accuracy, 0 < margin < 1{hint}", {"hint": hint})
+    return margin
+
+
+Margin = Annotated[float, AfterValidator(_fraction)]
+
+
 class GateConfig(Strict):
+    """`[gate]`: the test's parameters. Which task names `margins` may hold is checked by
+    `evals.tasks.validate_tasks`, which knows the task registry (config does not import tasks)."""
+
+    # One-sided α: above 0.5 the "confidence" interval would not even contain Δ.
     alpha: float = Field(default=0.025, gt=0, lt=0.5)
-    power: float = Field(default=0.8, gt=0, lt=1)
-    margins: dict[str, float] = Field(default_factory=dict)
-    max_error_rate: float = Field(default=0.01, ge=0, le=1)
+    # Power below 0.5 makes z₁₋β negative: the items-needed advice would shrink as power is asked for.
+    power: float = Field(default=0.8, ge=0.5, lt=1)
+    margins: dict[str, Margin] = Field(default_factory=dict)
+    # 1 would accept an arm whose every request failed; a verdict then says nothing.
+    max_error_rate: float = Field(default=0.01, ge=0, lt=1)
 
 
 class Config(Strict):

@@ -6,6 +6,8 @@ A package outside this one adds a task by declaring, in its own pyproject.toml,
 
 from __future__ import annotations
 
+import warnings
+from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -26,11 +28,47 @@ AnyTask = Task | Tau2
 BUILTIN: dict[str, type[AnyTask]] = {t.name: t for t in (Gsm8k, GpqaDiamond, Tau2)}
 
 
-def registry() -> dict[str, type[AnyTask]]:
-    tasks = dict(BUILTIN)
+class TaskPluginWarning(UserWarning):
+    """An `evals.tasks` entry point that could not be loaded; the task is disabled, nothing else is."""
+
+
+@cache
+def _plugins() -> tuple[dict[str, type[AnyTask]], dict[str, str]]:
+    """Third-party tasks by name, and why each broken one is disabled.
+
+    Loaded once per process, so a broken plugin is reported once however many times the
+    registry is asked. A plugin cannot replace a built-in: such an entry point is not loaded.
+    """
+    loaded: dict[str, type[AnyTask]] = {}
+    broken: dict[str, str] = {}
     for ep in entry_points(group="evals.tasks"):
-        tasks.setdefault(ep.name, ep.load())
-    return tasks
+        if ep.name in BUILTIN or ep.name in loaded or ep.name in broken:
+            continue
+        try:
+            cls = ep.load()
+        except (Exception, SystemExit) as e:  # whatever a third party's import raises, it must not break evals
+            broken[ep.name] = f"{ep.value} failed to import: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}".rstrip(": ")
+        else:
+            missing = [a for a in ("name", "version", "description", "Options") if not hasattr(cls, a)]
+            if not missing:
+                loaded[ep.name] = cls
+                continue
+            broken[ep.name] = f"{ep.value} is not a task (no {', '.join(missing)})"
+        # No source line to show: Python's default warning format prints this as one line.
+        warnings.warn_explicit(f"task plugin {ep.name!r} is disabled: {broken[ep.name]}", TaskPluginWarning, f"evals.tasks[{ep.name}]", 0)
+    return loaded, broken
+
+
+def registry() -> dict[str, type[AnyTask]]:
+    """The built-in tasks and every third-party task that loads; a broken plugin disables only itself."""
+    return {**BUILTIN, **_plugins()[0]}
+
+
+def _unknown(name: str, tasks: dict[str, type[AnyTask]]) -> str:
+    why = _plugins()[1].get(name)
+    if why:
+        return f"task {name!r} is a plugin that failed to load ({why})"
+    return f"unknown task {name!r}; known tasks: {', '.join(sorted(tasks))}"
 
 
 def _options(cls: type[AnyTask], raw: dict[str, Any], source: str) -> Any:
@@ -41,19 +79,25 @@ def _options(cls: type[AnyTask], raw: dict[str, Any], source: str) -> Any:
 
 
 def make_task(name: str, config: Config, overrides: dict[str, Any] | None = None) -> AnyTask:
+    """The task as configured, its data already read and checked: a bad row or a duplicated
+    item is a usage error before any endpoint is asked anything (items are loaded once; the
+    runner's own `load_items` then reuses the rows)."""
     tasks = registry()
     if name not in tasks:
-        raise UsageError(f"unknown task {name!r}; known tasks: {', '.join(sorted(tasks))}")
+        raise UsageError(_unknown(name, tasks))
     cls = tasks[name]
     options = _options(cls, {**config.tasks.get(name, {}), **(overrides or {})}, config.source)
-    return cls(options, config.resolved_data_dir())  # type: ignore[arg-type]  # Options is cls's own
+    task = cls(options, config.resolved_data_dir())  # type: ignore[arg-type]  # Options is cls's own
+    if isinstance(task, Task):
+        task.load_items()
+    return task
 
 
 def task_from_manifest(manifest: Manifest, data_dir: Path | None) -> AnyTask:
     """The task exactly as a saved run was configured (a baseline's items, seeds and prompts)."""
     tasks = registry()
     if manifest.task not in tasks:
-        raise UsageError(f"the baseline's task {manifest.task!r} is not installed here; known tasks: {', '.join(sorted(tasks))}")
+        raise UsageError(f"the baseline's task is not available here: {_unknown(manifest.task, tasks)}")
     cls = tasks[manifest.task]
     try:
         options = cls.Options.model_validate(manifest.task_config)
@@ -63,10 +107,16 @@ def task_from_manifest(manifest: Manifest, data_dir: Path | None) -> AnyTask:
 
 
 def validate_tasks(config: Config) -> None:
-    """Check every `[tasks.*]` table up front, so a typo fails before any request is sent."""
+    """Check every `[tasks.*]` table and `[gate] margins` up front, so a typo fails before any request.
+
+    A margin for a task that does not exist would be ignored silently, and the task meant
+    would be gated at its default margin.
+    """
     tasks = registry()
     for name, raw in config.tasks.items():
         if name not in tasks:
-            raise UsageError(f"{config.source}: tasks.{name}: unknown task; known tasks: {', '.join(sorted(tasks))}")
+            raise UsageError(f"{config.source}: tasks.{name}: {_unknown(name, tasks)}")
         _options(tasks[name], raw, config.source)
-
+    for name in config.gate.margins:
+        if name not in tasks:
+            raise UsageError(f"{config.source}: gate.margins.{name}: {_unknown(name, tasks)}")

@@ -62,7 +62,7 @@ COLUMNS = ["Question", "Correct Answer", "Incorrect Answer 1", "Incorrect Answer
 class GpqaOptions(TaskOptions):
     seeds: list[int] | None = None
     repeats: int | None = Field(default=None, gt=0)
-    temperature: float = Field(default=1.0, ge=0)
+    temperature: float = Field(default=1.0, ge=0, allow_inf_nan=False)
     max_tokens: int = Field(default=32768, gt=0)
     permutation: Literal["per-item", "simple-evals"] = "per-item"
     extraction: Literal["first-match", "last-match"] = "first-match"
@@ -82,40 +82,78 @@ class GpqaOptions(TaskOptions):
         return list(range(self.repeats or 4))  # simple-evals' default n_repeats
 
 
+def read_csv(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
+    """The header and (starting line, row) of each record: a question can span several lines."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        header = list(reader.fieldnames or [])
+        rows, line = [], reader.line_num + 1
+        for row in reader:
+            rows.append((line, row))
+            line = reader.line_num + 1
+    except csv.Error as e:
+        raise UsageError(f"{path} line {reader.line_num}: not CSV ({e})") from None
+    return header, rows
+
+
+def check_rows(header: list[str], raw: list[tuple[int, dict[str, Any]]], source: str, unit: str) -> list[dict[str, str]]:
+    """Rows with every column the task reads filled in, or one error naming the row; a Record ID
+    that occurs twice (items are paired by it) is refused with its rows."""
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise UsageError(f"{source}: missing column(s) {', '.join(repr(c) for c in missing)} (the header has {', '.join(map(repr, header)) or 'nothing'})")
+    rows: list[dict[str, str]] = []
+    seen: dict[str, list[int]] = {}
+    for number, row in raw:
+        where = f"{source} {unit} {number}"
+        if None in row:  # DictReader's restkey: more cells than the header has columns
+            raise UsageError(f"{where}: {len(header) + len(row[None])} cells, but the header has {len(header)} columns")
+        empty = [c for c in COLUMNS if row.get(c) is None or not str(row[c]).strip()]
+        if empty:
+            raise UsageError(f"{where}: empty {', '.join(repr(c) for c in empty)}")
+        seen.setdefault(row["Record ID"], []).append(number)
+        rows.append({c: "" if v is None else str(v) for c, v in row.items()})
+    duplicated = {i: numbers for i, numbers in seen.items() if len(numbers) > 1}
+    if duplicated:
+        shown = "; ".join(f"{i!r} at {unit}s {', '.join(map(str, numbers))}" for i, numbers in list(duplicated.items())[:5])
+        more = f"; and {len(duplicated) - 5} more" if len(duplicated) > 5 else ""
+        raise UsageError(f"{source}: {len(duplicated)} Record ID(s) occur more than once (items are paired by it): {shown}{more}")
+    return rows
+
+
 def load_rows(data_dir: Path | None) -> list[dict[str, str]]:
-    """Rows of GPQA-Diamond, every field as text, from `<data_dir>/gpqa/gpqa_diamond.csv` or the gated hub."""
+    """Rows of GPQA-Diamond, every field as text, from `<data_dir>/gpqa/gpqa_diamond.csv` or the gated hub, checked."""
     if data_dir is not None:
         path = data_dir / LOCAL_FILE
         if not path.exists():
             raise UsageError(f"data_dir {data_dir}: no {LOCAL_FILE} (expected the GPQA CSV with Question, Correct Answer, ... Record ID)")
-        rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
-        source = str(path)
-    else:
-        try:
-            import datasets
+        header, raw = read_csv(path)
+        return check_rows(header, raw, str(path), "line")
+    try:
+        import datasets
 
-            # The hub's CSV loader would make numbers of numeric answers: ask for strings.
-            features = datasets.Features({c: datasets.Value("string") for c in COLUMNS})
-            table = datasets.load_dataset(HF_DATASET, HF_CONFIG, split=HF_SPLIT, token=os.environ.get("HF_TOKEN"))
-            table = table.select_columns(COLUMNS).cast(features)
-            rows = [dict(r) for r in table]
-        except Exception as e:
-            message = str(e).splitlines()[0] if str(e) else type(e).__name__
-            gated = "gated" in message.lower() or "401" in message or "403" in message
-            hint = (
-                f"{HF_DATASET} is gated: accept its terms on its Hugging Face page and set HF_TOKEN to a token of that account"
-                if gated or not os.environ.get("HF_TOKEN")
-                else "the hub did not answer"
-            )
-            raise UsageError(
-                f"cannot load {HF_DATASET} ({HF_CONFIG}): {type(e).__name__}: {message}; {hint}, "
-                f"or set data_dir to a folder holding {LOCAL_FILE}"
-            ) from None
-        source = HF_DATASET
-    missing = [c for c in COLUMNS if rows and c not in rows[0]]
-    if missing:
-        raise UsageError(f"{source}: missing column(s) {', '.join(missing)}")
-    return rows
+        # The hub's CSV loader would make numbers of numeric answers: ask for strings.
+        features = datasets.Features({c: datasets.Value("string") for c in COLUMNS})
+        table = datasets.load_dataset(HF_DATASET, HF_CONFIG, split=HF_SPLIT, token=os.environ.get("HF_TOKEN"))
+        table = table.select_columns(COLUMNS).cast(features)
+        rows = [dict(r) for r in table]
+    except Exception as e:
+        message = str(e).splitlines()[0] if str(e) else type(e).__name__
+        gated = "gated" in message.lower() or "401" in message or "403" in message
+        hint = (
+            f"{HF_DATASET} is gated: accept its terms on its Hugging Face page and set HF_TOKEN to a token of that account"
+            if gated or not os.environ.get("HF_TOKEN")
+            else "the hub did not answer"
+        )
+        raise UsageError(
+            f"cannot load {HF_DATASET} ({HF_CONFIG}): {type(e).__name__}: {message}; {hint}, "
+            f"or set data_dir to a folder holding {LOCAL_FILE}"
+        ) from None
+    return check_rows(list(COLUMNS), list(enumerate(rows, start=1)), HF_DATASET, "row")
 
 
 def seeded_permutation(item_id: str, seed: int) -> list[int]:
@@ -168,9 +206,6 @@ class GpqaDiamond(Task):
         for i, r in enumerate(rows):
             choices = [r["Correct Answer"], r["Incorrect Answer 1"], r["Incorrect Answer 2"], r["Incorrect Answer 3"]]
             items.append(Item(item_id=r["Record ID"], index=i, input={"question": r["Question"], "choices": choices}, gold=r["Correct Answer"]))
-        ids = [i.item_id for i in items]
-        if len(set(ids)) != len(ids):
-            raise UsageError("GPQA rows with duplicate Record ID: items could not be paired")
         return items
 
     def repeats(self) -> list[int]:

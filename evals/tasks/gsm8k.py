@@ -32,6 +32,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import Field
+
 from evals.errors import UsageError
 from evals.records import sha256_json
 from evals.tasks.base import Item, Request, Response, Scored, Task, TaskOptions
@@ -59,20 +61,69 @@ LM_EVAL_IGNORE = [",", "\\$", "(?s).*#### ", "\\.$"]
 LM_EVAL_FALLBACK = "[invalid]"
 
 
+# 5 is what sglang's few_shot_gsm8k.py and lm-eval's gsm8k.yaml use, 8 the chain-of-thought
+# exemplar count (Wei et al. 2022; lm-eval's gsm8k-cot): no published GSM8K setting uses more.
+# In the sglang format each shot is one of the first test rows, so every extra shot puts one
+# more evaluated item's own solution into every prompt; a cap keeps that a documented quirk.
+MAX_SHOTS = 8
+FINAL_ANSWER = re.compile(r"#### *[^\n]*\d")  # GSM8K's labels end in "#### N"; both scorers read N from it
+
+
 class Gsm8kOptions(TaskOptions):
     format: Literal["sglang", "lm-eval"] = "sglang"
-    num_shots: int = 5
+    num_shots: int = Field(default=5, ge=0, le=MAX_SHOTS)
     chat: bool = False
-    max_tokens: int | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+
+
+def check_rows(raw: list[tuple[int, Any]], source: str, unit: str) -> list[dict[str, str]]:
+    """Rows with a non-empty `question` and an `answer` ending in `#### N`, or one error naming
+    the row; a question that occurs twice (one item id, so it cannot be paired) is refused too."""
+    rows: list[dict[str, str]] = []
+    seen: dict[str, list[int]] = {}
+    for number, row in raw:
+        where = f"{source} {unit} {number}"
+        if not isinstance(row, dict):
+            raise UsageError(f"{where}: expected a JSON object with \"question\" and \"answer\", got {type(row).__name__}")
+        for key in ("question", "answer"):
+            if not isinstance(row.get(key), str) or not row[key].strip():
+                raise UsageError(f"{where}: {'no' if key not in row else 'an empty or non-text'} \"{key}\"")
+        if not FINAL_ANSWER.search(row["answer"]):
+            raise UsageError(f"{where}: \"answer\" has no final \"#### N\" line (GSM8K's label format, which both scorers read)")
+        seen.setdefault(item_id(row["question"]), []).append(number)
+        rows.append({"question": row["question"], "answer": row["answer"]})
+    duplicated = {i: numbers for i, numbers in seen.items() if len(numbers) > 1}
+    if duplicated:
+        shown = "; ".join(f"item {i} at {unit}s {', '.join(map(str, numbers))}" for i, numbers in list(duplicated.items())[:5])
+        more = f"; and {len(duplicated) - 5} more" if len(duplicated) > 5 else ""
+        raise UsageError(f"{source}: {len(duplicated)} question(s) occur more than once (an item's id is a hash of its question): {shown}{more}")
+    return rows
+
+
+def read_jsonl(path: Path) -> list[tuple[int, Any]]:
+    """(line number, parsed value) for each non-blank line; a line that is not JSON is one error naming it."""
+    out = []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            out.append((number, json.loads(line)))
+        except json.JSONDecodeError as e:
+            raise UsageError(f"{path} line {number}: not JSON ({e.msg}, column {e.colno})") from None
+    return out
 
 
 def load_split(data_dir: Path | None, split: str) -> list[dict[str, str]]:
-    """Rows of `split` from `<data_dir>/gsm8k/<split>.jsonl`, or from the hub at a pinned revision."""
+    """Rows of `split` from `<data_dir>/gsm8k/<split>.jsonl`, or from the hub at a pinned revision, checked."""
     if data_dir is not None:
         path = data_dir / "gsm8k" / f"{split}.jsonl"
         if not path.exists():
             raise UsageError(f"data_dir {data_dir}: no {path.relative_to(data_dir)} (expected the openai/grade-school-math files)")
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return check_rows(read_jsonl(path), str(path), "line")
     try:
         import datasets
 
@@ -82,7 +133,7 @@ def load_split(data_dir: Path | None, split: str) -> list[dict[str, str]]:
             f"cannot load {HF_DATASET} ({split}) from the Hugging Face hub: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}; "
             "set data_dir in evals.toml or EVALS_DATA_DIR to a folder holding gsm8k/{train,test}.jsonl"
         ) from None
-    return [{"question": r["question"], "answer": r["answer"]} for r in rows]
+    return check_rows([(n, dict(r)) for n, r in enumerate(rows, start=1)], f"{HF_DATASET} {split}", "row")
 
 
 def item_id(question: str) -> str:
@@ -156,6 +207,12 @@ class Gsm8k(Task):
         return load_split(self.data_dir, "train")
 
     def load_items(self) -> list[Item]:
+        """The items, after checking the shot pool holds `num_shots` rows (a custom file can be small)."""
+        split = "test" if self.options.format == "sglang" else "train"
+        pool = self._test if split == "test" else self._train
+        if self.options.num_shots > len(pool):
+            where = self.data_dir / "gsm8k" / f"{split}.jsonl" if self.data_dir else f"{HF_DATASET} {split}"
+            raise UsageError(f"tasks.gsm8k.num_shots = {self.options.num_shots}, but the {self.options.format} format takes its shots from {where}, which has {len(pool)} rows")
         rows = self._test[: self.options.limit] if self.options.limit else self._test
         return [Item(item_id=item_id(r["question"]), index=i, input={"question": r["question"]}, gold=r["answer"]) for i, r in enumerate(rows)]
 
@@ -180,7 +237,7 @@ class Gsm8k(Task):
         question = QUESTION_TEMPLATE.format(question=item.input["question"])
         sglang = self.options.format == "sglang"
         params: dict[str, Any] = {
-            "max_tokens": self.options.max_tokens or (SGLANG_MAX_TOKENS if sglang else LM_EVAL_MAX_TOKENS),
+            "max_tokens": (SGLANG_MAX_TOKENS if sglang else LM_EVAL_MAX_TOKENS) if self.options.max_tokens is None else self.options.max_tokens,
             "temperature": 0.0,
             "stop": SGLANG_STOP if sglang else LM_EVAL_STOP,
         }

@@ -38,8 +38,8 @@ class Tau2Options(TaskOptions):
     domains: list[str] = Field(default_factory=lambda: list(DOMAINS))
     trials: int = Field(default=4, gt=0)
     user_model: str | None = None  # an endpoint name from evals.toml, the same for both arms
-    user_temperature: float = Field(default=0.0, ge=0)
-    temperature: float = Field(default=0.0, ge=0)  # the agent's
+    user_temperature: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    temperature: float = Field(default=0.0, ge=0, allow_inf_nan=False)  # the agent's
     task_ids: list[str] | None = None  # only these tasks, each as "domain/<tau2 task id>"
     message_limit: int | None = Field(default=None, gt=0)
     max_steps: int = Field(default=200, gt=0)
@@ -49,6 +49,10 @@ class Tau2Options(TaskOptions):
     def _domains(self) -> Tau2Options:
         if not self.domains:
             raise ValueError("domains must not be empty")
+        for name, values in (("domains", self.domains), ("task_ids", self.task_ids or [])):
+            twice = sorted({v for v in values if values.count(v) > 1})
+            if twice:  # each would be run, and counted, twice
+                raise ValueError(f"{name} lists {', '.join(twice)} more than once")
         if self.engine == "inspect":
             unknown = sorted(set(self.domains) - set(DOMAINS))
             if unknown:
