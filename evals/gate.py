@@ -179,9 +179,9 @@ def gate_runs(
         over = [f"{arm} {rate:.1%}" for arm, rate in base.error_rates.items() if rate > config.max_error_rate]
         if over:
             problem = f"error rate over max_error_rate {config.max_error_rate:.1%}: {', '.join(over)}"
-    for arm, records in (("reference", ref_r), ("candidate", cand_r)):
-        problem = problem or ((f"{arm}: " + bad) if (bad := bad_score(records)) else None)
-    if problem is not None and ref_m.items < 1:
+    unclean = next((f"{arm}: {bad}" for arm, records in (("reference", ref_r), ("candidate", cand_r)) if (bad := bad_score(records))), None)
+    problem = problem or unclean
+    if ref_m.items < 1 or unclean:
         base.problem = problem
         return base
 
@@ -189,10 +189,10 @@ def gate_runs(
     base.imputed = matched.imputed
     base.delta_answered = matched.delta_answered
     base.n, base.repeats = len(matched.items), len(matched.repeats)
-    if problem is not None:
-        base.problem = problem
-        return base
-    return _decide(base, matched, config)
+    _decide(base, matched, config)
+    if problem is not None:  # the numbers stay on show; the verdict does not stand
+        base.verdict, base.problem, base.advice = Verdict.ERROR, problem, None
+    return base
 
 
 def _decide(base: TaskVerdict, matched: Matched, config: GateConfig) -> TaskVerdict:
@@ -278,6 +278,19 @@ def _advise(base: TaskVerdict, data: Paired | list[Paired], matched: Matched) ->
     ways = "repeats at temperature > 0, a larger margin set before looking, or more tasks"
     too_many = base.items_needed is None or (available is not None and base.items_needed > available)
     base.advice = need + (f"; ways out: {ways}" if too_many and not base.repeats_needed else "")
+
+
+def gate_saved(reference: dict[str, Run], candidate: dict[str, Run], config: GateConfig) -> list[TaskVerdict]:
+    """Every task of two saved runs; a task present in one only is an ERROR naming the side that lacks it."""
+    verdicts = []
+    for task in sorted(reference.keys() | candidate.keys()):
+        if task in reference and task in candidate:
+            verdicts.append(gate_runs(reference[task], candidate[task], config))
+        else:
+            missing = "candidate" if task in reference else "reference"
+            verdicts.append(TaskVerdict(task=task, verdict=Verdict.ERROR, margin=margin_for(task, config), alpha=config.alpha,
+                                        power=config.power, problem=f"no {task} run in the {missing}"))
+    return verdicts
 
 
 class SummaryRow(BaseModel):

@@ -177,7 +177,6 @@ def pass_hat_k(records: Sequence[Record], k: int) -> float:
     """tau2's pass^k: per item C(c, k) / C(n, k) over its n trials with c successes, averaged over items."""
     by_item: dict[str, list[float]] = defaultdict(list)
     for r in records:
-        if r.counts:
-            by_item[r.item_id].append(r.score)
+        by_item[r.item_id].append(r.score if r.counts else 0.0)  # a trial that errored did not succeed
     values = [comb(int(sum(s)), k) / comb(len(s), k) for s in by_item.values() if len(s) >= k]
     return float(np.mean(values)) if values else float("nan")

@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import REPO, run_evals
 
@@ -42,8 +43,13 @@ def test_an_infrastructure_error_is_a_counted_failure(tau2_dir: Path) -> None:
     assert record.item_id == "mock/create_task_1" and record.repeat == 0
     assert record.score == 0.0 and record.details["reward"] is None
     assert record.error.startswith("infrastructure_error: JSONDecodeError")
-    assert record.counts  # kept as a failure, not dropped as tau2-bench's own metrics would
-    assert pass_hat_k([record], 1) == 0.0
+    assert not record.counts  # not a result of the model: the gate counts it against the candidate and toward max_error_rate
+    assert pass_hat_k([record], 1) == 0.0  # kept as a failure, not dropped as tau2-bench's own metrics would
+
+
+def test_an_agent_error_is_the_models_own_failure() -> None:
+    record = trial_record("x", "airline", "1", 0, 0.0, "agent_error: bad tool call", model_failure=True)
+    assert record.counts and record.score == 0.0
 
 
 def test_pass_hat_k_by_hand() -> None:
@@ -95,9 +101,9 @@ def test_error_rate_rule_applies_to_tau2(tau2_dir: Path, tmp_path: Path) -> None
 
 
 def test_macro_over_domains_in_the_gate() -> None:
-    """Δ is the mean of the domains' Δ and SE = sqrt(Σ SE_g²)/G, not the pooled mean over tasks."""
+    """Δ is the mean of the domains' Δ, not the pooled mean over tasks, and its test is the macro's."""
+    from evals.inference import statistic, summarise
     from evals.records import Manifest
-    from evals.stats import paired_delta
 
     def arm(endpoint: str, scores: dict[str, list[int]]) -> tuple[Manifest, list[Record]]:
         records = [trial_record(endpoint, d, f"t{i}", 0, float(s), None) for d, ss in scores.items() for i, s in enumerate(ss)]
@@ -110,10 +116,11 @@ def test_macro_over_domains_in_the_gate() -> None:
     ref = {"airline": [1] * 10 + [0] * 10, "retail": [1] * 50 + [0] * 50}
     cand = {"airline": [1] * 6 + [0] * 14, "retail": [1] * 50 + [0] * 50}
     verdict = gate_runs(arm("a", ref), arm("b", cand), GateConfig())
-    air = paired_delta(ref["airline"], cand["airline"])
-    assert verdict.delta == pytest.approx(air.delta / 2)  # retail's Δ is 0; pooled would be -4/120
-    assert verdict.se == pytest.approx(air.se / 2)
-    assert set(verdict.groups) == {"airline", "retail"}
+    assert verdict.delta == pytest.approx((-4 / 20 + 0) / 2)  # retail's Δ is 0; pooled would be -4/120
+    groups = [summarise(np.array(ref[d], float)[:, None], np.array(cand[d], float)[:, None]) for d in ("airline", "retail")]
+    t, df = statistic(groups, -0.05)
+    assert verdict.se == pytest.approx(abs(verdict.delta + 0.05) / abs(t)) and verdict.df == pytest.approx(df)
+    assert set(verdict.groups) == {"airline", "retail"} and "macro over 2 groups" in verdict.method
 
 
 def test_tau2_bench_command_has_no_key() -> None:

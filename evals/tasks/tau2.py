@@ -78,8 +78,12 @@ def item_id(domain: str, task_id: str) -> str:
     return f"{domain}/{task_id}"
 
 
-def trial_record(endpoint: str, domain: str, task_id: str, trial: int, reward: float | None, error: str | None, **details: Any) -> Record:
-    """One trial as a record: an errored trial is a failure (score 0) with `error` set, never dropped."""
+def trial_record(endpoint: str, domain: str, task_id: str, trial: int, reward: float | None, error: str | None, model_failure: bool = False, **details: Any) -> Record:
+    """One trial as a record: an errored trial has score 0 and `error` set, never dropped.
+
+    The agent's own failure (tau2's `agent_error`) is a result and stands as a scored 0; an
+    infrastructure error is not, and the gate counts it against the candidate (`stats.match`)
+    and toward `max_error_rate`."""
     return Record(
         task="tau2",
         item_id=item_id(domain, task_id),
@@ -89,7 +93,7 @@ def trial_record(endpoint: str, domain: str, task_id: str, trial: int, reward: f
         score=float(is_success(reward) and error is None),
         extracted=None if reward is None else f"{reward:g}",
         error=error,
-        details={"group": domain, "reward": reward, "scored_as_failure": error is not None, **details},
+        details={"group": domain, "reward": reward, "scored_as_failure": error is not None and model_failure, **details},
     )
 
 
@@ -106,7 +110,7 @@ def records_from_results(data: dict[str, Any], endpoint: str) -> list[Record]:
             info = sim.get("info") or {}
             what = info.get("error_type") or reason or "no reward_info"
             error = f"{reason}: {what}: {info.get('error', '')}".rstrip(": ")[:500]
-        records.append(trial_record(endpoint, domain, str(sim["task_id"]), int(sim["trial"]), reward, error, termination_reason=reason))
+        records.append(trial_record(endpoint, domain, str(sim["task_id"]), int(sim["trial"]), reward, error, model_failure=reason == "agent_error", termination_reason=reason))
     return records
 
 
