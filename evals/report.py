@@ -208,7 +208,7 @@ def render_gate(reference: str, candidate: str, verdicts: list[TaskVerdict], fmt
             m = v.stats.mcnemar
             extras.append(f"McNemar exact (tests Δ = 0, an alarm beside the gate): {m.ref_only_right} right only in the reference, "
                           f"{m.cand_only_right} only in the candidate, p = {m.pvalue:.3g}")
-        if v.verdict != Verdict.LOSSLESS and len(verdicts) > 1 and v.p_regression is not None and v.verdict != Verdict.ERROR:
+        if v.verdict == Verdict.REGRESSION and len(verdicts) > 1 and v.p_regression is not None:
             extras.append(f"p = {v.p_regression:.3g} against Δ ≥ -{v.margin:g} (Holm-adjusted across the {len(verdicts)} tasks for the overall REGRESSION)")
         if v.note:
             extras.append(v.note)
