@@ -181,6 +181,8 @@ class Endpoint:
 
     def redact(self, text: str) -> str:
         """`text` without the API key and the URLs' credentials (also as a Basic header): safe to store."""
+        for url in self.config.urls:
+            text = text.replace(url, public_url(url))
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
         return re.sub(r"(://[^/\s:@]+):[^@/\s]+@", rf"\1:{REDACTED}@", text)
