@@ -281,16 +281,16 @@ class Endpoint:
         if isinstance(e, openai.APIConnectionError):
             cause = e.__cause__ or e
             detail = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
-            return "connection", self.redact(f"connection error: {detail}"[:300]), None
+            return "connection", self.redact(f"connection error: {detail}")[:300], None
         if isinstance(e, MalformedResponse):
-            return "transient", self.redact(f"malformed response: {e}"[:300]), None
+            return "transient", self.redact(f"malformed response: {e}")[:300], None
         if isinstance(e, openai.APIStatusError):
             body = e.response.text if e.response is not None else ""
-            message = self.redact(f"HTTP {e.status_code}: {body.strip().splitlines()[0] if body.strip() else e.message}"[:300])
+            message = self.redact(f"HTTP {e.status_code}: {body.strip().splitlines()[0] if body.strip() else e.message}")[:300]
             retried = e.status_code in RETRIED_STATUS or e.status_code >= 500
             return ("transient" if retried else "fatal"), message, retry_after(e.response.headers) if retried else None
         text = str(e).splitlines()[0] if str(e) else ""
-        return "fatal", self.redact(f"{type(e).__name__}: {text}"[:300]), None
+        return "fatal", self.redact(f"{type(e).__name__}: {text}")[:300], None
 
     async def aclose(self) -> None:
         for client in self._clients:

@@ -4,8 +4,8 @@ timer, options reaching the body, and keys kept out of everything the tool write
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
-import os
 import subprocess
 import sys
 import time
@@ -265,6 +265,7 @@ def test_a_dead_endpoint_fails_fast(sim, tmp_path: Path) -> None:
     assert len(records) == 200 and all(r["error"] for r in records)
     down = [r["error"] for r in records if "declared down" in r["error"]]
     assert len(down) >= 190 and all("connection error" in e for e in down)
+    assert [line for line in stderr.splitlines() if "declared down" in line and "connection error" in line] != []  # said once, on stderr
 
 
 def test_progress_lines_on_a_timer_while_nothing_finishes(sim, tmp_path: Path) -> None:
@@ -279,14 +280,15 @@ def test_progress_lines_on_a_timer_while_nothing_finishes(sim, tmp_path: Path) -
 
 
 def test_the_api_key_never_lands_in_anything_written(sim, tmp_path: Path) -> None:
-    """A server that echoes the Authorization header in its error body, a key, a password in the URL."""
+    """Servers that echo the Authorization header in their error body: one sent the key as a
+    Bearer token, one given a base URL with a password (which httpx sends as Basic auth)."""
     key, password = "sk-canary-7f3a9c1e5b", "pw-canary-d41d8cd9"
-    reference, candidate = sim(), sim("--fault", "echo-auth:1.0")
-    cand_url = candidate.url.replace("http://", f"http://evals:{password}@")
+    canaries = (key, password, base64.b64encode(f"evals:{password}".encode()).decode())
+    with_password, with_key = sim("--fault", "echo-auth:1.0"), sim("--fault", "echo-auth:1.0")
     config = tmp_path / "evals.toml"
     config.write_text(
-        f'[endpoints.ref]\nbase_url = "{reference.url}"\napi_key_env = "CANARY_KEY"\n'
-        f'[endpoints.cand]\nbase_url = "{cand_url}"\napi_key_env = "CANARY_KEY"\nmax_retries = 1\nretry_backoff_s = 0.01\n'
+        f'[endpoints.ref]\nbase_url = "{with_password.url.replace("http://", f"http://evals:{password}@")}"\nmax_retries = 1\nretry_backoff_s = 0.01\n'
+        f'[endpoints.cand]\nbase_url = "{with_key.url}"\napi_key_env = "CANARY_KEY"\nmax_retries = 1\nretry_backoff_s = 0.01\n'
     )
     summary = tmp_path / "step-summary.md"
     env = {"CANARY_KEY": key, "GITHUB_STEP_SUMMARY": str(summary)}
@@ -296,16 +298,16 @@ def test_the_api_key_never_lands_in_anything_written(sim, tmp_path: Path) -> Non
         "--junit", str(tmp_path / "junit.xml"), "--markdown", str(tmp_path / "gate.md"), env=env, cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 4, result.stdout + result.stderr
-    errors = [json.loads(line)["error"] for line in (out / "cand" / "gsm8k" / "records.jsonl").read_text().splitlines()]
-    assert len(errors) == 20 and all("HTTP 401" in e and "Authorization: " in e for e in errors)  # the echo was there
+    for arm, scheme in (("ref", "Basic"), ("cand", "Bearer")):  # the echo was there, the secret cut from it
+        errors = [json.loads(line)["error"] for line in (out / arm / "gsm8k" / "records.jsonl").read_text().splitlines()]
+        assert len(errors) == 20 and all("HTTP 401" in e and f"Authorization: {scheme} [redacted]" in e for e in errors)
     report = run_evals("report", str(out), "--format", "json", env=env, cwd=tmp_path)
 
     written = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "evals.toml"]
     assert summary in written and (out / "gate.json") in written and (tmp_path / "junit.xml") in written
     texts = {str(p): p.read_bytes().decode(errors="replace") for p in written}
     texts |= {"stdout": result.stdout, "stderr": result.stderr, "report": report.stdout + report.stderr}
-    for canary in (key, password):
+    for canary in canaries:
         assert [name for name, text in texts.items() if canary in text] == []
-    manifest = json.loads((out / "cand" / "gsm8k" / "manifest.json").read_text())
-    assert manifest["base_url"] == candidate.url
-    assert os.environ.get("CANARY_KEY") is None  # the key went only to the subprocesses
+    manifest = json.loads((out / "ref" / "gsm8k" / "manifest.json").read_text())
+    assert manifest["base_url"] == with_password.url

@@ -27,7 +27,7 @@ from rich.progress import (
 from rich.text import Text
 
 import evals
-from evals.client import Endpoint
+from evals.client import Endpoint, EndpointDown
 from evals.errors import UsageError
 from evals.records import Manifest, Record, RunStore, now, sha256_json
 from evals.tasks.base import Item
@@ -49,6 +49,7 @@ class ProgressBoard:
         self.enabled = sys.stderr.isatty()
         self.every_s = every_s if every_s is not None else float(os.environ.get("EVALS_PROGRESS_EVERY_S", "30"))
         self._ticker: asyncio.Task[None] | None = None
+        self._noted: set[str] = set()
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -81,6 +82,12 @@ class ProgressBoard:
         for t in self._progress.tasks:
             speed = f"{t.speed:.1f} req/s" if t.speed else "- req/s"
             print(f"{t.description}: {t.completed:.0f}/{t.total:.0f} done, {t.fields['errors']} errors, {speed}", file=sys.stderr, flush=True)
+
+    def note_once(self, key: str, message: str) -> None:
+        """A line on stderr the first time `key` is noted (an endpoint declared down, say)."""
+        if key not in self._noted:
+            self._noted.add(key)
+            self._progress.console.print(message, markup=False, highlight=False, soft_wrap=True)
 
     def add(self, description: str, total: int, completed: int) -> int:
         return self._progress.add_task(description, total=total, completed=completed, errors=0)
@@ -176,6 +183,8 @@ async def _run_one(job: Job, store: RunStore, pending: list[tuple[Item, int]], b
         except Exception as e:  # after the client's retries: record it, never guess an answer
             message = str(e).splitlines()[0] if str(e) else ""
             record = Record(**base, error=endpoint.redact(f"{type(e).__name__}: {message}")[:500])
+            if isinstance(e, EndpointDown):
+                board.note_once(endpoint.name, f"{endpoint.redact(message)}; its remaining requests are recorded as errors")
         else:
             scored = task.score(item, repeat, response)
             record = Record(
