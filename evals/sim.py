@@ -32,16 +32,8 @@ from evals.simmodel import Profile, SimModel, uniform
 from evals.tasks import gpqa, gsm8k
 
 
+# What `--fault KIND:RATE` can break (README, "The simulator", says how each looks on the wire).
 FAULTS = ("malformed", "empty", "null", "abort", "hang", "close", "echo-auth")
-FAULT_HELP = {
-    "malformed": "a 200 whose body is invalid JSON or text/plain",
-    "empty": "a 200 with `choices: []`",
-    "null": "a 200 with a null text (message.content for chat), finish_reason stop",
-    "abort": 'a 200 with finish_reason "abort" and half the answer, as sglang sends for an aborted request',
-    "hang": "no answer until the client gives up (or --hang-s passes)",
-    "close": "the connection dropped without an answer",
-    "echo-auth": "an HTTP 401 whose error message echoes the request's Authorization header",
-}
 
 
 @dataclass(frozen=True)

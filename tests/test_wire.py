@@ -17,6 +17,7 @@ from conftest import run_evals
 
 from evals.client import CircuitBreaker, Endpoint, MalformedResponse, RequestFailed, parse_completion
 from evals.config import EndpointConfig, public_url
+from evals.sim import Fault
 from evals.tasks.base import Request
 
 
@@ -119,6 +120,13 @@ def test_breaker_counts_only_failures_since_the_last_success() -> None:
     for i in range(3):
         breaker.failure(time.monotonic(), f"connection error {i}")
     assert breaker.down == "connection error 2"
+
+
+def test_fault_specs_are_checked() -> None:
+    assert Fault.parse("abort:0.1") == Fault("abort", 0.1)
+    for spec, named in (("bogus:0.1", "unknown fault 'bogus'"), ("abort", "KIND:RATE"), ("hang:1.5", "within")):
+        with pytest.raises(ValueError, match=named):
+            Fault.parse(spec)
 
 
 # --- deadlines over real HTTP --------------------------------------------------------------
