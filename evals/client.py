@@ -34,6 +34,7 @@ import time
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
+import httpx
 import openai
 from openai.resources.chat.completions import AsyncCompletions as _AsyncChatCompletions
 from openai.resources.completions import AsyncCompletions as _AsyncCompletions
@@ -43,6 +44,7 @@ from evals.errors import UsageError
 from evals.tasks.base import Request, Response
 
 MAX_BACKOFF_S = 8.0
+CONNECT_TIMEOUT_S = 10.0
 MAX_RETRY_AFTER_S = 60.0
 RETRIED_STATUS = frozenset({408, 409, 429})  # and every 5xx
 REDACTED = "[redacted]"
@@ -265,8 +267,10 @@ class Endpoint:
 
     async def _attempt(self, client: openai.AsyncOpenAI, request: Request, kwargs: dict[str, Any], extra_body: dict[str, Any], deadline: float) -> Response:
         # httpx's own timeout is per phase (connect, each read); asyncio's deadline around the
-        # call is what bounds the whole request. httpx's is set to it so neither cuts the other short.
-        extra: dict[str, Any] = {"timeout": deadline, **({"extra_body": extra_body} if extra_body else {})}
+        # call is what bounds the whole request. httpx's reads get the same so as not to cut it
+        # short; connecting gets at most 10 s, so an unreachable host fails fast too.
+        timeout = httpx.Timeout(deadline, connect=min(deadline, CONNECT_TIMEOUT_S))
+        extra: dict[str, Any] = {"timeout": timeout, **({"extra_body": extra_body} if extra_body else {})}
         if request.kind == "completion":
             raw = await client.completions.with_raw_response.create(model=self.model, prompt=request.prompt or "", **kwargs, **extra)
         else:
