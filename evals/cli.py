@@ -92,13 +92,14 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    from evals.sim import Simulator, load_catalogs, start
+    from evals.sim import Fault, Simulator, load_catalogs, start
     from evals.simmodel import SimModel
 
     config = load_config(Path(args.config) if args.config else None)
     data_dir = Path(args.data_dir).resolve() if args.data_dir else config.resolved_data_dir()
     try:
         model = SimModel(accuracy=args.accuracy, delta=args.delta if args.profile == "quantized" else 0.0, discordance=args.discordance, seed=args.seed)
+        faults = [Fault.parse(spec) for spec in args.fault or []]
     except ValueError as e:
         raise UsageError(f"evals sim: {e}") from None
     sim = Simulator(
@@ -111,6 +112,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
         latency_ms=args.latency_ms,
         fail_first=args.fail_first,
         retry_after_s=args.retry_after,
+        faults=faults,
+        hang_s=args.hang_s,
     )
 
     async def serve() -> None:
@@ -401,6 +404,8 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--fail-first", type=int, default=0, help="answer the first N generation requests 429")
     sim.add_argument("--retry-after", type=float, default=0.0, help="the Retry-After seconds sent with each 429")
     sim.add_argument("--latency-ms", type=float, default=0.0, help="mean added latency per request")
+    sim.add_argument("--fault", action="append", metavar="KIND:RATE", help="break a fraction RATE of generation requests: malformed, empty, null, abort, hang, close or echo-auth (repeatable)")
+    sim.add_argument("--hang-s", type=float, default=3600.0, help="how long a `hang` fault holds a request (default 3600)")
     sim.add_argument("--config", help="config file, for data_dir")
     sim.add_argument("--data-dir", help="folder with gsm8k/test.jsonl and/or gpqa/gpqa_diamond.csv (default: data_dir, EVALS_DATA_DIR, else the hub)")
     sim.set_defaults(func=cmd_sim)

@@ -11,7 +11,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit, urlunsplit
 
 from pydantic import (
     AfterValidator,
@@ -36,16 +36,40 @@ class Strict(BaseModel):
 
 
 class Sampling(Strict):
-    """Per-endpoint overrides of a task's sampling parameters (recorded in each manifest)."""
+    """Per-endpoint overrides of a task's sampling parameters (recorded in each manifest).
+
+    `top_k`, `min_p` and `repetition_penalty` are not OpenAI parameters: the client sends them
+    as top-level body fields, where sglang and vLLM read them.
+    """
 
     temperature: float | None = Field(default=None, ge=0)
     top_p: float | None = Field(default=None, gt=0, le=1)
-    top_k: int | None = None
+    top_k: int | None = Field(default=None, ge=-1)  # -1: off, as sglang and vLLM take it
     min_p: float | None = Field(default=None, ge=0, le=1)
+    repetition_penalty: float | None = Field(default=None, gt=0)
     max_tokens: int | None = Field(default=None, gt=0)
 
     def overrides(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
+
+
+# The default request timeout scales with the generation budget: a base for queueing and the
+# prompt, plus a floor of 20 tokens/s per request for decoding (a loaded server with many
+# requests in flight). 512 tokens (GSM8K) gives 86 s; 32,768 (GPQA) 27 minutes.
+TIMEOUT_BASE_S = 60.0
+TIMEOUT_PER_TOKEN_S = 0.05
+TIMEOUT_UNKNOWN_BUDGET_S = 600.0  # a request that states no max_tokens
+
+
+def public_url(url: str) -> str:
+    """`url` without the user and password it may carry: what may be written to a file."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    netloc += f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class EndpointConfig(Strict):
@@ -53,10 +77,26 @@ class EndpointConfig(Strict):
     model: str | None = None
     api_key_env: str | None = None
     max_concurrency: int = Field(default=32, gt=0)
-    timeout_s: float = Field(default=600.0, gt=0)
+    timeout_s: float | None = Field(default=None, gt=0)
     max_retries: int = Field(default=5, ge=0)
+    max_timeout_retries: int = Field(default=1, ge=0)
+    retry_backoff_s: float = Field(default=0.5, ge=0)
+    max_consecutive_failures: int = Field(default=10, gt=0)
     extra_body: dict[str, Any] = Field(default_factory=dict)
     sampling: Sampling = Field(default_factory=Sampling)
+
+    def request_timeout(self, max_tokens: int | None) -> float:
+        """The whole-request deadline: `timeout_s` when set, else one that fits the budget."""
+        if self.timeout_s is not None:
+            return self.timeout_s
+        if not max_tokens:
+            return TIMEOUT_UNKNOWN_BUDGET_S
+        return TIMEOUT_BASE_S + TIMEOUT_PER_TOKEN_S * max_tokens
+
+    @property
+    def public_base_url(self) -> str | list[str]:
+        """`base_url` without credentials, for manifests and messages."""
+        return public_url(self.base_url) if isinstance(self.base_url, str) else [public_url(u) for u in self.base_url]
 
     @field_validator("base_url")
     @classmethod

@@ -3,17 +3,24 @@
 It recognises the item asked (the last question in the prompt), answers it right or wrong
 as `SimModel` decides for (item, seed, profile), and says so in the benchmark's own answer
 format. Users try their setup on it before any GPU exists; the tests drive it over real
-HTTP. It can also misbehave on purpose (`fault_rate`, `fail_first`: 503s and 429s with Retry-After) and
-take its time (`latency_ms`), like a loaded server.
+HTTP. It can also misbehave on purpose (`fault_rate`, `fail_first`: 503s and 429s with Retry-After;
+`faults`: the broken answers and connections of a real server) and take its time
+(`latency_ms`), like a loaded server.
+
+A fault in `faults` strikes a request as a fixed function of (seed, fault, request body, how
+many times this body came before), so the same run meets the same faults whatever the order
+in which its requests arrive, and a retry of a struck request draws again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import random
 import re
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,6 +30,30 @@ from aiohttp import web
 from evals.errors import UsageError
 from evals.simmodel import Profile, SimModel, uniform
 from evals.tasks import gpqa, gsm8k
+
+
+# What `--fault KIND:RATE` can break (README, "The simulator", says how each looks on the wire).
+FAULTS = ("malformed", "empty", "null", "abort", "hang", "close", "echo-auth")
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: str
+    rate: float
+
+    @classmethod
+    def parse(cls, spec: str) -> Fault:
+        """`KIND:RATE`, RATE a fraction in [0, 1]."""
+        kind, _, rate = spec.partition(":")
+        if kind not in FAULTS:
+            raise ValueError(f"--fault {spec!r}: unknown fault {kind!r} (one of {', '.join(FAULTS)})")
+        try:
+            value = float(rate)
+        except ValueError:
+            raise ValueError(f"--fault {spec!r}: expected KIND:RATE with RATE a fraction, e.g. {kind}:0.1") from None
+        if not 0 <= value <= 1:
+            raise ValueError(f"--fault {spec!r}: RATE must be within [0, 1]")
+        return cls(kind, value)
 
 
 @dataclass(frozen=True)
@@ -115,9 +146,72 @@ class Simulator:
     latency_ms: float = 0.0
     fail_first: int = 0  # answer the first N generation requests 429, whatever fault_rate says
     retry_after_s: float = 0.0
+    faults: list[Fault] = field(default_factory=list)
+    hang_s: float = 3600.0  # how long a `hang` fault keeps a request waiting if the client stays
     requests: Counter[str] = field(default_factory=Counter)
     arrivals: list[float] = field(default_factory=list)  # monotonic arrival times of generation requests
+    params: Counter[str] = field(default_factory=Counter)  # top-level body fields of generation requests
+    bodies: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=20))  # the latest request bodies
+    _seen: Counter[str] = field(default_factory=Counter)
     _rng: random.Random = field(default_factory=lambda: random.Random(0))
+
+    def _fault_for(self, raw: bytes) -> str | None:
+        """Which fault, if any, strikes this request: fixed by (seed, fault, body, times seen)."""
+        digest = hashlib.sha256(raw).hexdigest()
+        seen = self._seen[digest]
+        self._seen[digest] += 1
+        for fault in self.faults:
+            if uniform(self.model.seed, fault.kind, digest, seen) < fault.rate:
+                self.requests[f"fault:{fault.kind}"] += 1
+                return fault.kind
+        return None
+
+    async def _hang(self, request: web.Request) -> web.Response:
+        """Hold the request until the client hangs up (then nobody reads the answer) or hang_s."""
+        until = time.monotonic() + self.hang_s
+        while time.monotonic() < until and request.transport is not None and not request.transport.is_closing():
+            await asyncio.sleep(0.05)
+        return web.json_response({"error": {"message": "simulated hang ended"}}, status=504)
+
+    async def _broken(self, fault: str | None, request: web.Request) -> web.StreamResponse | None:
+        """The answer of a fault that replaces the whole response, or None."""
+        if fault == "hang":
+            return await self._hang(request)
+        if fault == "close":
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=500)  # never sent: the connection is gone
+        if fault == "echo-auth":
+            auth = request.headers.get("Authorization", "")
+            return web.json_response({"error": {"message": f"invalid credentials in header Authorization: {auth}", "type": "auth_error"}}, status=401)
+        return None
+
+    @staticmethod
+    def _garbled(fault: str | None, payload: dict[str, Any], kind: str) -> web.Response:
+        """The completion as sent, broken the way `fault` says (malformed, empty, null, abort)."""
+        choice = payload["choices"][0]
+        key = "text" if kind == "completion" else "content"
+        holder = choice if kind == "completion" else choice["message"]
+        if fault == "malformed":
+            text = json.dumps(payload)
+            if uniform(payload["id"], "malformed") < 0.5:
+                return web.Response(text=text[: len(text) // 2], content_type="application/json")  # cut short
+            return web.Response(text="upstream returned an unexpected response", content_type="text/plain")
+        if fault == "empty":
+            payload["choices"] = []
+        elif fault == "null":
+            holder[key] = None
+        elif fault == "abort":
+            holder[key] = holder[key][: len(holder[key]) // 2]
+            choice["finish_reason"] = "abort"
+        return web.json_response(payload)
+
+    async def _body(self, request: web.Request) -> tuple[dict[str, Any], str | None]:
+        raw = await request.read()
+        body = json.loads(raw)
+        self.params.update(body.keys())
+        self.bodies.append(body)
+        return body, self._fault_for(raw)
 
     def answer(self, prompt: str, draw: int) -> str:
         for catalog in self.catalogs:
@@ -164,15 +258,19 @@ class Simulator:
         ids = [self.model_name, *self.also_listed]
         return web.json_response({"object": "list", "data": [{"id": i, "object": "model", "owned_by": "evals-sim"} for i in ids]})
 
-    async def completions(self, request: web.Request) -> web.Response:
+    async def completions(self, request: web.Request) -> web.StreamResponse:
         failed = await self._pause_or_fail(request.path)
         if failed is not None:
             return failed
-        body = await request.json()
+        body, fault = await self._body(request)
+        broken = await self._broken(fault, request)
+        if broken is not None:
+            return broken
         prompt = body.get("prompt", "")
         prompt = prompt[0] if isinstance(prompt, list) else prompt
         text, reason = self._finish(self.answer(prompt, int(body.get("seed") or 0)), body)
-        return web.json_response(
+        return self._garbled(
+            fault,
             {
                 "id": f"cmpl-{self.requests[request.path]}",
                 "object": "text_completion",
@@ -180,19 +278,24 @@ class Simulator:
                 "model": self.model_name,
                 "choices": [{"index": 0, "text": text, "finish_reason": reason, "logprobs": None}],
                 "usage": self._usage(prompt, text),
-            }
+            },
+            "completion",
         )
 
-    async def chat(self, request: web.Request) -> web.Response:
+    async def chat(self, request: web.Request) -> web.StreamResponse:
         failed = await self._pause_or_fail(request.path)
         if failed is not None:
             return failed
-        body = await request.json()
+        body, fault = await self._body(request)
+        broken = await self._broken(fault, request)
+        if broken is not None:
+            return broken
         users = [m.get("content") or "" for m in body.get("messages", []) if m.get("role") == "user"]
         prompt = users[-1] if users else ""
         prompt = prompt if isinstance(prompt, str) else " ".join(part.get("text", "") for part in prompt)
         text, reason = self._finish(self.answer(prompt, int(body.get("seed") or 0)).lstrip(), body)
-        return web.json_response(
+        return self._garbled(
+            fault,
             {
                 "id": f"chatcmpl-{self.requests[request.path]}",
                 "object": "chat.completion",
@@ -200,12 +303,22 @@ class Simulator:
                 "model": self.model_name,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": reason}],
                 "usage": self._usage(prompt, text),
-            }
+            },
+            "chat",
         )
 
     async def stats(self, request: web.Request) -> web.Response:
         gaps = [round(b - a, 4) for a, b in zip(self.arrivals, self.arrivals[1:])]
-        return web.json_response({"requests": dict(self.requests), "profile": self.profile, "model": self.model_name, "gaps_s": gaps[:1000]})
+        return web.json_response(
+            {
+                "requests": dict(self.requests),
+                "profile": self.profile,
+                "model": self.model_name,
+                "gaps_s": gaps[:1000],
+                "params": dict(self.params),
+                "last_bodies": list(self.bodies),
+            }
+        )
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024**2)

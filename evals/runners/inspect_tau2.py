@@ -105,8 +105,8 @@ async def run_inspect_tau2(
     user_name, user_config, user_model = user
     log_dir = folder / "inspect-logs"
     spec = {
-        "agent": {"model": model, "base_url": config.urls[0], "max_retries": config.max_retries, "timeout_s": config.timeout_s},
-        "user": {"model": user_model, "base_url": user_config.urls[0], "max_retries": user_config.max_retries, "timeout_s": user_config.timeout_s},
+        "agent": {"model": model, "base_url": config.urls[0], "max_retries": config.max_retries, "timeout_s": config.request_timeout(None)},
+        "user": {"model": user_model, "base_url": user_config.urls[0], "max_retries": user_config.max_retries, "timeout_s": user_config.request_timeout(None)},
         "domains": [d for d in options.domains if options.ids_for(d) != []],  # a domain none of task_ids names is not run
         "trials": options.trials,
         "temperature": options.temperature,
@@ -148,7 +148,7 @@ async def run_inspect_tau2(
         prompt_fingerprint=sha256_json({"engine": ENGINE, "domains": sorted(options.domains), "inspect_evals": port}),
         sampling={"temperature": options.temperature},
         endpoint=endpoint,
-        base_url=config.base_url,
+        base_url=config.public_base_url,
         model=model,
         tool_version=evals.__version__,
         items=len(items),

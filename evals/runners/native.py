@@ -27,7 +27,7 @@ from rich.progress import (
 from rich.text import Text
 
 import evals
-from evals.client import Endpoint
+from evals.client import Endpoint, EndpointDown
 from evals.errors import UsageError
 from evals.records import Manifest, Record, RunStore, now, sha256_json
 from evals.tasks.base import Item
@@ -41,12 +41,15 @@ class _RateColumn(ProgressColumn):
 
 class ProgressBoard:
     """One bar per (endpoint, task) on stderr when it is a terminal; otherwise (CI logs, nohup)
-    a plain status line per bar at most every `every_s` seconds, so long runs still show life."""
+    a plain status line per bar every `every_s` seconds (`EVALS_PROGRESS_EVERY_S`, default 30),
+    on a timer, so that a run waiting on a hung endpoint still shows life. With 0, a line at
+    each finished record instead."""
 
     def __init__(self, every_s: float | None = None) -> None:
         self.enabled = sys.stderr.isatty()
         self.every_s = every_s if every_s is not None else float(os.environ.get("EVALS_PROGRESS_EVERY_S", "30"))
-        self._last_line = time.monotonic()
+        self._ticker: asyncio.Task[None] | None = None
+        self._noted: set[str] = set()
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -58,12 +61,33 @@ class ProgressBoard:
             disable=not self.enabled,
         )
 
-    def __enter__(self) -> ProgressBoard:
+    async def __aenter__(self) -> ProgressBoard:
         self._progress.__enter__()
+        if not self.enabled and self.every_s > 0:
+            self._ticker = asyncio.create_task(self._tick())
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    async def __aexit__(self, *exc: object) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
         self._progress.__exit__(*exc)  # type: ignore[arg-type]
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self.every_s)
+            self.print_status()
+
+    def print_status(self) -> None:
+        for t in self._progress.tasks:
+            speed = f"{t.speed:.1f} req/s" if t.speed else "- req/s"
+            print(f"{t.description}: {t.completed:.0f}/{t.total:.0f} done, {t.fields['errors']} errors, {speed}", file=sys.stderr, flush=True)
+
+    def note_once(self, key: str, message: str) -> None:
+        """A line on stderr the first time `key` is noted (an endpoint declared down, say)."""
+        if key not in self._noted:
+            self._noted.add(key)
+            self._progress.console.print(message, markup=False, highlight=False, soft_wrap=True)
 
     def add(self, description: str, total: int, completed: int) -> int:
         return self._progress.add_task(description, total=total, completed=completed, errors=0)
@@ -71,11 +95,8 @@ class ProgressBoard:
     def advance(self, bar: int, error: bool) -> None:
         task = self._progress.tasks[self._progress.task_ids.index(bar)]  # type: ignore[arg-type]
         self._progress.update(bar, advance=1, errors=task.fields["errors"] + int(error))  # type: ignore[arg-type]
-        if not self.enabled and time.monotonic() - self._last_line >= self.every_s:
-            self._last_line = time.monotonic()
-            for t in self._progress.tasks:
-                speed = f"{t.speed:.1f} req/s" if t.speed else "- req/s"
-                print(f"{t.description}: {t.completed:.0f}/{t.total:.0f} done, {t.fields['errors']} errors, {speed}", file=sys.stderr, flush=True)
+        if not self.enabled and self.every_s <= 0:
+            self.print_status()
 
 
 @dataclass
@@ -90,6 +111,15 @@ class Job:
     sent: int = 0
 
 
+def _sampling(params: dict[str, Any], endpoint: Endpoint) -> dict[str, Any]:
+    """Everything that shapes the request besides the prompt; `extra_body` only when set, so that
+    runs without one keep the manifests they had."""
+    sampling = {**params, **endpoint.config.sampling.overrides()}
+    if endpoint.config.extra_body:
+        sampling["extra_body"] = endpoint.config.extra_body
+    return sampling
+
+
 def _manifest(job: Job) -> Manifest:
     task, endpoint = job.task, job.endpoint
     repeats = task.repeats()
@@ -101,9 +131,9 @@ def _manifest(job: Job) -> Manifest:
         task_config=task.config(),
         dataset_fingerprint=sha256_json([i.model_dump() for i in job.items]),
         prompt_fingerprint=task.prompt_fingerprint(),
-        sampling={**(sample.params if sample else {}), **endpoint.config.sampling.overrides()},
+        sampling=_sampling(sample.params if sample else {}, endpoint),
         endpoint=endpoint.name,
-        base_url=endpoint.config.base_url,
+        base_url=endpoint.config.public_base_url,
         model=endpoint.model,
         tool_version=evals.__version__,
         items=len(job.items),
@@ -114,8 +144,11 @@ def _manifest(job: Job) -> Manifest:
 
 def _check_resumable(old: Manifest, new: Manifest, folder: Path) -> None:
     for name, value in {**new.comparable_fields(), "model": new.model, "sampling": new.sampling}.items():
-        if getattr(old, name) != value:
-            raise UsageError(f"{folder} holds a run with a different {name}; pass another --out to start afresh")
+        before = getattr(old, name)
+        if before != value:
+            keys = sorted(k for k in before.keys() | value.keys() if before.get(k) != value.get(k)) if isinstance(value, dict) and isinstance(before, dict) else []
+            what = f"{name} ({', '.join(keys)})" if keys else name
+            raise UsageError(f"{folder} holds a run with a different {what}; pass another --out to start afresh")
 
 
 def prepare(job: Job) -> list[tuple[Item, int]]:
@@ -147,15 +180,17 @@ async def _run_one(job: Job, store: RunStore, pending: list[tuple[Item, int]], b
             response, latency = await endpoint.send(request, overrides)
         except asyncio.CancelledError:
             raise
-        except Exception as e:  # after the client's own retries: record it, never guess an answer
+        except Exception as e:  # after the client's retries: record it, never guess an answer
             message = str(e).splitlines()[0] if str(e) else ""
-            record = Record(**base, error=f"{type(e).__name__}: {message}"[:500])
+            record = Record(**base, error=endpoint.redact(f"{type(e).__name__}: {message}")[:500])
+            if isinstance(e, EndpointDown):
+                board.note_once(endpoint.name, f"{endpoint.redact(message)}; its remaining requests are recorded as errors")
         else:
             scored = task.score(item, repeat, response)
             record = Record(
                 **base,
-                response=response.text,
-                reasoning=response.reasoning,
+                response=endpoint.redact(response.text),
+                reasoning=endpoint.redact(response.reasoning) if response.reasoning else response.reasoning,
                 extracted=scored.extracted,
                 score=scored.score,
                 invalid=scored.invalid,
@@ -182,7 +217,7 @@ async def run_jobs(jobs: list[Job]) -> list[Job]:
         store.open()
         store.write_manifest(job.manifest)
     try:
-        with ProgressBoard() as board:
+        async with ProgressBoard() as board:
 
             async def timed(job: Job, store: RunStore, pending: list[tuple[Item, int]]) -> None:
                 t0 = time.perf_counter()

@@ -1,0 +1,133 @@
+"""The fault matrix over real HTTP: each broken answer or connection the simulator can serve,
+at 10 % (retries hide it: no error, no broken answer scored) and at 100 % (an ERROR, exit 4,
+never a verdict), on 200 GSM8K items, with the exact count of records, errors and requests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import run_evals
+
+from evals.sim import Catalog, Fault, Simulator, load_catalogs, start
+from evals.simmodel import SimModel
+from evals.tasks.gsm8k import Gsm8k, Gsm8kOptions
+
+ITEMS = 200
+# At 10 % an item fails for good only if all its tries are struck: 1e-6 with 5 retries. At 100 %
+# fewer retries keep the run short; each is counted.
+MAX_RETRIES = {0.1: 5, 1.0: 2}
+BREAKER = 10
+# A hang costs the whole timeout; 1 s is far above the simulator's answer time even on a busy CI box.
+TIMEOUT_S = 1.0
+# Where nothing answers (hang, close), the breaker ends the run: with one request in flight the
+# count of requests is exactly the breaker's threshold.
+KILLS_THE_ENDPOINT = {"hang", "close"}
+
+
+class SimThread:
+    """Simulators served from one event loop in a thread: the same server as `evals sim`, over
+    real HTTP, without a process start (and a data load) per case of the matrix."""
+
+    def __init__(self, catalogs: list[Catalog]) -> None:
+        self.catalogs = catalogs
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.runners: list = []
+
+    def serve(self, faults: list[str], seed: int = 0) -> tuple[Simulator, str]:
+        sim = Simulator(catalogs=self.catalogs, model=SimModel(seed=seed), faults=[Fault.parse(f) for f in faults], hang_s=30)
+        runner, url = asyncio.run_coroutine_threadsafe(start(sim), self.loop).result(timeout=30)
+        self.runners.append(runner)
+        return sim, url
+
+    def close(self) -> None:
+        for runner in self.runners:
+            asyncio.run_coroutine_threadsafe(runner.cleanup(), self.loop).result(timeout=30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def sims(data_dir: Path) -> Iterator[Callable[..., tuple[Simulator, str]]]:
+    served = SimThread(load_catalogs(data_dir))
+    yield served.serve
+    served.close()
+
+
+def write_config(path: Path, url: str, concurrency: int, retries: int) -> Path:
+    path.write_text(
+        "\n".join(
+            [
+                "[endpoints.sim]",
+                f'base_url = "{url}"',
+                f"max_concurrency = {concurrency}",
+                f"max_retries = {retries}",
+                f"max_timeout_retries = {retries}",
+                "retry_backoff_s = 0.005",
+                f"timeout_s = {TIMEOUT_S}",
+                f"max_consecutive_failures = {BREAKER}",
+            ]
+        )
+        + "\n"
+    )
+    return path
+
+
+@pytest.mark.parametrize("rate", [0.1, 1.0])
+@pytest.mark.parametrize("fault", ["malformed", "empty", "null", "abort", "hang", "close"])
+def test_fault_matrix(sims, tmp_path: Path, data_dir: Path, fault: str, rate: float) -> None:
+    server, url = sims([f"{fault}:{rate}"], seed=1)
+    concurrency = 1 if rate == 1.0 and fault in KILLS_THE_ENDPOINT else 8
+    config = write_config(tmp_path / "evals.toml", url, concurrency, MAX_RETRIES[rate])
+    out = tmp_path / "out"
+    result = run_evals("run", "sim", "--config", str(config), "--limit", str(ITEMS), "--out", str(out), timeout=120)
+
+    lines = [json.loads(line) for line in (out / "sim" / "gsm8k" / "records.jsonl").read_text().splitlines()]
+    assert len(lines) == ITEMS and len({(r["item_id"], r["repeat"]) for r in lines}) == ITEMS  # none lost, none twice
+    errors = [r for r in lines if r["error"] is not None]
+    stats = server.requests
+    sent, struck = stats["/v1/completions"], stats.get(f"fault:{fault}", 0)
+
+    if rate < 1:
+        assert result.returncode == 0, result.stderr
+        assert errors == []
+        assert 5 <= struck <= 50  # about 10 % of ~220 requests
+        assert sent == ITEMS + struck  # each struck request retried exactly once more
+        # The scores are the simulator's intended answers: no partial, empty or null answer was scored.
+        model = SimModel(accuracy=0.8, seed=1)
+        items = {i.item_id for i in Gsm8k(Gsm8kOptions(limit=ITEMS), data_dir).load_items()}
+        assert {r["item_id"] for r in lines} == items
+        assert all(r["score"] == float(model.correct(r["item_id"], 0, "reference")) for r in lines)
+        return
+
+    assert result.returncode == 4, (result.stdout, result.stderr)
+    assert "LOSSLESS" not in result.stdout and "REGRESSION" not in result.stdout
+    assert len(errors) == ITEMS and all(r["response"] is None for r in lines)
+    assert sent == struck
+    if fault in KILLS_THE_ENDPOINT:
+        assert sent == BREAKER
+        kind = "timeout" if fault == "hang" else "connection error"
+        assert all("declared down" in r["error"] and kind in r["error"] for r in errors[-(ITEMS - 3) :])
+    else:
+        assert sent == ITEMS * (1 + MAX_RETRIES[rate])
+        named = {"malformed": "body", "empty": "empty `choices`", "null": "null text", "abort": "finish_reason 'abort'"}[fault]
+        assert all(named in r["error"] and f"({1 + MAX_RETRIES[rate]} attempts)" in r["error"] for r in errors)
+
+
+def test_compare_against_a_broken_candidate_is_an_error_not_a_verdict(sim, tmp_path: Path) -> None:
+    reference, candidate = sim(), sim("--fault", "abort:1.0")
+    config = tmp_path / "evals.toml"
+    config.write_text(
+        f'[endpoints.ref]\nbase_url = "{reference.url}"\n[endpoints.cand]\nbase_url = "{candidate.url}"\nmax_retries = 1\nretry_backoff_s = 0.005\n'
+    )
+    result = run_evals("compare", "ref", "cand", "--config", str(config), "--limit", "50", "--out", str(tmp_path / "o"), timeout=120)
+    assert result.returncode == 4, (result.stdout, result.stderr)
+    verdict = json.loads((tmp_path / "o" / "gate.json").read_text())
+    assert verdict["verdict"] == "ERROR"
+    assert candidate.stats()["requests"]["/v1/completions"] == 50 * 2
