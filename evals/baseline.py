@@ -27,7 +27,6 @@ from evals.gate import error_rate
 from evals.records import (
     MANIFEST,
     RECORDS_GZ,
-    Manifest,
     Run,
     load_run,
     now,
@@ -151,9 +150,3 @@ def load_baseline(folder: Path) -> tuple[dict[str, Run], dict[str, str]]:
         runs.update(load_run(folder / task))
     return runs, problems
 
-
-def baseline_manifests(folder: Path) -> dict[str, Manifest]:
-    manifests = {m.task: m for m, _ in load_run(folder).values()}
-    if not manifests:
-        raise UsageError(f"{folder}: not a baseline (no task folders with {MANIFEST})")
-    return manifests

@@ -66,7 +66,7 @@ EXIT_OK, EXIT_USAGE, EXIT_ERROR = 0, 2, 4
 
 
 def _task_names(value: str | None) -> list[str]:
-    return [t.strip() for t in (value or "gsm8k").split(",") if t.strip()]
+    return [check_name(t.strip(), "task name") for t in (value or "gsm8k").split(",") if t.strip()]
 
 
 class _State:
@@ -102,8 +102,21 @@ def new_run_folder(prefix: str = "") -> Path:
     raise UsageError(f"{OUTPUTS}: could not make a new run folder {stamp}-N; pass --out")
 
 
-def newest_unfinished(endpoints: list[str], tasks: list[str]) -> Path | None:
-    """The newest run under outputs/ holding exactly these endpoints and tasks, not all complete.
+def _same_kind(run: Path, pair: tuple[str, str] | None) -> bool:
+    """A `run` folder has no compare.json; a `compare` (or gate) folder's names this reference and candidate."""
+    path = run / COMPARE_JSON
+    if pair is None or not path.exists():
+        return pair is None and not path.exists()
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(found, dict) and (found.get("reference"), found.get("candidate")) == pair
+
+
+def newest_unfinished(endpoints: list[str], tasks: list[str], pair: tuple[str, str] | None = None) -> Path | None:
+    """The newest folder under outputs/ of the same kind (run, or this comparison), holding these
+    endpoints and tasks, not all complete.
 
     Folders whose manifests cannot be read are passed over: a corrupt run elsewhere must not
     stop this one.
@@ -111,6 +124,8 @@ def newest_unfinished(endpoints: list[str], tasks: list[str]) -> Path | None:
     if not OUTPUTS.is_dir():
         return None
     for run in sorted((p for p in OUTPUTS.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True):
+        if not _same_kind(run, pair):
+            continue
         try:
             manifests = [read_manifest(run / e / t) for e in endpoints for t in tasks]
         except UsageError:
@@ -120,12 +135,12 @@ def newest_unfinished(endpoints: list[str], tasks: list[str]) -> Path | None:
     return None
 
 
-def choose_out(args: argparse.Namespace, endpoints: list[str], tasks: list[str], prefix: str = "") -> Path:
+def choose_out(args: argparse.Namespace, endpoints: list[str], tasks: list[str], prefix: str = "", pair: tuple[str, str] | None = None) -> Path:
     """`--out DIR` (new, or resumed when it holds this configuration), `--resume`, or a new folder."""
     if getattr(args, "resume", False):
         if args.out:
             raise UsageError("--resume and --out: give one (--out DIR resumes DIR)")
-        found = newest_unfinished(endpoints, tasks)
+        found = newest_unfinished(endpoints, tasks, pair)
         if found is None:
             raise UsageError(f"--resume: no unfinished run of {', '.join(endpoints)} on {', '.join(tasks)} under {OUTPUTS}/; run without --resume to start one")
         out = found
@@ -316,7 +331,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     tasks = _task_names(args.tasks)
     names = [_endpoint_name(config, args.reference), _endpoint_name(config, args.candidate)]
     overrides = {"limit": args.limit} if args.limit else {}
-    out = choose_out(args, names, tasks)
+    out = choose_out(args, names, tasks, pair=(names[0], names[1]))
     with writing(out):
         announce_resume(out, names, tasks)
         verdicts = asyncio.run(compare(config, args.reference, args.candidate, tasks, out, overrides))
@@ -352,7 +367,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
             runs, problems = load_baseline(baseline)  # checked before a single request is sent
             if not runs:
                 return _finish_gate(f"baseline {baseline}", args.candidate, _integrity_errors(problems, config), None, args)
-            out = choose_out(args, [name], sorted(runs), prefix="gate-")
+            out = choose_out(args, [name], sorted(runs), prefix="gate-", pair=("baseline", name))
             with writing(out):
                 announce_resume(out, [name], sorted(runs))
                 verdicts = _with_integrity(asyncio.run(run_against_baseline(config, baseline, runs, args.candidate, out)), problems, config)
@@ -610,6 +625,14 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
     print(f"evals: warning: {_one_line(str(message))}", file=sys.stderr)
 
 
+def _resume_hint(args: argparse.Namespace) -> str:
+    """"; to resume: CMD" when a run, comparison or gate had started writing its folder, else nothing."""
+    out = _State.out
+    if out is None or args.command not in ("run", "compare", "gate") or not any(out.glob(f"*/*/{MANIFEST}")):
+        return ""
+    return f"; to resume: {resume_command(out)}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     _State.argv = list(sys.argv[1:] if argv is None else argv)
     _State.out = None
@@ -623,8 +646,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"evals: error: {_one_line(str(e))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        hint = f"; to resume: {resume_command(_State.out)}" if _State.out is not None and args.command in ("run", "compare", "gate") else ""
-        print(f"evals: interrupted{hint}", file=sys.stderr)
+        print(f"evals: interrupted{_resume_hint(args)}", file=sys.stderr)
         return 130
     except Exception as e:  # noqa: BLE001 - the one place where anything unexpected becomes exit 4, never 1
         if debug:
@@ -633,11 +655,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             what = str(e)
         elif isinstance(e, OSError) and e.filename:
             what = f"{e.filename}: {e.strerror or e}"
+        elif isinstance(e, OSError):  # a write that failed mid-run (a full disk): say where it was writing
+            what = f"{e.strerror or e}" + (f" (writing under {_State.out})" if _State.out is not None else "")
         else:
             what = f"unexpected {type(e).__name__}: {e}"
-        hint = f"; to resume: {resume_command(_State.out)}" if _State.out is not None and args.command in ("run", "compare", "gate") else ""
-        more = "" if debug else " (--debug or EVALS_DEBUG=1 for the traceback)"
-        print(f"evals: error: {_one_line(what)}{hint}{'' if isinstance(e, OutputError) else more}", file=sys.stderr)
+        more = "" if debug or isinstance(e, OutputError) else " (--debug or EVALS_DEBUG=1 for the traceback)"
+        print(f"evals: error: {_one_line(what)}{_resume_hint(args)}{more}", file=sys.stderr)
         return EXIT_ERROR
     finally:
         warnings.showwarning = shown

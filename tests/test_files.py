@@ -279,6 +279,7 @@ def test_a_corrupt_manifest_elsewhere_does_not_break_compare(sim, tmp_path: Path
     broken = tmp_path / "outputs" / "20000101-000000" / "fp8" / "gsm8k"
     broken.mkdir(parents=True)
     (broken / "manifest.json").write_text("{")
+    (broken.parent.parent / "compare.json").write_text('{"reference": "fp8", "candidate": "mxfp4", "tasks": ["gsm8k"]}')  # same kind: --resume looks at it
     result = run_evals("compare", "fp8", "mxfp4", "--limit", "20", "--config", str(cfg), cwd=tmp_path)
     assert result.returncode in (0, 3), result.stderr
     resumed = run_evals("compare", "fp8", "mxfp4", "--limit", "20", "--config", str(cfg), "--resume", cwd=tmp_path)
