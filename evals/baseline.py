@@ -123,7 +123,10 @@ def verify(folder: Path) -> tuple[list[str], dict[str, str]]:
             problems[task] = f"{sub} is not listed in {folder / BASELINE_JSON}: the baseline was changed after it was saved"
             continue
         if "records_sha256" not in expected or "manifest_sha256" not in expected:
-            problems[task] = f"{folder / BASELINE_JSON} holds no sha256 for {task}: re-save the baseline with this version of evals"
+            problems[task] = (
+                f"{folder / BASELINE_JSON} holds no sha256 for {task} (saved by an older evals): if its files are as committed, "
+                f"re-save it in place with `evals baseline save {folder} {folder.name} --root {folder.parent} --force`"
+            )
             continue
         records, manifest = sub / RECORDS_GZ, sub / MANIFEST
         missing = [str(p) for p in (records, manifest) if not p.is_file()]

@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from evals.baseline import BASELINE_JSON, load_baseline, save_baseline
+from evals.baseline import BASELINE_JSON, load_baseline, save_baseline, verify
 from evals.client import Endpoint
 from evals.config import Config, EndpointConfig, load_config
 from evals.errors import OutputError, UsageError, check_name
@@ -395,6 +395,17 @@ def cmd_baseline_save(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_baseline_verify(args: argparse.Namespace) -> int:
+    """Check a baseline's files against the digests in its baseline.json, without gating anything."""
+    folder = Path(args.dir)
+    good, problems = verify(folder)
+    for task in good:
+        print(f"{task}: ok")
+    for task, problem in problems.items():
+        print(f"{task}: ERROR: {problem}")
+    return EXIT_ERROR if problems or not good else EXIT_OK
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     config = _load(args)
     folder = Path(args.dir)
@@ -558,6 +569,9 @@ def parser() -> argparse.ArgumentParser:
     save.add_argument("--root", default="baselines", help="where baselines live (default: baselines)")
     save.add_argument("--config", help="for [gate] max_error_rate")
     save.set_defaults(func=cmd_baseline_save)
+    check = baseline_sub.add_parser("verify", help="check a baseline's files against the sha256 digests in its baseline.json")
+    check.add_argument("dir", help="the baseline folder (baselines/NAME)")
+    check.set_defaults(func=cmd_baseline_verify)
 
     report = sub.add_parser("report", help="the numbers of a saved run or comparison")
     report.add_argument("dir")

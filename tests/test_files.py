@@ -51,7 +51,13 @@ def small_run(sim, tmp_path: Path) -> tuple[Path, Path]:
 # ---- names are names -------------------------------------------------------------------------
 
 
-def test_hostile_baseline_names_are_refused_and_nothing_is_deleted(small_run, tmp_path: Path) -> None:
+def main_in_process(capsys, *args: str) -> tuple[int, str]:
+    """`evals ARGS` through `cli.main` in this process (what the command runs, without paying its start-up time)."""
+    code = cli.main(list(args))
+    return code, capsys.readouterr().err
+
+
+def test_hostile_baseline_names_are_refused_and_nothing_is_deleted(small_run, tmp_path: Path, monkeypatch, capsys) -> None:
     run_dir, _ = small_run
     work = tmp_path / "work"
     (work / "baselines" / "keep").mkdir(parents=True)
@@ -63,10 +69,12 @@ def test_hostile_baseline_names_are_refused_and_nothing_is_deleted(small_run, tm
     (work / "x").mkdir()
     (work / "x" / "baseline.json").write_text("{}")  # a baseline-looking folder outside baselines/
 
+    monkeypatch.chdir(work)
     for name in ["../x", "..", str(victim), "", ".", "a/b", "x/../.."]:
-        result = run_evals("baseline", "save", str(run_dir), name, "--force", cwd=work)
-        line = one_line(result.stderr)
-        assert result.returncode == 2 and "not a simple name" in line, (name, line)
+        code, err = main_in_process(capsys, "baseline", "save", str(run_dir), name, "--force")
+        assert code == 2 and "not a simple name" in one_line(err), (name, err)
+    result = run_evals("baseline", "save", str(run_dir), "..", "--force", cwd=work)  # and once as the real command
+    assert result.returncode == 2 and "not a simple name" in one_line(result.stderr)
 
     assert (work / "precious.txt").read_text() == "do not delete"
     assert (work / "baselines" / "keep" / "baseline.json").exists() and (work / "x" / "baseline.json").exists()
@@ -99,15 +107,15 @@ def test_replacing_a_baseline_needs_force_and_only_replaces_a_baseline(small_run
     assert sorted(p.name for p in root.iterdir()) == ["notes", "ref"]  # no staging or replaced folder left behind
 
 
-def test_hostile_endpoint_names_are_refused(tmp_path: Path) -> None:
+def test_hostile_endpoint_names_are_refused(tmp_path: Path, capsys) -> None:
     victim = tmp_path / "victim"
     victim.mkdir()
     results = tmp_path / "airline.json"
     results.write_text("{}")
     for name in ["../victim", "..", str(victim), "", "."]:
-        result = run_evals("import", "tau2", str(results), "--endpoint", name, "--out", str(tmp_path / "o"))
-        assert result.returncode == 2 and "not a simple name" in one_line(result.stderr), name
-    assert victim.exists() and not list(victim.iterdir())
+        code, err = main_in_process(capsys, "import", "tau2", str(results), "--endpoint", name, "--out", str(tmp_path / "o"))
+        assert code == 2 and "not a simple name" in one_line(err), name
+    assert victim.exists() and not list(victim.iterdir()) and not (tmp_path / "o").exists()
 
     cfg = tmp_path / "evals.toml"
     cfg.write_text('[endpoints.".."]\nbase_url = "http://127.0.0.1:1/v1"\n')
@@ -373,3 +381,25 @@ def test_report_on_a_run_folder_and_an_endpoint_folder(small_run, tmp_path: Path
     empty.mkdir()
     result = run_evals("report", str(empty))
     assert result.returncode == 2 and "no run here" in one_line(result.stderr)
+
+
+def test_a_baseline_without_digests_is_error_until_resaved_in_place(small_run, tmp_path: Path) -> None:
+    run_dir, _ = small_run
+    root = tmp_path / "bl"
+    assert run_evals("baseline", "save", str(run_dir), "old", "--root", str(root)).returncode == 0
+    info = json.loads((root / "old" / "baseline.json").read_text())
+    for key in ("records_sha256", "manifest_sha256", "records", "records_file"):
+        del info["tasks"]["gsm8k"][key]  # as an older evals wrote it
+    (root / "old" / "baseline.json").write_text(json.dumps(info))
+    records_before = (root / "old" / "gsm8k" / "records.jsonl.gz").read_bytes()
+
+    gated = run_evals("gate", "--baseline", str(root / "old"), str(run_dir))
+    assert gated.returncode == 4 and "holds no sha256" in gated.stdout
+    checked = run_evals("baseline", "verify", str(root / "old"))
+    assert checked.returncode == 4 and "gsm8k: ERROR" in checked.stdout
+
+    resaved = run_evals("baseline", "save", str(root / "old"), "old", "--root", str(root), "--force")
+    assert resaved.returncode == 0, resaved.stderr
+    assert (root / "old" / "gsm8k" / "records.jsonl.gz").read_bytes() == records_before  # same records, same bytes
+    assert run_evals("baseline", "verify", str(root / "old")).stdout == "gsm8k: ok\n"
+    assert run_evals("gate", "--baseline", str(root / "old"), str(run_dir)).returncode == 3
