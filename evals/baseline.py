@@ -1,28 +1,59 @@
 """Committed reference runs, so that CI gates a candidate without re-running the reference (design §9).
 
 `baselines/NAME/<task>/` holds the run's `manifest.json` and gzipped `records.jsonl.gz`;
-`baselines/NAME/baseline.json` says where it came from. A candidate is later run with the
-task configuration read back from these manifests, so it sees exactly the same items,
-seeds and prompts; the gate still checks that, rather than assuming it.
+`baselines/NAME/baseline.json` says where it came from and, per task, the sha256 of both
+files and the number of records. A candidate is later run with the task configuration read
+back from these manifests, so it sees exactly the same items, seeds and prompts; the gate
+still checks that, rather than assuming it, and checks the digests first: a baseline whose
+files changed after it was saved (records deleted, a manifest edited) is ERROR, never gated.
+
+Saving never deletes anything but an existing baseline of that name, and only with
+`force`: the new one is written beside it and swapped in, so a failed save leaves the old
+one whole.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from evals.errors import UsageError
+from evals.errors import UsageError, check_name
 from evals.gate import error_rate
-from evals.records import MANIFEST, RECORDS_GZ, Manifest, load_run, now, write_atomic
+from evals.records import (
+    MANIFEST,
+    RECORDS_GZ,
+    Run,
+    load_run,
+    now,
+    read_records,
+    sha256_file,
+    write_atomic,
+)
 
 BASELINE_JSON = "baseline.json"
 
 
-def save_baseline(run_dir: Path, name: str, root: Path, max_error_rate: float) -> Path:
+def is_baseline(folder: Path) -> bool:
+    """A real folder holding baseline.json: the only kind `save_baseline` may replace."""
+    return folder.is_dir() and not folder.is_symlink() and (folder / BASELINE_JSON).is_file()
+
+
+def task_digest(folder: Path) -> dict[str, Any]:
+    """What baseline.json keeps per task to detect later changes: sha256 of records and manifest, record count."""
+    records = folder / RECORDS_GZ
+    with gzip.open(records, "rt") as f:
+        count = sum(1 for _ in f)
+    return {"records_file": RECORDS_GZ, "records_sha256": sha256_file(records), "records": count, "manifest_sha256": sha256_file(folder / MANIFEST)}
+
+
+def save_baseline(run_dir: Path, name: str, root: Path, max_error_rate: float, force: bool = False) -> Path:
     """Copy a finished run into `root/name`, refusing one that failed too often or is unfinished."""
+    check_name(name, "baseline name")
     runs = load_run(run_dir)
     problems = []
     for task, (manifest, records) in runs.items():
@@ -32,27 +63,93 @@ def save_baseline(run_dir: Path, name: str, root: Path, max_error_rate: float) -
     if problems:
         raise UsageError(f"{run_dir}: not saved as a baseline: " + "; ".join(problems) + "; rerun it to retry the failures")
     target = root / name
-    if target.exists():
-        shutil.rmtree(target)
-    for task, (manifest, records) in runs.items():
-        folder = target / task
-        folder.mkdir(parents=True)
-        write_atomic(folder / MANIFEST, manifest.model_dump_json(indent=2) + "\n")
-        lines = "".join(r.model_dump_json() + "\n" for r in sorted(records, key=lambda r: (r.item_id, r.repeat)))
-        # mtime=0: the same run saved twice gives the same bytes, so a committed baseline diffs cleanly
-        (folder / RECORDS_GZ).write_bytes(gzip.compress(lines.encode(), compresslevel=9, mtime=0))
-    info: dict[str, Any] = {
-        "name": name,
-        "source": str(run_dir),
-        "saved_at": now(),
-        "tasks": {t: {"endpoint": m.endpoint, "model": m.model, "items": m.items, "repeats": m.repeats} for t, (m, _) in runs.items()},
-    }
-    write_atomic(target / BASELINE_JSON, json.dumps(info, indent=2) + "\n")
+    if target.exists() or target.is_symlink():
+        if not is_baseline(target):
+            raise UsageError(f"{target} exists and is not a baseline (no {BASELINE_JSON}); not replaced: choose another name")
+        if not force:
+            raise UsageError(f"baseline {target} exists; pass --force to replace it")
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.saving-", dir=root))
+    try:
+        info: dict[str, Any] = {"name": name, "source": str(run_dir), "saved_at": now(), "tasks": {}}
+        for task, (manifest, records) in runs.items():
+            folder = staging / task
+            folder.mkdir()
+            write_atomic(folder / MANIFEST, manifest.model_dump_json(indent=2) + "\n")
+            lines = "".join(r.model_dump_json() + "\n" for r in sorted(records, key=lambda r: (r.item_id, r.repeat)))
+            # mtime=0: the same run saved twice gives the same bytes, so a committed baseline diffs cleanly
+            (folder / RECORDS_GZ).write_bytes(gzip.compress(lines.encode(), compresslevel=9, mtime=0))
+            m = manifest
+            info["tasks"][task] = {"endpoint": m.endpoint, "model": m.model, "items": m.items, "repeats": m.repeats, **task_digest(folder)}
+        write_atomic(staging / BASELINE_JSON, json.dumps(info, indent=2) + "\n")
+        os.chmod(staging, 0o755)  # mkdtemp makes it private; a baseline is meant to be read and committed
+        if is_baseline(target):
+            old = Path(tempfile.mkdtemp(prefix=f".{name}.replaced-", dir=root))
+            os.replace(target, old / name)  # both ours: the verified old baseline, and a folder we just made
+            os.replace(staging, target)
+            shutil.rmtree(old)
+        else:
+            os.replace(staging, target)
+    except BaseException:
+        if staging.exists():
+            shutil.rmtree(staging)
+        raise
     return target
 
 
-def baseline_manifests(folder: Path) -> dict[str, Manifest]:
-    manifests = {m.task: m for m, _ in load_run(folder).values()}
-    if not manifests:
-        raise UsageError(f"{folder}: not a baseline (no task folders with {MANIFEST})")
-    return manifests
+def read_info(folder: Path) -> dict[str, Any]:
+    """baseline.json, or a one-line UsageError naming it."""
+    path = folder / BASELINE_JSON
+    if not path.is_file():
+        raise UsageError(f"{folder}: not a baseline (no {BASELINE_JSON}); make one with `evals baseline save RUN NAME`")
+    try:
+        info = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(info, dict) or not isinstance(info.get("tasks"), dict):
+        raise UsageError(f"{path}: no `tasks` object")
+    return info
+
+
+def verify(folder: Path) -> tuple[list[str], dict[str, str]]:
+    """Check each task's files against baseline.json: the tasks that pass, and a problem per task that does not."""
+    info = read_info(folder)
+    tasks = sorted(info["tasks"].keys() | {p.name for p in folder.iterdir() if (p / MANIFEST).exists()})
+    good, problems = [], {}
+    for task in tasks:
+        expected = info["tasks"].get(task)
+        sub = folder / task
+        if not isinstance(expected, dict):
+            problems[task] = f"{sub} is not listed in {folder / BASELINE_JSON}: the baseline was changed after it was saved"
+            continue
+        if "records_sha256" not in expected or "manifest_sha256" not in expected:
+            problems[task] = (
+                f"{folder / BASELINE_JSON} holds no sha256 for {task} (saved by an older evals): if its files are as committed, "
+                f"re-save it in place with `evals baseline save {folder} {folder.name} --root {folder.parent} --force`"
+            )
+            continue
+        records, manifest = sub / RECORDS_GZ, sub / MANIFEST
+        missing = [str(p) for p in (records, manifest) if not p.is_file()]
+        if missing:
+            problems[task] = f"{', '.join(missing)} missing from the baseline"
+            continue
+        changed = [str(p) for p, key in ((records, "records_sha256"), (manifest, "manifest_sha256")) if sha256_file(p) != expected[key]]
+        if changed:
+            problems[task] = f"{', '.join(changed)} does not match its sha256 in {BASELINE_JSON}: the baseline was changed after it was saved"
+            continue
+        count = len(read_records(records))
+        if count != expected.get("records"):
+            problems[task] = f"{records} holds {count} records, {BASELINE_JSON} says {expected.get('records')}"
+            continue
+        good.append(task)
+    return good, problems
+
+
+def load_baseline(folder: Path) -> tuple[dict[str, Run], dict[str, str]]:
+    """The baseline's tasks whose files match their digests, and a problem for each that does not."""
+    good, problems = verify(folder)
+    runs: dict[str, Run] = {}
+    for task in good:  # only the verified ones are read: a damaged task cannot break the others
+        runs.update(load_run(folder / task))
+    return runs, problems
+

@@ -1,31 +1,52 @@
-"""The `evals` command (design §11). The CLI owns printing and exit codes; nothing below it prints."""
+"""The `evals` command (design §11). The CLI owns printing and exit codes; nothing below it prints.
+
+Exit codes keep their meaning for a pipeline: 0/1/3 only ever come from a verdict, 2 from
+usage and configuration (bad input, including a corrupt manifest or a folder another process
+is writing), and anything else — an output that cannot be written, an unexpected exception —
+is 4 with one line on stderr naming what failed (the traceback with `--debug` or EVALS_DEBUG=1).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import os
+import shlex
 import signal
 import sys
-from collections.abc import Sequence
+import traceback
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from evals.baseline import baseline_manifests, save_baseline
+from evals.baseline import BASELINE_JSON, load_baseline, save_baseline, verify
 from evals.client import Endpoint
 from evals.config import Config, EndpointConfig, load_config
-from evals.errors import UsageError
+from evals.errors import OutputError, UsageError, check_name
 from evals.gate import (
     EXIT_CODES,
     TaskVerdict,
+    Verdict,
     gate_saved,
     gate_summary,
+    margin_for,
     overall,
     read_summary,
 )
-from evals.records import MANIFEST, Run, load_run, read_manifest, write_atomic
+from evals.records import (
+    MANIFEST,
+    FolderLock,
+    Run,
+    load_run,
+    read_manifest,
+    read_records,
+    write_atomic,
+)
 from evals.report import (
     domain_table,
     dumps,
@@ -46,32 +67,138 @@ EXIT_OK, EXIT_USAGE, EXIT_ERROR = 0, 2, 4
 
 
 def _task_names(value: str | None) -> list[str]:
-    return [t.strip() for t in (value or "gsm8k").split(",") if t.strip()]
+    return [check_name(t.strip(), "task name") for t in (value or "gsm8k").split(",") if t.strip()]
+
+
+class _State:
+    """What the handlers in `main` need to tell the user how to resume: the command line and its folder."""
+
+    argv: list[str] = []
+    out: Path | None = None
 
 
 def _load(args: argparse.Namespace) -> Config:
     config = load_config(Path(args.config) if args.config else None)
+    for name in config.endpoints:
+        check_name(name, f"{config.source}: endpoint name")
     validate_tasks(config)
     return config
 
 
-def default_out(endpoints: list[str], tasks: list[str]) -> Path:
-    """The newest unfinished run of these endpoints and tasks under outputs/, else a new folder."""
-    if OUTPUTS.is_dir():
-        for run in sorted((p for p in OUTPUTS.iterdir() if p.is_dir()), reverse=True):
+def _endpoint_name(config: Config, name: str) -> str:
+    """The folder name an endpoint's records go under (a URL's is made from its host and port)."""
+    return check_name(config.endpoint(name)[0], "endpoint name")
+
+
+def new_run_folder(prefix: str = "") -> Path:
+    """A fresh folder under outputs/, named by the time; never one that already exists."""
+    stamp = prefix + datetime.now().strftime("%Y%m%d-%H%M%S")
+    for n in range(1000):
+        folder = OUTPUTS / (stamp if n == 0 else f"{stamp}-{n}")
+        try:
+            folder.mkdir(parents=True)
+            return folder
+        except FileExistsError:
+            continue
+    raise UsageError(f"{OUTPUTS}: could not make a new run folder {stamp}-N; pass --out")
+
+
+def _same_kind(run: Path, pair: tuple[str, str] | None) -> bool:
+    """A `run` folder has no compare.json; a `compare` (or gate) folder's names this reference and candidate."""
+    path = run / COMPARE_JSON
+    if pair is None or not path.exists():
+        return pair is None and not path.exists()
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(found, dict) and (found.get("reference"), found.get("candidate")) == pair
+
+
+def newest_unfinished(endpoints: list[str], tasks: list[str], pair: tuple[str, str] | None = None) -> Path | None:
+    """The newest folder under outputs/ of the same kind (run, or this comparison), holding these
+    endpoints and tasks, not all complete.
+
+    Folders whose manifests cannot be read are passed over: a corrupt run elsewhere must not
+    stop this one.
+    """
+    if not OUTPUTS.is_dir():
+        return None
+    for run in sorted((p for p in OUTPUTS.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True):
+        if not _same_kind(run, pair):
+            continue
+        try:
             manifests = [read_manifest(run / e / t) for e in endpoints for t in tasks]
-            if all(m is not None for m in manifests) and any(m.status != "complete" for m in manifests if m):
-                return run
-    return OUTPUTS / datetime.now().strftime("%Y%m%d-%H%M%S")
+        except UsageError:
+            continue
+        if all(m is not None for m in manifests) and any(m.status != "complete" for m in manifests if m):
+            return run
+    return None
+
+
+def choose_out(args: argparse.Namespace, endpoints: list[str], tasks: list[str], prefix: str = "", pair: tuple[str, str] | None = None) -> Path:
+    """`--out DIR` (new, or resumed when it holds this configuration), `--resume`, or a new folder."""
+    if getattr(args, "resume", False):
+        if args.out:
+            raise UsageError("--resume and --out: give one (--out DIR resumes DIR)")
+        found = newest_unfinished(endpoints, tasks, pair)
+        if found is None:
+            raise UsageError(f"--resume: no unfinished run of {', '.join(endpoints)} on {', '.join(tasks)} under {OUTPUTS}/; run without --resume to start one")
+        out = found
+    else:
+        out = Path(args.out) if args.out else new_run_folder(prefix)
+    _State.out = out
+    return out
+
+
+def announce_resume(out: Path, endpoints: list[str], tasks: list[str]) -> None:
+    """Say so on stderr when a folder already holds part of this run: no silent resumes."""
+    for e in endpoints:
+        for t in tasks:
+            manifest = read_manifest(out / e / t)
+            if manifest is None:
+                continue
+            records = out / e / t / "records.jsonl"
+            done = sum(r.error is None for r in read_records(records))
+            total = manifest.items * len(manifest.repeats)
+            print(f"resuming {out} ({e}/{t}): {min(done, total):,} of {total:,} done, started {manifest.started_at}", file=sys.stderr)
+
+
+def resume_command(out: Path) -> str:
+    """The command line that was run, with `--out` set to its folder: running it again resumes."""
+    argv, kept, skip = _State.argv, [], False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token == "--out":
+            skip = True
+        elif token == "--resume" or token.startswith("--out="):
+            continue
+        else:
+            kept.append(token)
+    return shlex.join(["evals", *kept, "--out", str(out)])
+
+
+@contextmanager
+def writing(out: Path) -> Iterator[None]:
+    """Hold the run folder's lock while writing into it: a second writer is refused, not interleaved."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create the output folder --out {out}: {e.strerror}") from None
+    with FolderLock(out):
+        yield
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args)
-    name, _ = config.endpoint(args.endpoint)
+    name = _endpoint_name(config, args.endpoint)
     tasks = _task_names(args.tasks)
     overrides = {"limit": args.limit} if args.limit else {}
-    out = Path(args.out) if args.out else default_out([name], tasks)
-    jobs = asyncio.run(run_endpoints(config, [args.endpoint], tasks, out, overrides))
+    out = choose_out(args, [name], tasks)
+    with writing(out):
+        announce_resume(out, [name], tasks)
+        jobs = asyncio.run(run_endpoints(config, [args.endpoint], tasks, out, overrides))
     summaries = [summarise(j.manifest, j.records, j.wall_s) for j in jobs if j.manifest]
     print(run_table(summaries))
     for job in jobs:
@@ -80,7 +207,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"\nrecords in {out}")
     errors = sum(s.errors for s in summaries)
     if errors:
-        print(f"{errors} requests failed after retries; run the same command again to retry them", file=sys.stderr)
+        print(f"{errors} requests failed after retries; to retry only them: {resume_command(out)}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK
 
@@ -117,7 +244,12 @@ def cmd_sim(args: argparse.Namespace) -> int:
     )
 
     async def serve() -> None:
-        runner, url = await start(sim, args.host, args.port)
+        try:
+            runner, url = await start(sim, args.host, args.port)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise UsageError(f"evals sim: port {args.port} on {args.host} is already in use; pass another --port (0 picks a free one)") from None
+            raise OutputError(f"evals sim: cannot listen on {args.host}:{args.port}: {e.strerror or e}") from None
         print(f"evals sim ({args.profile}, accuracy {args.accuracy}, seed {args.seed}) serving on {url}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -131,21 +263,56 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def _finish_gate(reference: str, candidate: str, verdicts: list[TaskVerdict], out: Path | None, args: argparse.Namespace | None = None) -> int:
-    """Print the verdict, write the CI outputs asked for, and return the exit code."""
+    """Write the CI outputs asked for, then print the verdict and return its exit code.
+
+    The files come first: if one cannot be written the command fails with exit 4 naming it,
+    and no verdict is printed that the exit code would then contradict.
+    """
     fmt = getattr(args, "format", "table")
-    print(render_gate(reference, candidate, verdicts, fmt))
     if out is not None:
-        write_atomic(out / GATE_JSON, dumps(gate_json(reference, candidate, verdicts)) + "\n")
+        _write_output(out / GATE_JSON, dumps(gate_json(reference, candidate, verdicts)) + "\n", "--out")
     junit, markdown_file = getattr(args, "junit", None), getattr(args, "markdown", None)
     if junit:
-        Path(junit).write_text(junit_xml(verdicts))
+        _write_output(Path(junit), junit_xml(verdicts), "--junit")
     markdown = render_gate(reference, candidate, verdicts, "markdown") + "\n"
     if markdown_file:
-        Path(markdown_file).write_text(markdown)
+        _write_output(Path(markdown_file), markdown, "--markdown")
     if os.environ.get("GITHUB_STEP_SUMMARY"):
-        with open(os.environ["GITHUB_STEP_SUMMARY"], "a") as f:
-            f.write("## evals gate\n\n" + markdown + "\n")
+        _write_output(Path(os.environ["GITHUB_STEP_SUMMARY"]), "## evals gate\n\n" + markdown + "\n", "GITHUB_STEP_SUMMARY", append=True)
+    print(render_gate(reference, candidate, verdicts, fmt))
     return EXIT_CODES[overall(verdicts)]
+
+
+def _write_output(path: Path, text: str, what: str, append: bool = False) -> None:
+    """Write one output file; failing is an OutputError naming the flag and the path (exit 4)."""
+    try:
+        if append:
+            with path.open("a") as f:
+                f.write(text)
+        elif what == "--out":
+            write_atomic(path, text)
+        else:
+            path.write_text(text)
+    except OSError as e:
+        raise OutputError(f"cannot write {what} {path}: {e.strerror or e}; the verdict was not reported") from None
+
+
+def _retry_hint(verdicts: list[TaskVerdict], out: Path) -> None:
+    """After an ERROR caused by failed or missing requests, the command that retries only those."""
+    if overall(verdicts) == Verdict.ERROR and any(n for v in verdicts for n in v.errors.values()):
+        print(f"some requests failed or are missing; to retry only them: {resume_command(out)}", file=sys.stderr)
+
+
+def _integrity_errors(problems: dict[str, str], config: Config) -> list[TaskVerdict]:
+    return [
+        TaskVerdict(task=t, verdict=Verdict.ERROR, margin=margin_for(t, config.gate), alpha=config.gate.alpha, power=config.gate.power, problem=p)
+        for t, p in problems.items()
+    ]
+
+
+def _with_integrity(verdicts: list[TaskVerdict], problems: dict[str, str], config: Config) -> list[TaskVerdict]:
+    """A baseline task whose files fail their digests is ERROR naming the file, whatever else was found."""
+    return sorted([v for v in verdicts if v.task not in problems] + _integrity_errors(problems, config), key=lambda v: v.task)
 
 
 async def compare(config: Config, reference: str, candidate: str, tasks: list[str], out: Path, overrides: dict[str, Any]) -> list[TaskVerdict]:
@@ -166,27 +333,28 @@ async def compare(config: Config, reference: str, candidate: str, tasks: list[st
 def cmd_compare(args: argparse.Namespace) -> int:
     config = _load(args)
     tasks = _task_names(args.tasks)
-    names = [config.endpoint(args.reference)[0], config.endpoint(args.candidate)[0]]
-    out = Path(args.out) if args.out else default_out(names, tasks)
+    names = [_endpoint_name(config, args.reference), _endpoint_name(config, args.candidate)]
     overrides = {"limit": args.limit} if args.limit else {}
-    verdicts = asyncio.run(compare(config, args.reference, args.candidate, tasks, out, overrides))
-    code = _finish_gate(names[0], names[1], verdicts, out, args)
+    out = choose_out(args, names, tasks, pair=(names[0], names[1]))
+    with writing(out):
+        announce_resume(out, names, tasks)
+        verdicts = asyncio.run(compare(config, args.reference, args.candidate, tasks, out, overrides))
+        code = _finish_gate(names[0], names[1], verdicts, out, args)
     print(f"records in {out}")
+    _retry_hint(verdicts, out)
     return code
 
 
-async def run_against_baseline(config: Config, baseline: Path, candidate: str, out: Path) -> list[TaskVerdict]:
-    """Run only the candidate, on the baseline's own task configurations, then gate the pair."""
-    manifests = baseline_manifests(baseline)
+async def run_against_baseline(config: Config, baseline: Path, runs: dict[str, Run], candidate: str, out: Path) -> list[TaskVerdict]:
+    """Run only the candidate, on the (verified) baseline tasks' own configurations, then gate the pair."""
     name, endpoint_config = config.endpoint(candidate)
-    out.mkdir(parents=True, exist_ok=True)
     write_atomic(out / COMPARE_JSON, json.dumps({"reference": "baseline", "reference_dir": str(baseline.resolve()), "candidate": name}) + "\n")
     endpoint = Endpoint(name, endpoint_config)
     try:
-        await run_any([Job(endpoint, task_from_manifest(m, config.resolved_data_dir()), out / name / task) for task, m in manifests.items()], config)
+        await run_any([Job(endpoint, task_from_manifest(m, config.resolved_data_dir()), out / name / task) for task, (m, _) in runs.items()], config)
     finally:
         await endpoint.aclose()
-    return gate_saved(load_run(baseline), load_run(out / name), config.gate)
+    return gate_saved(runs, load_run(out / name), config.gate)
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
@@ -199,14 +367,23 @@ def cmd_gate(args: argparse.Namespace) -> int:
     if args.baseline:
         baseline = Path(args.baseline)
         if args.candidate and not args.runs:
-            out = Path(args.out) if args.out else OUTPUTS / datetime.now().strftime("gate-%Y%m%d-%H%M%S")
-            verdicts = asyncio.run(run_against_baseline(config, baseline, args.candidate, out))
-            code = _finish_gate(f"baseline {baseline}", args.candidate, verdicts, out, args)
+            name = _endpoint_name(config, args.candidate)
+            runs, problems = load_baseline(baseline)  # checked before a single request is sent
+            if not runs:
+                return _finish_gate(f"baseline {baseline}", args.candidate, _integrity_errors(problems, config), None, args)
+            out = choose_out(args, [name], sorted(runs), prefix="gate-", pair=("baseline", name))
+            with writing(out):
+                announce_resume(out, [name], sorted(runs))
+                verdicts = _with_integrity(asyncio.run(run_against_baseline(config, baseline, runs, args.candidate, out)), problems, config)
+                code = _finish_gate(f"baseline {baseline}", args.candidate, verdicts, out, args)
             print(f"records in {out}")
+            _retry_hint(verdicts, out)
             return code
         if len(args.runs) != 1 or args.candidate:
             raise UsageError("evals gate --baseline DIR needs either --candidate ENDPOINT or one saved candidate run folder")
-        verdicts = gate_saved(load_run(baseline), load_run(Path(args.runs[0])), config.gate)
+        runs, problems = load_baseline(baseline)
+        candidate = load_run(Path(args.runs[0]))
+        verdicts = _with_integrity(gate_saved(runs, {t: r for t, r in candidate.items() if t not in problems}, config.gate), problems, config)
         return _finish_gate(f"baseline {baseline}", args.runs[0], verdicts, None, args)
     if len(args.runs) != 2 or args.candidate:
         raise UsageError("evals gate needs two run folders (reference, candidate), --baseline DIR, or --summary FILE")
@@ -217,21 +394,38 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
 def cmd_baseline_save(args: argparse.Namespace) -> int:
     config = _load(args)
-    target = save_baseline(Path(args.run), args.name, Path(args.root), config.gate.max_error_rate)
+    target = save_baseline(Path(args.run), args.name, Path(args.root), config.gate.max_error_rate, force=args.force)
     print(f"saved baseline {args.name} in {target}: commit it, then gate candidates with `evals gate --baseline {target} --candidate ENDPOINT`")
     return EXIT_OK
+
+
+def cmd_baseline_verify(args: argparse.Namespace) -> int:
+    """Check a baseline's files against the digests in its baseline.json, without gating anything."""
+    folder = Path(args.dir)
+    good, problems = verify(folder)
+    for task in good:
+        print(f"{task}: ok")
+    for task, problem in problems.items():
+        print(f"{task}: ERROR: {problem}")
+    return EXIT_ERROR if problems or not good else EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     config = _load(args)
     folder = Path(args.dir)
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: no such folder")
     if (folder / COMPARE_JSON).exists():
-        pair = json.loads((folder / COMPARE_JSON).read_text())
+        pair = _read_compare(folder / COMPARE_JSON)
         reference = Path(pair["reference_dir"]) if "reference_dir" in pair else folder / pair["reference"]
-        verdicts = gate_saved(load_run(reference), load_run(folder / pair["candidate"]), config.gate)
+        if (reference / BASELINE_JSON).exists():  # a gate against a baseline: its digests are checked again
+            runs, problems = load_baseline(reference)
+            candidate = {t: r for t, r in load_run(folder / pair["candidate"]).items() if t not in problems}
+            verdicts = _with_integrity(gate_saved(runs, candidate, config.gate), problems, config)
+        else:
+            verdicts = gate_saved(load_run(reference), load_run(folder / pair["candidate"]), config.gate)
         return _finish_gate(pair["reference"], pair["candidate"], verdicts, None, args)
-    endpoints = [folder] if any(p.glob("*/" + MANIFEST) for p in [folder]) or (folder / MANIFEST).exists() else sorted(p for p in folder.iterdir() if p.is_dir())
-    summaries = [summarise(m, r) for e in endpoints for m, r in load_run(e).values()]
+    summaries = [summarise(m, r) for e in _endpoint_folders(folder) for m, r in load_run(e).values()]
     if args.format == "json":
         print(dumps([s.model_dump() for s in summaries]))
     else:
@@ -239,11 +433,36 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _read_compare(path: Path) -> dict[str, Any]:
+    try:
+        pair = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(pair, dict) or not isinstance(pair.get("reference"), str) or not isinstance(pair.get("candidate"), str):
+        raise UsageError(f"{path}: expected an object with `reference` and `candidate`")
+    return pair
+
+
+def _endpoint_folders(folder: Path) -> list[Path]:
+    """`folder` itself when it is an endpoint folder (task folders with a manifest, or one task), else its endpoint subfolders."""
+    def holds_tasks(p: Path) -> bool:
+        return (p / MANIFEST).exists() or any((t / MANIFEST).exists() for t in p.iterdir() if t.is_dir())
+
+    if holds_tasks(folder):
+        return [folder]
+    endpoints = sorted(p for p in folder.iterdir() if p.is_dir() and holds_tasks(p))
+    if not endpoints:
+        raise UsageError(f"{folder}: no run here (expected task folders holding {MANIFEST}, or endpoint folders of them)")
+    return endpoints
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from evals.runners.tau2_bench import import_results
 
-    out = Path(args.out) if args.out else OUTPUTS / datetime.now().strftime("import-%Y%m%d-%H%M%S")
-    manifest, records = import_results([Path(p) for p in args.results], args.endpoint, out / args.endpoint / "tau2")
+    check_name(args.endpoint, "--endpoint")
+    out = Path(args.out) if args.out else new_run_folder("import-")
+    with writing(out):
+        manifest, records = import_results([Path(p) for p in args.results], args.endpoint, out / args.endpoint / "tau2")
     print(run_table([summarise(manifest, records)]))
     print()
     print(domain_table(records, len(manifest.repeats)))
@@ -271,7 +490,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from evals.tasks.gsm8k import load_split
 
     config = load_config(Path(args.config) if args.config else None)
-    out = Path(args.out) if args.out else OUTPUTS / datetime.now().strftime("demo-%Y%m%d-%H%M%S")
+    out = Path(args.out) if args.out else new_run_folder("demo-")
     data_dir = config.resolved_data_dir()
     if data_dir is not None and (data_dir / "gsm8k" / "test.jsonl").exists():
         source = f"GSM8K test set from {data_dir}"
@@ -300,8 +519,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             for runner, _ in sims:
                 await runner.cleanup()
 
-    verdicts = asyncio.run(go())
-    code = _finish_gate("reference", "quantized", verdicts, out, args)
+    with writing(out):
+        verdicts = asyncio.run(go())
+        code = _finish_gate("reference", "quantized", verdicts, out, args)
     print(f"records in {out}")
     return code
 
@@ -326,7 +546,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--tasks", help="comma-separated task names (default: gsm8k)")
     run.add_argument("--config", help="config file (default: ./evals.toml if present)")
     run.add_argument("--limit", type=positive_int, help="evaluate the first N items of each task")
-    run.add_argument("--out", help="output folder (default: a new folder under outputs/, or the unfinished run to resume)")
+    run.add_argument("--out", help="output folder: a new one, or one holding this run to resume it (default: a new folder under outputs/)")
+    run.add_argument("--resume", action="store_true", help="continue the newest unfinished run of this endpoint and these tasks under outputs/")
     run.set_defaults(func=cmd_run)
 
     cmp = sub.add_parser("compare", help="evaluate a reference and a candidate endpoint at once, then gate")
@@ -335,7 +556,8 @@ def parser() -> argparse.ArgumentParser:
     cmp.add_argument("--tasks", help="comma-separated task names (default: gsm8k)")
     cmp.add_argument("--config")
     cmp.add_argument("--limit", type=positive_int)
-    cmp.add_argument("--out")
+    cmp.add_argument("--out", help="output folder: a new one, or one holding this comparison to resume it (default: a new folder under outputs/)")
+    cmp.add_argument("--resume", action="store_true", help="continue the newest unfinished comparison of these endpoints and tasks under outputs/")
     cmp.add_argument("--junit", help="write a JUnit XML file: one testcase per task")
     cmp.add_argument("--markdown", help="write the comparison as markdown")
     cmp.set_defaults(func=cmd_compare)
@@ -346,7 +568,8 @@ def parser() -> argparse.ArgumentParser:
     gate.add_argument("--config", help="for [gate] margins, alpha, power")
     gate.add_argument("--baseline", help="a committed baseline folder (baselines/NAME) as the reference")
     gate.add_argument("--candidate", help="with --baseline: an endpoint to run now on the baseline's items, seeds and task configuration")
-    gate.add_argument("--out", help="with --candidate: output folder (default: a new folder under outputs/)")
+    gate.add_argument("--out", help="with --candidate: output folder, new or to resume (default: a new folder under outputs/)")
+    gate.add_argument("--resume", action="store_true", help="with --candidate: continue the newest unfinished gate run of this candidate")
     gate.add_argument("--format", choices=["table", "markdown", "json"], default="table")
     gate.add_argument("--junit", help="write a JUnit XML file: one testcase per task")
     gate.add_argument("--markdown", help="write the comparison as markdown")
@@ -356,10 +579,14 @@ def parser() -> argparse.ArgumentParser:
     baseline_sub = baseline.add_subparsers(dest="baseline_command", required=True)
     save = baseline_sub.add_parser("save", help="copy a finished run into baselines/NAME")
     save.add_argument("run", help="the reference run's endpoint folder (outputs/<run>/<endpoint>)")
-    save.add_argument("name")
+    save.add_argument("name", help="a simple name (letters, digits, -_.): the folder baselines/NAME")
+    save.add_argument("--force", action="store_true", help="replace an existing baseline of that name")
     save.add_argument("--root", default="baselines", help="where baselines live (default: baselines)")
     save.add_argument("--config", help="for [gate] max_error_rate")
     save.set_defaults(func=cmd_baseline_save)
+    check = baseline_sub.add_parser("verify", help="check a baseline's files against the sha256 digests in its baseline.json")
+    check.add_argument("dir", help="the baseline folder (baselines/NAME)")
+    check.set_defaults(func=cmd_baseline_verify)
 
     report = sub.add_parser("report", help="the numbers of a saved run or comparison")
     report.add_argument("dir")
@@ -409,16 +636,62 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--config", help="config file, for data_dir")
     sim.add_argument("--data-dir", help="folder with gsm8k/test.jsonl and/or gpqa/gpqa_diamond.csv (default: data_dir, EVALS_DATA_DIR, else the hub)")
     sim.set_defaults(func=cmd_sim)
+    for leaf in _leaves(p):
+        leaf.add_argument("--debug", action="store_true", help="on an unexpected failure, print the traceback (also EVALS_DEBUG=1)")
     return p
 
 
+def _leaves(p: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    subs = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        return [p]
+    return [leaf for action in subs for child in dict.fromkeys(action.choices.values()) for leaf in _leaves(child)]
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None, line: str | None = None) -> None:
+    print(f"evals: warning: {_one_line(str(message))}", file=sys.stderr)
+
+
+def _resume_hint(args: argparse.Namespace) -> str:
+    """"; to resume: CMD" when a run, comparison or gate had started writing its folder, else nothing."""
+    out = _State.out
+    if out is None or args.command not in ("run", "compare", "gate") or not any(out.glob(f"*/*/{MANIFEST}")):
+        return ""
+    return f"; to resume: {resume_command(out)}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    _State.argv = list(sys.argv[1:] if argv is None else argv)
+    _State.out = None
+    args = parser().parse_args(_State.argv)
+    debug = bool(getattr(args, "debug", False)) or os.environ.get("EVALS_DEBUG", "") not in ("", "0")
+    shown = warnings.showwarning
+    warnings.showwarning = _show_warning
     try:
         return int(args.func(args))
     except UsageError as e:
-        print(f"evals: error: {e}", file=sys.stderr)
+        print(f"evals: error: {_one_line(str(e))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("evals: interrupted; run the same command again to resume", file=sys.stderr)
+        print(f"evals: interrupted{_resume_hint(args)}", file=sys.stderr)
         return 130
+    except Exception as e:  # noqa: BLE001 - the one place where anything unexpected becomes exit 4, never 1
+        if debug:
+            traceback.print_exc()
+        if isinstance(e, OutputError):
+            what = str(e)
+        elif isinstance(e, OSError) and e.filename:
+            what = f"{e.filename}: {e.strerror or e}"
+        elif isinstance(e, OSError):  # a write that failed mid-run (a full disk): say where it was writing
+            what = f"{e.strerror or e}" + (f" (writing under {_State.out})" if _State.out is not None else "")
+        else:
+            what = f"unexpected {type(e).__name__}: {e}"
+        more = "" if debug or isinstance(e, OutputError) else " (--debug or EVALS_DEBUG=1 for the traceback)"
+        print(f"evals: error: {_one_line(what)}{_resume_hint(args)}{more}", file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        warnings.showwarning = shown

@@ -3,27 +3,33 @@
 `records.jsonl` is append-only and flushed per record, so a crash loses at most the
 requests in flight; `manifest.json` is replaced atomically. Reading keeps the last
 record of each (item_id, repeat), and an error-free record is never displaced by a later
-error, so a resumed run counts nothing twice.
+error, so a resumed run counts nothing twice. A line that does not parse is skipped as if
+absent (so its item is sent again) and reported as a `RecordsWarning` naming the file and
+line; a run folder is written by one process at a time (`FolderLock`).
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import gzip
 import hashlib
 import json
 import os
 import tempfile
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
-from evals.errors import UsageError
+from evals.errors import RecordsWarning, UsageError
 
 RECORDS = "records.jsonl"
 RECORDS_GZ = "records.jsonl.gz"  # how baselines keep them
 MANIFEST = "manifest.json"
+LOCK = ".lock"
 
 
 def sha256_json(value: Any) -> str:
@@ -109,25 +115,63 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def sha256_file(path: Path) -> str:
+    """The sha256 of a file's bytes (baselines keep it for their records and manifests)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _one_line(err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"{where + ': ' if where else ''}{first['msg']}{more}"
+
+
 def read_records(path: Path) -> list[Record]:
-    """The effective records of a run: one per (item_id, repeat), in first-seen order."""
+    """The effective records of a run: one per (item_id, repeat), in first-seen order.
+
+    A line that does not parse (garbage, or torn by a crash in the middle of the file) is
+    skipped and reported with its line number as a `RecordsWarning`; its item then counts as
+    missing, so a resumed run sends it again. A last line without its newline is what a crash
+    leaves behind and is skipped silently (the next run truncates it).
+    """
     best: dict[tuple[str, int], Record] = {}
     if not path.exists():
         return []
-    with gzip.open(path, "rt") if path.suffix == ".gz" else path.open() as f:
-        for line in f:
-            if not line.endswith("\n"):
-                break  # a line cut short by a crash: its request will be sent again
-            record = Record.model_validate_json(line)
-            kept = best.get(record.key)
-            if kept is None or kept.error is not None or record.error is None:
-                best[record.key] = record
+    try:
+        with gzip.open(path, "rt") if path.suffix == ".gz" else path.open(errors="replace") as f:
+            for number, line in enumerate(f, start=1):
+                if not line.endswith("\n"):
+                    break  # a line cut short by a crash: its request will be sent again
+                try:
+                    record = Record.model_validate_json(line)
+                except ValidationError as e:
+                    warnings.warn(f"{path}:{number}: not a record ({_one_line(e)}); skipped, its item counts as missing", RecordsWarning, stacklevel=2)
+                    continue
+                kept = best.get(record.key)
+                if kept is None or kept.error is not None or record.error is None:
+                    best[record.key] = record
+    except (gzip.BadGzipFile, EOFError, UnicodeDecodeError, ValueError) as e:  # a damaged .gz
+        raise UsageError(f"{path}: cannot be read ({type(e).__name__}: {e})") from None
     return list(best.values())
 
 
 def read_manifest(folder: Path) -> Manifest | None:
+    """The manifest in `folder`, None when there is none; a corrupt one is a one-line UsageError naming it."""
     path = folder / MANIFEST
-    return Manifest.model_validate_json(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None
+    text = path.read_text(errors="replace")
+    if not text.strip():
+        raise UsageError(f"{path}: empty manifest (the run that wrote it was interrupted?); remove the folder or pass another --out")
+    try:
+        return Manifest.model_validate_json(text)
+    except ValidationError as e:
+        raise UsageError(f"{path}: not a valid manifest: {_one_line(e)}") from None
 
 
 Run = tuple[Manifest, list[Record]]
@@ -145,6 +189,43 @@ def load_run(folder: Path) -> dict[str, Run]:
         records = f / RECORDS if (f / RECORDS).exists() else f / RECORDS_GZ
         runs[manifest.task] = (manifest, read_records(records))
     return runs
+
+
+class FolderLock:
+    """An exclusive `flock` on `folder/.lock` while one process writes a run folder.
+
+    A second writer is refused at once rather than interleaved. The kernel drops the lock
+    when the holder exits, however it exits (kill -9 included), so a stale lock file is
+    harmless: the next run simply takes it.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.path = folder / LOCK
+        self._fd: int | None = None
+
+    def __enter__(self) -> FolderLock:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+            os.close(fd)
+            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                who = f" (pid {holder})" if holder else ""
+                raise UsageError(f"{self.folder} is being written by another evals process{who}; wait for it to finish or pass another --out") from None
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
 
 
 class RunStore:

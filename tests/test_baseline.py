@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, run_evals
 
+from evals.baseline import task_digest
 from evals.synthetic import write_gpqa_like
 
 
@@ -25,6 +26,15 @@ def config(path: Path, **endpoints: str) -> Path:
     body = "".join(f'[endpoints.{name}]\nbase_url = "{url}"\n\n' for name, url in endpoints.items())
     path.write_text(body + "[tasks.gpqa_diamond]\nrepeats = 2\nmax_tokens = 1024\n")
     return path
+
+
+def restamp(baseline: Path) -> None:
+    """Record the digests of the baseline's files as they are now: as if it had been saved from an altered run,
+    so that what is tested is the gate's own comparability check, not the integrity check before it."""
+    info = json.loads((baseline / "baseline.json").read_text())
+    for task in info["tasks"]:
+        info["tasks"][task].update(task_digest(baseline / task))
+    (baseline / "baseline.json").write_text(json.dumps(info))
 
 
 def save_reference(sim, tmp_path: Path, data: Path, tasks: str = "gsm8k") -> Path:
@@ -89,6 +99,7 @@ def test_an_altered_baseline_is_refused_naming_the_field(sim, tmp_path: Path, da
     manifest = json.loads(manifest_path.read_text())
     manifest[field] = "0" * 64
     manifest_path.write_text(json.dumps(manifest))
+    restamp(tmp_path / "bl" / "ref")
 
     result = run_evals("gate", "--baseline", str(tmp_path / "bl" / "ref"), str(tmp_path / "cand" / "reference"))
     assert result.returncode == 4
@@ -105,6 +116,7 @@ def test_junit_markdown_and_step_summary(sim, tmp_path: Path, data: Path) -> Non
     manifest = json.loads(manifest_path.read_text())
     manifest["task_config"]["num_shots"] = 4
     manifest_path.write_text(json.dumps(manifest))
+    restamp(baseline)
 
     junit, markdown = tmp_path / "gate.xml", tmp_path / "gate.md"
     result, _ = gate_candidate(sim, tmp_path, data, baseline, -0.3, "--junit", str(junit), "--markdown", str(markdown))

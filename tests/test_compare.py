@@ -90,7 +90,7 @@ def test_gate_refuses_runs_of_different_configurations(sim, tmp_path: Path) -> N
     a = run_evals("run", server.url, "--limit", "50", "--out", str(tmp_path / "a"))
     b = run_evals("run", server.url, "--limit", "60", "--out", str(tmp_path / "b"))
     assert a.returncode == b.returncode == 0
-    (endpoint,) = [p.name for p in (tmp_path / "a").iterdir()]
+    (endpoint,) = [p.name for p in (tmp_path / "a").iterdir() if p.is_dir()]
     gate = run_evals("gate", str(tmp_path / "a" / endpoint), str(tmp_path / "b" / endpoint))
     assert gate.returncode == 4
     assert "ERROR" in gate.stdout and "task_config (limit: 50 vs 60)" in gate.stdout and "dataset_fingerprint" in gate.stdout
