@@ -3,7 +3,7 @@ calibration in docs/statistics.md).
 
 Why not the Wald interval Δ ± z·sd(d)/√n: quantizations live where the model is strong and
 few answers change. With a handful of discordant pairs the sample SD is mostly luck, and the
-Wald gate said LOSSLESS at a true Δ of −m in up to 15 % of runs (α = 2.5 %). Every statistic
+Wald gate said LOSSLESS at a true Δ of −m far more often than α (docs/statistics.md). Every statistic
 here takes its variance *under the hypothesis tested*, as a score test does, so a run where
 few answers happened to change is not mistaken for a precise one.
 
@@ -109,8 +109,8 @@ def continuity(data: Paired | list[Paired]) -> float:
     """One draw's worth of Δ (0 for scores that are not 0/1): the REGRESSION side's continuity correction.
 
     When few answers change, the count of answers lost is skewed to the right and the score
-    statistic's lower tail is liberal: at a true Δ of exactly −m, REGRESSION was said in up to
-    5.1 % of runs at α = 2.5 % (n = 200, a candidate that only breaks answers). Moving the
+    statistic's lower tail is liberal: at a true Δ of exactly −m, REGRESSION was said about twice
+    as often as α (n = 200, a candidate that only breaks answers). Moving the
     statistic by one discordant draw toward the null keeps it within α (docs/statistics.md).
     The LOSSLESS side needs no correction."""
     if isinstance(data, list):
