@@ -23,8 +23,8 @@ import io
 import re
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.special import gammaln, xlogy

@@ -91,8 +91,6 @@ def overall(verdicts: Sequence[TaskVerdict]) -> Verdict:
     if not verdicts:
         return Verdict.ERROR
     tested = [v for v in verdicts if v.verdict in (Verdict.REGRESSION, Verdict.INCONCLUSIVE, Verdict.LOSSLESS)]
-    if len(tested) == 1 and tested[0].verdict == Verdict.REGRESSION:
-        return Verdict.REGRESSION
     p_values = [v.p_regression if v.p_regression is not None and math.isfinite(v.p_regression) else (0.0 if v.verdict == Verdict.REGRESSION else 1.0) for v in tested]
     alpha = min((v.alpha for v in tested), default=0.025)
     if any(holm(p_values, alpha)):
@@ -190,6 +188,11 @@ def gate_runs(
     base.delta_answered = matched.delta_answered
     base.n, base.repeats = len(matched.items), len(matched.repeats)
     _decide(base, matched, config)
+    if base.groups:  # pass^k macro over groups too, as tau2's leaderboard reports it (errored trials as failures)
+        base.pass_k = {
+            arm: {k: float(np.mean([pass_hat_k([r for r in records if r.details.get("group") == g], k) for g in base.groups])) for k in range(1, base.repeats + 1)}
+            for arm, records in (("reference", ref_r), ("candidate", cand_r))
+        }
     if problem is not None:  # the numbers stay on show; the verdict does not stand
         base.verdict, base.problem, base.advice = Verdict.ERROR, problem, None
     return base

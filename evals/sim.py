@@ -31,7 +31,6 @@ from evals.errors import UsageError
 from evals.simmodel import Profile, SimModel, uniform
 from evals.tasks import gpqa, gsm8k
 
-
 # What `--fault KIND:RATE` can break (README, "The simulator", says how each looks on the wire).
 FAULTS = ("malformed", "empty", "null", "abort", "hang", "close", "echo-auth")
 

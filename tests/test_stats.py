@@ -13,8 +13,8 @@ from statsmodels.stats.multitest import multipletests
 
 from evals.config import GateConfig
 from evals.gate import EXIT_CODES, SummaryRow, TaskVerdict, Verdict, gate_runs, gate_summary, overall, read_summary
-from evals.power import power_binary
 from evals.inference import Paired, holm, interval, noninferiority, restricted_draw_variance, statistic, summarise
+from evals.power import power_binary
 from evals.records import Manifest, Record
 from evals.report import dumps, gate_json
 from evals.stats import clustered_mean, match, mcnemar_exact
