@@ -489,7 +489,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from evals.synthetic import write_gsm8k_like
     from evals.tasks.gsm8k import load_split
 
-    config = load_config(Path(args.config) if args.config else None)
+    config = _load(args)
     out = Path(args.out) if args.out else new_run_folder("demo-")
     data_dir = config.resolved_data_dir()
     if data_dir is not None and (data_dir / "gsm8k" / "test.jsonl").exists():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gzip
 import json
 import subprocess
 import sys
@@ -319,11 +320,21 @@ def test_the_api_key_never_lands_in_anything_written(sim, tmp_path: Path) -> Non
         errors = [json.loads(line)["error"] for line in (out / arm / "gsm8k" / "records.jsonl").read_text().splitlines()]
         assert len(errors) == 20 and all("HTTP 401" in e and f"Authorization: {scheme} [redacted]" in e for e in errors)
     report = run_evals("report", str(out), "--format", "json", env=env, cwd=tmp_path)
+    # a baseline of a run where half the requests echoed the key, so that what a baseline keeps is searched too
+    half = sim("--fault", "echo-auth:0.5")
+    lenient = tmp_path / "lenient.toml"
+    lenient.write_text(f'[gate]\nmax_error_rate = 0.9\n[endpoints.half]\nbase_url = "{half.url}"\napi_key_env = "CANARY_KEY"\nmax_retries = 0\n')
+    partial = run_evals("run", "half", "--config", str(lenient), "--limit", "20", "--out", str(tmp_path / "half"), env=env, cwd=tmp_path)
+    assert partial.returncode == 4 and "[redacted]" in (tmp_path / "half" / "half" / "gsm8k" / "records.jsonl").read_text()
+    saved = run_evals("baseline", "save", str(tmp_path / "half" / "half"), "canary", "--root", str(tmp_path / "baselines"), "--config", str(lenient), env=env, cwd=tmp_path)
+    assert saved.returncode == 0, saved.stderr
 
     written = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "evals.toml"]
-    assert summary in written and (out / "gate.json") in written and (tmp_path / "junit.xml") in written
-    texts = {str(p): p.read_bytes().decode(errors="replace") for p in written}
-    texts |= {"stdout": result.stdout, "stderr": result.stderr, "report": report.stdout + report.stderr}
+    baseline_records = tmp_path / "baselines" / "canary" / "gsm8k" / "records.jsonl.gz"
+    assert summary in written and (out / "gate.json") in written and (tmp_path / "junit.xml") in written and baseline_records in written
+    texts = {str(p): (gzip.decompress(p.read_bytes()) if p.suffix == ".gz" else p.read_bytes()).decode(errors="replace") for p in written}
+    texts |= {"stdout": result.stdout, "stderr": result.stderr, "report": report.stdout + report.stderr, "save": saved.stdout + saved.stderr,
+              "partial": partial.stdout + partial.stderr}
     for canary in canaries:
         assert [name for name, text in texts.items() if canary in text] == []
     manifest = json.loads((out / "ref" / "gsm8k" / "manifest.json").read_text())
