@@ -101,6 +101,7 @@ def compare_table(verdicts: list[TaskVerdict], tablefmt: str = "simple") -> str:
                 _f(v.reference_score, ".4f"),
                 _f(v.candidate_score, ".4f"),
                 _f(v.delta),
+                _f(v.delta_answered) if v.imputed and any(v.imputed.values()) else "=",
                 f"[{_f(v.low)}, {_f(v.high)}]",
                 _f(v.se if v.paired else None, ".4f"),
                 _f(s.se_unpaired if s else v.se, ".4f"),
@@ -110,7 +111,7 @@ def compare_table(verdicts: list[TaskVerdict], tablefmt: str = "simple") -> str:
                 v.verdict.value,
             ]
         )
-    headers = ["task", "n", "reference", "candidate", "Δ", "CI", "SE paired", "SE unpaired", "corr", "McNemar p", "margin", "verdict"]
+    headers = ["task", "n", "reference", "candidate", "Δ", "Δ as answered", "CI", "SE paired", "SE unpaired", "corr", "McNemar p", "margin", "verdict"]
     return tabulate(rows, headers=headers, tablefmt=tablefmt, disable_numparse=True)
 
 
