@@ -33,6 +33,9 @@ DEFAULT_MARGINS = {"gsm8k": 0.02, "gpqa_diamond": 0.03, "tau2": 0.05}
 FALLBACK_MARGIN = 0.02
 # What the full datasets hold, for advice that asks for more than there is.
 DATASET_ITEMS = {"gsm8k": 1319, "gpqa_diamond": 198}
+# Tasks scored 0 or 1 per draw: any other score there is a broken record, not partial credit
+# (one 0.5 would switch the test to the paired t-test, which a single stray value can fool).
+BINARY_TASKS = {"gsm8k", "gpqa_diamond", "tau2"}
 
 
 class Verdict(StrEnum):
@@ -135,11 +138,13 @@ def error_rate(manifest: Manifest, records: Sequence[Record]) -> tuple[int, floa
     return failed, failed / max(expected_keys, 1)
 
 
-def bad_score(records: Sequence[Record]) -> str | None:
-    """The first score that is not a number in [0, 1], named."""
+def bad_score(records: Sequence[Record], binary: bool = False) -> str | None:
+    """The first score that is not a number in [0, 1] (or not 0 or 1 on a 0/1 task), named."""
     for r in records:
         if r.counts and not (math.isfinite(r.score) and 0.0 <= r.score <= 1.0):
             return f"item {r.item_id} repeat {r.repeat} has score {r.score!r}, not a number in [0, 1]"
+        if r.counts and binary and r.score not in (0.0, 1.0):
+            return f"item {r.item_id} repeat {r.repeat} has score {r.score!r} on a 0/1 task"
     return None
 
 
@@ -177,8 +182,12 @@ def gate_runs(
         over = [f"{arm} {rate:.1%}" for arm, rate in base.error_rates.items() if rate > config.max_error_rate]
         if over:
             problem = f"error rate over max_error_rate {config.max_error_rate:.1%}: {', '.join(over)}"
-    unclean = next((f"{arm}: {bad}" for arm, records in (("reference", ref_r), ("candidate", cand_r)) if (bad := bad_score(records))), None)
+    binary = task in BINARY_TASKS
+    unclean = next((f"{arm}: {bad}" for arm, records in (("reference", ref_r), ("candidate", cand_r)) if (bad := bad_score(records, binary))), None)
     problem = problem or unclean
+    unexpected = len({r.item_id for r in (*ref_r, *cand_r) if r.repeat in set(ref_m.repeats)}) - ref_m.items
+    if problem is None and unexpected > 0:  # records the manifest does not account for must not pad the pairing
+        problem = f"the records hold {unexpected} more items than the reference's manifest expects ({ref_m.items})"
     if ref_m.items < 1 or unclean:
         base.problem = problem
         return base
@@ -369,6 +378,8 @@ def _unpaired_p_regression(row: SummaryRow, margin: float) -> float:
     excess = lambda a: _unpaired_interval(row, a)[1] + margin  # noqa: E731
     if excess(1e-12) < 0:
         return 1e-12
+    if excess(0.4999) >= 0:  # the gap is the margin, to floating point: nothing rejects
+        return 0.5
     return float(optimize.brentq(excess, 1e-12, 0.4999))
 
 

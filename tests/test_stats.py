@@ -340,3 +340,24 @@ def test_read_summary_refuses_bad_rows_in_one_line(tmp_path, line: str, message:
     with pytest.raises(Exception) as err:
         read_summary(path)
     assert message in str(err.value) and str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_partial_score_on_a_zero_one_task_is_an_error() -> None:
+    """The review's case: one 0.5 among 1s switched the test to the paired t and made 100 items LOSSLESS."""
+    ref, cand = np.ones(100), np.ones(100)
+    cand[3] = 0.5
+    v = gate(ref, cand)
+    assert v.verdict == Verdict.ERROR and "on a 0/1 task" in v.problem and "i00003" in v.problem
+
+
+def test_records_beyond_the_manifest_do_not_pad_the_pairing() -> None:
+    """The review's case: 100 extra candidate-only items scored 1 turned INCONCLUSIVE into LOSSLESS."""
+    m = manifest(items=100, task_config={})
+    padded = arm(np.ones(200))
+    v = gate_runs((m, arm(np.ones(100))), (m, padded), GateConfig())
+    assert v.verdict == Verdict.ERROR and "100 more items" in v.problem
+
+
+def test_a_published_gap_equal_to_the_margin_does_not_crash() -> None:
+    v = gate_summary([SummaryRow(task="gsm8k", n_items=100, repeats=1, score_ref=0.9, score_cand=0.88)], GateConfig())[0]
+    assert v.verdict == Verdict.INCONCLUSIVE and v.p_regression is not None
