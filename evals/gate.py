@@ -93,9 +93,9 @@ def overall(verdicts: Sequence[TaskVerdict]) -> Verdict:
     so that the family-wise chance of a false REGRESSION stays at α; then ERROR, INCONCLUSIVE."""
     if not verdicts:
         return Verdict.ERROR
-    tested = [v for v in verdicts if v.verdict in (Verdict.REGRESSION, Verdict.INCONCLUSIVE, Verdict.LOSSLESS)]
-    p_values = [v.p_regression if v.p_regression is not None and math.isfinite(v.p_regression) else (0.0 if v.verdict == Verdict.REGRESSION else 1.0) for v in tested]
-    alpha = min((v.alpha for v in tested), default=0.025)
+    # every task is in Holm's family, an errored one with p = 1: an ERROR beside it must not make a REGRESSION easier
+    p_values = [v.p_regression if v.verdict != Verdict.ERROR and v.p_regression is not None and math.isfinite(v.p_regression) else 1.0 for v in verdicts]
+    alpha = min(v.alpha for v in verdicts)
     if any(holm(p_values, alpha)):
         return Verdict.REGRESSION
     for worst in (Verdict.ERROR, Verdict.INCONCLUSIVE):

@@ -286,6 +286,7 @@ def test_overall_regression_is_holm_adjusted_across_tasks() -> None:
     assert overall([tv(R, 0.02), tv(L, 0.9), tv(I, 0.5)]) == I  # 0.02 > 0.025/3: one task's own REGRESSION is not enough
     assert overall([tv(R, 0.005), tv(L, 0.9), tv(I, 0.5)]) == R
     assert overall([tv(L, 1), tv(E, 1), tv(I, 1)]) == E
+    assert overall([tv(R, 0.02), tv(E, 1)]) == E and overall([tv(R, 0.02), tv(L, 1)]) == I  # an ERROR is in the family too
     assert overall([tv(L, 1), tv(L, 1)]) == L
     assert [EXIT_CODES[v] for v in (L, R, I, E)] == [0, 1, 3, 4]
 
