@@ -9,12 +9,12 @@ few answers happened to change is not mistaken for a precise one.
 
 - 0/1 scores, one repeat: Tango's score test for a difference of paired proportions
   (Tango 1998, Stat Med 17:891–908; the usual choice for matched-pair non-inferiority).
-- 0/1 draws, K > 1 repeats per item: the same score statistic over all draws, its variance
-  multiplied by the estimated design effect of clustering by item, never below 1 (Rao & Scott
-  1992, Biometrics 48:577–585), referred to t with n − 1 degrees of freedom. Draws of one item
-  are exchangeable given the item, so their differences are non-negatively correlated and the
-  unclustered score variance is a lower bound of the clustered one: the max keeps it honest
-  when few draws differ.
+- 0/1 draws, K > 1 repeats per item: the same score statistic over all draws, referred to t with
+  n − 1 degrees of freedom. The part of its null variance that the data show is multiplied by the
+  estimated design effect of clustering by item, never below 1 (Rao & Scott 1992, Biometrics
+  48:577–585: draws of one item are exchangeable given the item, so their differences are
+  non-negatively correlated); the part the data did not show, by K, the design effect of
+  failures tied to items, which nothing observed can rule out.
 - Scores in [0, 1] that are not all 0/1: the paired t-test on per-item means.
 - A macro over groups (tau2's domains): Δ = mean of the groups' Δ, Var = Σ Var_g / G², each
   group's variance taken at its Δ shifted by the same amount as the macro's, t with
@@ -94,15 +94,19 @@ def variance_of_delta(p: Paired, delta0: ArrayLike) -> tuple[ArrayLike, float]:
         return _scalar((1 - np.asarray(delta0)) * (1 + np.asarray(delta0))), 1.0
     if not p.binary:
         return p.var_items / p.n, float(p.n - 1)
-    var0 = np.asarray(restricted_draw_variance(p.worse, p.better, p.draws, delta0)) / p.draws
+    null = np.asarray(restricted_draw_variance(p.worse, p.better, p.draws, delta0))
     if p.repeats == 1:
-        return _scalar(var0), math.inf
+        return _scalar(null / p.draws), math.inf
     draws = p.draws
-    unrestricted = (np.asarray(p.worse) + np.asarray(p.better)) / draws - np.asarray(p.delta) ** 2
+    seen = np.maximum((np.asarray(p.worse) + np.asarray(p.better)) / draws - np.asarray(p.delta) ** 2, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        deff = np.where(unrestricted > 0, (np.asarray(p.var_items) / p.n) / (unrestricted / draws), 1.0)
+        deff = np.where(seen > 0, (np.asarray(p.var_items) / p.n) / (seen / draws), 1.0)
     deff = np.where(np.isfinite(deff), np.maximum(deff, 1.0), 1.0)
-    return _scalar(var0 * deff), float(p.n - 1)
+    # The part of the null's discordance that the data did not show could be tied to items (a
+    # candidate wrong on every draw of a few items): it gets the worst design effect, K. With
+    # nothing differing, that is the one-repeat bound over items; repeats never prove more.
+    unseen = np.maximum(null - seen, 0.0)
+    return _scalar((deff * np.minimum(seen, null) + p.repeats * unseen) / draws), float(p.n - 1)
 
 
 def continuity(data: Paired | list[Paired]) -> float:

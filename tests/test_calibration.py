@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from evals.calibration import LIMIT, clustered_table, exact_rates, exact_table, power_table, probabilities, region
+from evals.calibration import LIMIT, clustered_table, exact_rates, exact_table, item_tied_table, power_table, probabilities, region
 from evals.simmodel import SimModel
 
 ALPHA = 0.025
@@ -44,6 +44,11 @@ def test_repeats_and_macro_keep_alpha_by_simulation() -> None:
     assert wrong == 0
     assert max(cell.rate for cell in [*single.values(), *macro.values()]) <= LIMIT
     assert false_regression <= LIMIT
+
+
+def test_failures_tied_to_items_are_not_hidden_by_repeats() -> None:
+    """The review's case: a candidate wrong on every draw of a few items, few items differing."""
+    assert max(item_tied_table(4000).values()) <= LIMIT
 
 
 @pytest.mark.slow
