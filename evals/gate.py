@@ -253,7 +253,7 @@ def _method(data: Paired) -> str:
         return "paired t-test on per-item means (scores not all 0/1)"
     if data.repeats == 1:
         return "Tango score interval for paired proportions"
-    return f"score statistic over {data.repeats} draws per item, Rao–Scott design effect, t with {data.n - 1} df"
+    return f"score statistic over {data.repeats} draws per item, design effect (Rao–Scott seen, K unseen), t with {data.n - 1} df"
 
 
 def _se_at_margin(data: Paired | list[Paired], margin: float) -> float:
