@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evals.errors import UsageError
 from evals.records import sha256_json
 
 
@@ -91,3 +92,12 @@ class Task(ABC):
 
     def config(self) -> dict[str, Any]:
         return self.options.model_dump(mode="json")
+
+
+def refuse_duplicates(seen: dict[str, list[int]], source: str, unit: str, what: str, why: str) -> None:
+    """One error naming the ids seen at more than one row: items are paired by id, so a duplicate would be counted twice."""
+    duplicated = {i: numbers for i, numbers in seen.items() if len(numbers) > 1}
+    if duplicated:
+        shown = "; ".join(f"{i} at {unit}s {', '.join(map(str, numbers))}" for i, numbers in list(duplicated.items())[:5])
+        more = f"; and {len(duplicated) - 5} more" if len(duplicated) > 5 else ""
+        raise UsageError(f"{source}: {len(duplicated)} {what} occur more than once ({why}): {shown}{more}")

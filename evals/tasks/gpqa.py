@@ -29,7 +29,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from evals.errors import UsageError
-from evals.tasks.base import Item, Request, Response, Scored, Task, TaskOptions
+from evals.tasks.base import Item, Request, Response, Scored, Task, TaskOptions, refuse_duplicates
 
 HF_DATASET = "Idavidrein/gpqa"
 HF_CONFIG = "gpqa_diamond"
@@ -117,11 +117,7 @@ def check_rows(header: list[str], raw: list[tuple[int, dict[str, Any]]], source:
             raise UsageError(f"{where}: empty {', '.join(repr(c) for c in empty)}")
         seen.setdefault(row["Record ID"], []).append(number)
         rows.append({c: "" if v is None else str(v) for c, v in row.items()})
-    duplicated = {i: numbers for i, numbers in seen.items() if len(numbers) > 1}
-    if duplicated:
-        shown = "; ".join(f"{i!r} at {unit}s {', '.join(map(str, numbers))}" for i, numbers in list(duplicated.items())[:5])
-        more = f"; and {len(duplicated) - 5} more" if len(duplicated) > 5 else ""
-        raise UsageError(f"{source}: {len(duplicated)} Record ID(s) occur more than once (items are paired by it): {shown}{more}")
+    refuse_duplicates({repr(i): n for i, n in seen.items()}, source, unit, "Record ID(s)", "items are paired by it")
     return rows
 
 

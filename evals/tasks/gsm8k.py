@@ -36,7 +36,7 @@ from pydantic import Field
 
 from evals.errors import UsageError
 from evals.records import sha256_json
-from evals.tasks.base import Item, Request, Response, Scored, Task, TaskOptions
+from evals.tasks.base import Item, Request, Response, Scored, Task, TaskOptions, refuse_duplicates
 
 HF_DATASET = "openai/gsm8k"
 HF_CONFIG = "main"
@@ -92,11 +92,7 @@ def check_rows(raw: list[tuple[int, Any]], source: str, unit: str) -> list[dict[
             raise UsageError(f"{where}: \"answer\" has no final \"#### N\" line (GSM8K's label format, which both scorers read)")
         seen.setdefault(item_id(row["question"]), []).append(number)
         rows.append({"question": row["question"], "answer": row["answer"]})
-    duplicated = {i: numbers for i, numbers in seen.items() if len(numbers) > 1}
-    if duplicated:
-        shown = "; ".join(f"item {i} at {unit}s {', '.join(map(str, numbers))}" for i, numbers in list(duplicated.items())[:5])
-        more = f"; and {len(duplicated) - 5} more" if len(duplicated) > 5 else ""
-        raise UsageError(f"{source}: {len(duplicated)} question(s) occur more than once (an item's id is a hash of its question): {shown}{more}")
+    refuse_duplicates({f"item {i}": n for i, n in seen.items()}, source, unit, "question(s)", "an item's id is a hash of its question")
     return rows
 
 
