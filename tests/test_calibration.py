@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import stats as sps
 
-from evals.calibration import LIMIT, clustered_table, exact_rates, exact_table, item_tied_table, power_table, probabilities, region
+from evals.calibration import LIMIT, clustered_table, exact_rates, exact_table, item_tied_table, power_table, region, replaced_rates
 from evals.simmodel import SimModel
 
 ALPHA = 0.025
@@ -26,16 +25,12 @@ def test_exact_grid_one_repeat_keeps_alpha_both_ways() -> None:
 
 def test_the_calibration_catches_the_wald_gate() -> None:
     """The enumeration would have caught the old gate: Wald plus the rule-of-three floor at n = 200,
-    m = 0.02, a strong model whose candidate only breaks answers."""
-    n, m = 200, 0.02
-    r = region(n, m)
-    d = (r.better - r.worse) / n
-    sd = np.sqrt(np.maximum((r.worse + r.better) / n - d**2, 0) * n / (n - 1))
-    se = np.where(sd > 0, sd / np.sqrt(n), np.sqrt(3 / n) / np.sqrt(n))
-    wald = d - sps.norm.ppf(1 - ALPHA) * se > -m
-    ours = exact_rates(r, 0.03, -m)[0]
-    p = probabilities(r, (0.03 + m) / 2, (0.03 - m) / 2)
-    assert p[wald].sum() > 0.06 and ours <= LIMIT
+    m = 0.02, a strong model whose candidate only breaks answers; and the uncorrected REGRESSION side."""
+    r = region(200, 0.02)
+    wald, uncorrected = replaced_rates(r, 0.03, -0.02)
+    lossless, regression = exact_rates(r, 0.03, -0.02)
+    assert wald > 0.06 and lossless <= LIMIT
+    assert uncorrected > LIMIT and regression <= LIMIT
 
 
 @pytest.mark.slow
