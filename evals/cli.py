@@ -18,7 +18,7 @@ import signal
 import sys
 import traceback
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -32,6 +32,7 @@ from evals.gate import (
     EXIT_CODES,
     TaskVerdict,
     Verdict,
+    gate_looks,
     gate_saved,
     gate_summary,
     margin_for,
@@ -40,6 +41,7 @@ from evals.gate import (
 )
 from evals.records import (
     MANIFEST,
+    RECORDS,
     FolderLock,
     Run,
     load_run,
@@ -61,6 +63,7 @@ from evals.tasks import registry, task_from_manifest, validate_tasks
 from evals.tasks.gsm8k import HF_DATASET, HF_REVISION
 
 OUTPUTS = Path("outputs")
+FINISHED = ("complete", "stopped")  # "stopped": a sequential look decided the task
 COMPARE_JSON = "compare.json"
 GATE_JSON = "gate.json"
 EXIT_OK, EXIT_USAGE, EXIT_ERROR = 0, 2, 4
@@ -131,7 +134,7 @@ def newest_unfinished(endpoints: list[str], tasks: list[str], pair: tuple[str, s
             manifests = [read_manifest(run / e / t) for e in endpoints for t in tasks]
         except UsageError:
             continue
-        if all(m is not None for m in manifests) and any(m.status != "complete" for m in manifests if m):
+        if all(m is not None for m in manifests) and any(m.status not in FINISHED for m in manifests if m):
             return run
     return None
 
@@ -315,14 +318,30 @@ def _with_integrity(verdicts: list[TaskVerdict], problems: dict[str, str], confi
     return sorted([v for v in verdicts if v.task not in problems] + _integrity_errors(problems, config), key=lambda v: v.task)
 
 
+def _judge(config: Config) -> Callable[[Job, Job], bool]:
+    """The gate at a sequential run's looks: decided once a look crosses a boundary, is futile or fails."""
+
+    def judge(reference: Job, candidate: Job) -> bool:
+        assert reference.manifest is not None and candidate.manifest is not None
+        verdict, decided = gate_looks((reference.manifest, read_records(reference.folder / RECORDS)),
+                                      (candidate.manifest, read_records(candidate.folder / RECORDS)), config.gate)
+        if decided and verdict.sequential is not None:
+            s = verdict.sequential
+            print(f"{verdict.task}: {verdict.verdict} at look {s.look} of {len(s.looks)} ({s.looks[s.look - 1]:,} of {s.looks[-1]:,} items, {s.stopped})",
+                  file=sys.stderr, flush=True)
+        return decided
+
+    return judge
+
+
 async def compare(config: Config, reference: str, candidate: str, tasks: list[str], out: Path, overrides: dict[str, Any]) -> list[TaskVerdict]:
-    """Run both endpoints at once, then gate every task."""
+    """Run both endpoints at once, then gate every task (look by look under `[gate] sequential`)."""
     out.mkdir(parents=True, exist_ok=True)
     ref_name, cand_name = config.endpoint(reference)[0], config.endpoint(candidate)[0]
     if ref_name == cand_name:
         raise UsageError(f"reference and candidate are the same endpoint ({ref_name})")
     write_atomic(out / COMPARE_JSON, json.dumps({"reference": ref_name, "candidate": cand_name, "tasks": tasks}) + "\n")
-    jobs = await run_endpoints(config, [reference, candidate], tasks, out, overrides)
+    jobs = await run_endpoints(config, [reference, candidate], tasks, out, overrides, _judge(config) if config.gate.sequential else None)
     runs: dict[str, dict[str, Run]] = {ref_name: {}, cand_name: {}}
     for job in jobs:
         assert job.manifest is not None
@@ -335,6 +354,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     tasks = _task_names(args.tasks)
     names = [_endpoint_name(config, args.reference), _endpoint_name(config, args.candidate)]
     overrides = {"limit": args.limit} if args.limit else {}
+    if args.sequential or args.looks is not None:
+        if args.looks is not None and args.looks > 20:
+            raise UsageError(f"--looks {args.looks}: at most 20 (each look spends some of α)")
+        config.gate.sequential = True
+        config.gate.looks = args.looks if args.looks is not None else config.gate.looks
     out = choose_out(args, names, tasks, pair=(names[0], names[1]))
     with writing(out):
         announce_resume(out, names, tasks)
@@ -560,6 +584,8 @@ def parser() -> argparse.ArgumentParser:
     cmp.add_argument("--resume", action="store_true", help="continue the newest unfinished comparison of these endpoints and tasks under outputs/")
     cmp.add_argument("--junit", help="write a JUnit XML file: one testcase per task")
     cmp.add_argument("--markdown", help="write the comparison as markdown")
+    cmp.add_argument("--sequential", action="store_true", help="look at the evidence during the run and stop each task once it is decided ([gate] sequential)")
+    cmp.add_argument("--looks", type=positive_int, help="with --sequential: how many looks (default 4, [gate] looks)")
     cmp.set_defaults(func=cmd_compare)
 
     gate = sub.add_parser("gate", help="gate two saved runs, or a published summary table")

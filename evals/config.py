@@ -145,6 +145,12 @@ class GateConfig(Strict):
     margins: dict[str, Margin] = Field(default_factory=dict)
     # 1 would accept an arm whose every request failed; a verdict then says nothing.
     max_error_rate: float = Field(default=0.01, ge=0, lt=1)
+    # `evals compare`: look `looks` times and stop a task once it is decided (evals.sequential)
+    sequential: bool = False
+    looks: int = Field(default=4, ge=1, le=20)
+    # stop as INCONCLUSIVE when neither boundary is reachable with this conditional power; 0: never
+    futility: float = Field(default=0.1, ge=0, lt=1)
+    order_seed: int = 0
 
 
 class Config(Strict):

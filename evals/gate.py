@@ -27,6 +27,7 @@ from evals.errors import UsageError
 from evals.inference import Paired, holm, interval, noninferiority, summarise, variance_of_delta
 from evals.power import items_needed_binary, items_needed_scaled, repeats_needed
 from evals.records import Manifest, Record, Run
+from evals.sequential import Design, decide
 from evals.stats import Comparison, Matched, describe, match, pass_hat_k, within_variance, z
 
 DEFAULT_MARGINS = {"gsm8k": 0.02, "gpqa_diamond": 0.03, "tau2": 0.05}
@@ -50,6 +51,17 @@ EXIT_CODES = {Verdict.LOSSLESS: 0, Verdict.REGRESSION: 1, Verdict.INCONCLUSIVE: 
 
 def margin_for(task: str, config: GateConfig) -> float:
     return config.margins.get(task, DEFAULT_MARGINS.get(task, FALLBACK_MARGIN))
+
+
+class SequentialState(BaseModel):
+    """Where a sequential run stopped (`evals.sequential`)."""
+
+    look: int  # 1-based: the look that gave the verdict
+    looks: list[int]  # items at each look
+    level: float  # the nominal one-sided level at that look
+    stopped: str  # "LOSSLESS boundary", "REGRESSION boundary", "futility", "last look", "error", "incomplete"
+    generations: int  # requests both arms made (records written)
+    generations_fixed: int  # what the fixed design would have made
 
 
 class TaskVerdict(BaseModel):
@@ -85,6 +97,8 @@ class TaskVerdict(BaseModel):
     stats: Comparison | None = None
     groups: dict[str, Comparison] = Field(default_factory=dict)
     pass_k: dict[str, dict[int, float]] = Field(default_factory=dict)
+    sequential: SequentialState | None = None
+
 
 
 def overall(verdicts: Sequence[TaskVerdict]) -> Verdict:
@@ -94,8 +108,8 @@ def overall(verdicts: Sequence[TaskVerdict]) -> Verdict:
     if not verdicts:
         return Verdict.ERROR
     # every task is in Holm's family, an errored one with p = 1: an ERROR beside it must not make a REGRESSION easier
-    p_values = [v.p_regression if v.verdict != Verdict.ERROR and v.p_regression is not None and math.isfinite(v.p_regression) else 1.0 for v in verdicts]
     alpha = min(v.alpha for v in verdicts)
+    p_values = [_holm_p(v) for v in verdicts]
     if any(holm(p_values, alpha)):
         return Verdict.REGRESSION
     for worst in (Verdict.ERROR, Verdict.INCONCLUSIVE):
@@ -104,6 +118,14 @@ def overall(verdicts: Sequence[TaskVerdict]) -> Verdict:
     if any(v.verdict == Verdict.REGRESSION for v in verdicts):
         return Verdict.INCONCLUSIVE  # a task regressed on its own, but not once adjusted for the number of tasks
     return Verdict.LOSSLESS
+
+
+def _holm_p(v: TaskVerdict) -> float:
+    """The p-value a task brings to Holm's family; a sequential look's nominal p is scaled by α over
+    the look's level, so that the task alone rejects exactly when its look did."""
+    if v.verdict == Verdict.ERROR or v.p_regression is None or not math.isfinite(v.p_regression):
+        return 1.0
+    return min(1.0, v.p_regression * v.alpha / v.sequential.level) if v.sequential else v.p_regression
 
 
 COMPARED = ("task", "task_version", "task_config", "dataset_fingerprint", "prompt_fingerprint", "sampling")
@@ -120,7 +142,7 @@ def mismatch(reference: Manifest, candidate: Manifest) -> str | None:
                 diffs.append(f"{name} ({', '.join(f'{k}: {a.get(k)!r} vs {b.get(k)!r}' for k in keys)})")
             else:
                 diffs.append(f"{name} ({str(a)[:16]} vs {str(b)[:16]})")
-    for name in ("user_simulator",):  # engines that put more into the manifest say so in `extra`
+    for name in ("user_simulator", "sequential"):  # engines that put more into the manifest say so in `extra`
         if reference.extra.get(name) != candidate.extra.get(name):
             diffs.append(f"{name} ({reference.extra.get(name)!r} vs {candidate.extra.get(name)!r})")
     return "runs are not comparable: different " + "; ".join(diffs) if diffs else None
@@ -165,6 +187,70 @@ def gate_runs(
     candidate: tuple[Manifest, Sequence[Record]],
     config: GateConfig,
 ) -> TaskVerdict:
+    """The verdict on two runs of one task; a sequential run is judged at the look where it stopped."""
+    if reference[0].extra.get("sequential") is None and candidate[0].extra.get("sequential") is None:
+        return _gate(reference, candidate, config)
+    return gate_looks(reference, candidate, config)[0]
+
+
+Arm = tuple[Manifest, Sequence[Record]]
+
+
+def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[TaskVerdict, bool]:
+    """A sequential run's verdict and whether a look decided it (what the runner asks at each look).
+
+    Looks are taken in order while both arms hold a record of every (item, repeat) up to the
+    look; the first that crosses a boundary, is futile or is ERROR gives the verdict, as does the
+    last. A run that ends between looks undecided (interrupted) is judged at the last look's level
+    on everything its manifest expects, the missing answers counted against the candidate."""
+    (ref_m, ref_r), (cand_m, cand_r) = reference, candidate
+    plan = ref_m.extra.get("sequential")
+    if plan is None or plan != cand_m.extra.get("sequential"):
+        return _gate(reference, candidate, config), True  # mismatch() names the difference
+    design = Design.from_manifest(plan)
+    order: list[str] = list(plan["order"])
+    repeats = set(ref_m.repeats)
+    fixed = 2 * ref_m.items * len(ref_m.repeats)
+
+    def state(look: int, stopped: str) -> SequentialState:
+        return SequentialState(look=look + 1, looks=list(design.sizes), level=design.level(look), stopped=stopped,
+                               generations=len({r.key for r in ref_r}) + len({r.key for r in cand_r}), generations_fixed=fixed)
+
+    outside = {r.item_id for r in (*ref_r, *cand_r)} - set(order)
+    if outside or len(order) != ref_m.items:
+        verdict = _gate(reference, candidate, config)
+        verdict.verdict, verdict.problem = Verdict.ERROR, f"the records hold {len(outside)} items outside the sequential order of {len(order)} items"
+        return verdict, True
+    held = [{r.key for r in records if r.repeat in repeats} for records in (ref_r, cand_r)]
+    for look, size in enumerate(design.sizes):
+        keep = set(order[:size])
+        keys = {(i, rep) for i in keep for rep in repeats}
+        if not all(keys <= h for h in held):
+            break
+        subset = ref_m.model_copy(update={"items": size})
+        arms = [(subset, [r for r in records if r.item_id in keep]) for records in (ref_r, cand_r)]
+        verdict = _gate(arms[0], (cand_m.model_copy(update={"items": size}), arms[1][1]), config, design, look)
+        last = look == len(design.sizes) - 1
+        futile = verdict.note is not None and FUTILITY_NOTE in verdict.note
+        if verdict.verdict != Verdict.INCONCLUSIVE or futile or last:
+            stopped = {Verdict.LOSSLESS: "LOSSLESS boundary", Verdict.REGRESSION: "REGRESSION boundary", Verdict.ERROR: "error"}.get(verdict.verdict, "futility" if futile else "last look")
+            verdict.sequential = state(look, stopped)
+            return verdict, True
+    verdict = _gate(reference, candidate, config, design, len(design.sizes) - 1)
+    verdict.sequential = state(len(design.sizes) - 1, "incomplete")
+    return verdict, False
+
+
+FUTILITY_NOTE = "stopped for futility"
+
+
+def _gate(
+    reference: Arm,
+    candidate: Arm,
+    config: GateConfig,
+    design: Design | None = None,
+    look: int = 0,
+) -> TaskVerdict:
     (ref_m, ref_r), (cand_m, cand_r) = reference, candidate
     task = ref_m.task
     base = TaskVerdict(task=task, verdict=Verdict.ERROR, margin=margin_for(task, config), alpha=config.alpha, power=config.power)
@@ -196,7 +282,7 @@ def gate_runs(
     base.imputed = matched.imputed
     base.delta_answered = matched.delta_answered
     base.n, base.repeats = len(matched.items), len(matched.repeats)
-    _decide(base, matched, config)
+    _decide(base, matched, config, design, look)
     if base.groups:  # pass^k macro over groups too, as tau2's leaderboard reports it (errored trials as failures)
         base.pass_k = {
             arm: {k: float(np.mean([pass_hat_k([r for r in records if r.details.get("group") == g], k) for g in base.groups])) for k in range(1, base.repeats + 1)}
@@ -207,9 +293,12 @@ def gate_runs(
     return base
 
 
-def _decide(base: TaskVerdict, matched: Matched, config: GateConfig) -> TaskVerdict:
-    """The verdict of aligned, imputed score matrices: the test, its interval, the advice."""
-    margin, alpha = base.margin, config.alpha
+def _decide(base: TaskVerdict, matched: Matched, config: GateConfig, design: Design | None = None, look: int = 0) -> TaskVerdict:
+    """The verdict of aligned, imputed score matrices: the test, its interval, the advice. At a
+    sequential look the test runs at the look's nominal level and the interval is the repeated
+    confidence interval at that level (Jennison & Turnbull 1989), so it still agrees with the verdict."""
+    margin = base.margin
+    alpha = design.level(look) if design is not None else config.alpha
     groups = _group_data(matched)
     data: Paired | list[Paired]
     if groups:
@@ -222,7 +311,12 @@ def _decide(base: TaskVerdict, matched: Matched, config: GateConfig) -> TaskVerd
     else:
         data = summarise(matched.reference, matched.candidate)
         base.method = _method(data)
-    test = noninferiority(data, margin, alpha)
+    futile = False
+    if design is None:
+        test = noninferiority(data, margin, alpha)
+    else:
+        at_look = decide(data, margin, design, look)
+        test, futile = at_look.test, bool(at_look.futile)
     t, df = float(test.statistic), float(test.df)
     delta = float(np.mean([g.delta for g in data])) if isinstance(data, list) else float(data.delta)
     se = abs(delta + margin) / abs(t) if math.isfinite(t) and t != 0 else _se_at_margin(data, margin)
@@ -240,6 +334,9 @@ def _decide(base: TaskVerdict, matched: Matched, config: GateConfig) -> TaskVerd
     base.low, base.high = interval(data, alpha)
     base.verdict = Verdict.LOSSLESS if test.lossless else Verdict.REGRESSION if test.regression else Verdict.INCONCLUSIVE
     base.mde = (z(alpha) + z(1 - config.power)) * se
+    if futile:
+        base.note = _join(base.note, f"{FUTILITY_NOTE} at look {look + 1} of {len(design.sizes)}: carrying the current trend to the last look, "  # type: ignore[union-attr]
+                          f"either boundary would be crossed with probability under {design.futility:.0%}")  # type: ignore[union-attr]
     if matched.imputed["reference"] or matched.imputed["candidate"]:
         base.note = _join(base.note, f"errors and missing answers counted against the candidate: {matched.imputed['candidate']} candidate draws as failures, "
                           f"{matched.imputed['reference']} reference draws as successes; Δ as answered (errors left out) = {base.delta_answered:+.4f}")
@@ -375,7 +472,7 @@ def _unpaired_p_regression(row: SummaryRow, margin: float) -> float:
     """The smallest α at which the interval's upper bound falls below −m (for Holm across tasks)."""
     if row.score_cand - row.score_ref >= -margin:
         return 1.0
-    excess = lambda a: _unpaired_interval(row, a)[1] + margin  # noqa: E731
+    excess = lambda a: _unpaired_interval(row, a)[1] + margin
     if excess(1e-12) < 0:
         return 1e-12
     if excess(0.4999) >= 0:  # the gap is the margin, to floating point: nothing rejects

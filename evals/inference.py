@@ -66,15 +66,15 @@ def summarise(reference: np.ndarray, candidate: np.ndarray) -> Paired:
     return Paired(
         n=n,
         repeats=k,
-        delta=_scalar(d.mean(axis=-1)),
-        var_items=_scalar(var),
-        worse=_scalar((ref * (1 - cand)).sum(axis=(-2, -1))),
-        better=_scalar(((1 - ref) * cand).sum(axis=(-2, -1))),
+        delta=scalar(d.mean(axis=-1)),
+        var_items=scalar(var),
+        worse=scalar((ref * (1 - cand)).sum(axis=(-2, -1))),
+        better=scalar(((1 - ref) * cand).sum(axis=(-2, -1))),
         binary=binary,
     )
 
 
-def _scalar(x: np.ndarray) -> ArrayLike:
+def scalar(x: np.ndarray) -> ArrayLike:
     return float(x) if np.ndim(x) == 0 else x
 
 
@@ -84,19 +84,19 @@ def restricted_draw_variance(worse: ArrayLike, better: ArrayLike, draws: int, de
     b, c, n = np.asarray(worse, dtype=float), np.asarray(better, dtype=float), float(draws)
     lin = (b + c) - delta0 * (2 * n + b - c)
     p_worse = (lin + np.sqrt(np.maximum(lin * lin + 8 * n * b * delta0 * (1 - delta0), 0.0))) / (4 * n)
-    return _scalar(2 * p_worse + delta0 - delta0 * delta0)
+    return scalar(2 * p_worse + delta0 - delta0 * delta0)
 
 
 def variance_of_delta(p: Paired, delta0: ArrayLike) -> tuple[ArrayLike, float]:
     """The variance of Δ̂ under Δ = delta0, and its degrees of freedom (inf: normal)."""
     if p.n < 2 and not (p.binary and p.repeats == 1):
         # one item: its between-item variance cannot be estimated; bound it (Bhatia–Davis, d̄ ∈ [−1, 1])
-        return _scalar((1 - np.asarray(delta0)) * (1 + np.asarray(delta0))), 1.0
+        return scalar((1 - np.asarray(delta0)) * (1 + np.asarray(delta0))), 1.0
     if not p.binary:
         return p.var_items / p.n, float(p.n - 1)
     null = np.asarray(restricted_draw_variance(p.worse, p.better, p.draws, delta0))
     if p.repeats == 1:
-        return _scalar(null / p.draws), math.inf
+        return scalar(null / p.draws), math.inf
     draws = p.draws
     seen = np.maximum((np.asarray(p.worse) + np.asarray(p.better)) / draws - np.asarray(p.delta) ** 2, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -106,7 +106,7 @@ def variance_of_delta(p: Paired, delta0: ArrayLike) -> tuple[ArrayLike, float]:
     # candidate wrong on every draw of a few items): it gets the worst design effect, K. With
     # nothing differing, that is the one-repeat bound over items; repeats never prove more.
     unseen = np.maximum(null - seen, 0.0)
-    return _scalar((deff * np.minimum(seen, null) + p.repeats * unseen) / draws), float(p.n - 1)
+    return scalar((deff * np.minimum(seen, null) + p.repeats * unseen) / draws), float(p.n - 1)
 
 
 def continuity(data: Paired | list[Paired]) -> float:
@@ -128,7 +128,7 @@ def statistic(data: Paired | list[Paired], delta0: ArrayLike, shift: float = 0.0
         var, df = variance_of_delta(data, delta0)
         with np.errstate(invalid="ignore", divide="ignore"):
             t = (np.asarray(data.delta) - delta0 + shift) / np.sqrt(var)
-        return _scalar(np.where(np.asarray(var) > 0, t, np.nan)), df
+        return scalar(np.where(np.asarray(var) > 0, t, np.nan)), df
     g = len(data)
     macro = np.mean([np.asarray(x.delta) for x in data], axis=0)
     moved = macro - delta0  # each group is tested at its own Δ moved by the same amount
@@ -137,18 +137,18 @@ def statistic(data: Paired | list[Paired], delta0: ArrayLike, shift: float = 0.0
     with np.errstate(invalid="ignore", divide="ignore"):
         df = total**2 / np.sum([np.asarray(v) ** 2 / d for v, d in parts], axis=0)  # Welch–Satterthwaite
         t = (macro - delta0 + shift) / (np.sqrt(total) / g)
-    return _scalar(np.where(total > 0, t, np.nan)), _scalar(np.where(np.isfinite(df), df, math.inf))
+    return scalar(np.where(total > 0, t, np.nan)), scalar(np.where(np.isfinite(df), df, math.inf))
 
 
 def _cdf(t: ArrayLike, df: ArrayLike) -> ArrayLike:
     df = np.asarray(df, dtype=float)
-    return _scalar(np.where(np.isinf(df), sps.norm.cdf(t), sps.t.cdf(t, np.where(np.isinf(df), 1.0, df))))
+    return scalar(np.where(np.isinf(df), sps.norm.cdf(t), sps.t.cdf(t, np.where(np.isinf(df), 1.0, df))))
 
 
 def critical(alpha: float, df: ArrayLike) -> ArrayLike:
     """The one-sided 1 − α quantile: normal for inf degrees of freedom, else Student's t."""
     df = np.asarray(df, dtype=float)
-    return _scalar(np.where(np.isinf(df), sps.norm.ppf(1 - alpha), sps.t.ppf(1 - alpha, np.where(np.isinf(df), 1.0, df))))
+    return scalar(np.where(np.isinf(df), sps.norm.ppf(1 - alpha), sps.t.ppf(1 - alpha, np.where(np.isinf(df), 1.0, df))))
 
 
 @dataclass(frozen=True)
@@ -172,10 +172,10 @@ def noninferiority(data: Paired | list[Paired], margin: float, alpha: float) -> 
         return Test(
             statistic=t,
             df=df,
-            p_lossless=_scalar(1 - np.asarray(_cdf(t, df))),
-            p_regression=_scalar(np.asarray(_cdf(t_reg, df))),
-            lossless=_scalar(np.asarray(t) > crit),
-            regression=_scalar(np.asarray(t_reg) < -np.asarray(crit)),
+            p_lossless=scalar(1 - np.asarray(_cdf(t, df))),
+            p_regression=scalar(np.asarray(_cdf(t_reg, df))),
+            lossless=scalar(np.asarray(t) > crit),
+            regression=scalar(np.asarray(t_reg) < -np.asarray(crit)),
         )
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from pydantic import BaseModel
 from tabulate import tabulate
 
-from evals.gate import EXIT_CODES, TaskVerdict, Verdict, overall
+from evals.gate import EXIT_CODES, SequentialState, TaskVerdict, Verdict, overall
 from evals.records import Manifest, Record
 from evals.stats import clustered_mean, item_scores, pass_hat_k
 
@@ -166,6 +166,7 @@ def gate_json(reference: str, candidate: str, verdicts: list[TaskVerdict]) -> di
                 "pass_k": v.pass_k,
                 "problem": v.problem,
                 "note": v.note,
+                "sequential": v.sequential.model_dump() if v.sequential else None,
             }
             for v in verdicts
         ],
@@ -186,6 +187,15 @@ def _finite(value: Any) -> Any:
 def dumps(data: Any) -> str:
     """JSON that every parser reads: `allow_nan=False` turns a stray NaN into an error here, not downstream."""
     return json.dumps(_finite(data), indent=2, allow_nan=False)
+
+
+def sequential_line(s: SequentialState) -> str:
+    """Where a sequential run stopped and what stopping saved."""
+    looks = ", ".join(f"{n:,}" for n in s.looks)
+    saved = s.generations_fixed - s.generations
+    share = f" ({saved / s.generations_fixed:.0%} of the fixed design's {s.generations_fixed:,})" if s.generations_fixed else ""
+    return (f"sequential: decided at look {s.look} of {len(s.looks)} (items at the looks: {looks}; {s.stopped}; nominal level {s.level:.4g}); "
+            f"{s.generations:,} generations made, {saved:,} saved{share}")
 
 
 def render_gate(reference: str, candidate: str, verdicts: list[TaskVerdict], fmt: str = "table") -> str:
@@ -211,6 +221,8 @@ def render_gate(reference: str, candidate: str, verdicts: list[TaskVerdict], fmt
                           f"{m.cand_only_right} only in the candidate, p = {m.pvalue:.3g}")
         if v.verdict == Verdict.REGRESSION and len(verdicts) > 1 and v.p_regression is not None:
             extras.append(f"p = {v.p_regression:.3g} against Δ ≥ -{v.margin:g} (Holm-adjusted across the {len(verdicts)} tasks for the overall REGRESSION)")
+        if v.sequential:
+            extras.append(sequential_line(v.sequential))
         if v.note:
             extras.append(v.note)
         parts += [("  " if fmt == "markdown" else "    ") + e for e in extras]

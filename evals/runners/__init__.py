@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from evals.client import Endpoint
 from evals.config import Config
 from evals.runners.engines import run_engine_job
-from evals.runners.native import Job, run_jobs
+from evals.runners.looks import Looks
+from evals.runners.native import Job, SequentialPlan, run_jobs
 from evals.tasks import Task, make_task
 
-__all__ = ["Job", "run_any", "run_endpoints"]
+__all__ = ["Job", "Looks", "SequentialPlan", "run_any", "run_endpoints"]
+
+# The gate, handed in by the CLI: given both arms' jobs of a task, has a look decided it?
+Judge = Callable[[Job, Job], bool]
 
 
 async def run_any(jobs: list[Job], config: Config) -> list[Job]:
@@ -23,11 +28,24 @@ async def run_any(jobs: list[Job], config: Config) -> list[Job]:
     return jobs
 
 
-async def run_endpoints(config: Config, names: list[str], tasks: list[str], out: Path, overrides: dict[str, Any]) -> list[Job]:
-    """Every task on every endpoint, all in flight at once; jobs come back in (endpoint, task) order."""
+async def run_endpoints(config: Config, names: list[str], tasks: list[str], out: Path, overrides: dict[str, Any], judge: Judge | None = None) -> list[Job]:
+    """Every task on every endpoint, all in flight at once; jobs come back in (endpoint, task) order.
+
+    With `judge` (a comparison under `[gate] sequential`), the two arms of each native task are
+    held together look by look and stop once `judge` says a look decided the task."""
     endpoints = [Endpoint(*config.endpoint(name)) for name in names]
+    jobs = [Job(e, make_task(t, config, overrides), out / e.name / t) for e in endpoints for t in tasks]
+    if judge is not None:
+        gate = config.gate
+        plan = SequentialPlan(looks=gate.looks, alpha=gate.alpha, futility=gate.futility, seed=gate.order_seed)
+        for t in tasks:
+            arms = [j for j in jobs if j.task.name == t and isinstance(j.task, Task)]
+            if len(arms) == 2:
+                looks = Looks(t, lambda a=arms: judge(a[0], a[1]))
+                for j in arms:
+                    j.looks, j.plan = looks, plan
     try:
-        return await run_any([Job(e, make_task(t, config, overrides), out / e.name / t) for e in endpoints for t in tasks], config)
+        return await run_any(jobs, config)
     finally:
         for e in endpoints:
             await e.aclose()

@@ -30,6 +30,7 @@ import evals
 from evals.client import Endpoint, EndpointDown
 from evals.errors import UsageError
 from evals.records import Manifest, Record, RunStore, now, sha256_json
+from evals.runners.looks import Looks
 from evals.tasks.base import Item
 
 
@@ -109,6 +110,18 @@ class Job:
     manifest: Manifest | None = None
     wall_s: float = 0.0
     sent: int = 0
+    looks: Looks | None = None  # a sequentially gated task: shared with the other arm
+    plan: SequentialPlan | None = None
+
+
+@dataclass(frozen=True)
+class SequentialPlan:
+    """`[gate] sequential`: what fixes a sequential design once the items are known."""
+
+    looks: int
+    alpha: float
+    futility: float
+    seed: int
 
 
 def _sampling(params: dict[str, Any], endpoint: Endpoint) -> dict[str, Any]:
@@ -143,6 +156,9 @@ def _manifest(job: Job) -> Manifest:
 
 
 def _check_resumable(old: Manifest, new: Manifest, folder: Path) -> None:
+    sequential = {"sequential design": (old.extra.get("sequential"), new.extra.get("sequential"))}
+    if sequential["sequential design"][0] != sequential["sequential design"][1]:
+        raise UsageError(f"{folder} holds a run with a different sequential design (--sequential, looks, futility or seed); pass another --out to start afresh")
     for name, value in {**new.comparable_fields(), "model": new.model, "sampling": new.sampling}.items():
         before = getattr(old, name)
         if before != value:
@@ -158,6 +174,15 @@ def prepare(job: Job) -> list[tuple[Item, int]]:
         raise UsageError(f"task {job.task.name}: no items to evaluate")
     store = RunStore(job.folder)
     manifest = _manifest(job)
+    if job.plan is not None and job.looks is not None:
+        from evals.sequential import Design, look_sizes, order
+
+        ordered = order([i.item_id for i in job.items], job.plan.seed)
+        design = Design(tuple(look_sizes(len(ordered), job.plan.looks)), job.plan.alpha, job.plan.futility, job.plan.seed)
+        manifest.extra["sequential"] = design.to_manifest(ordered)
+        job.looks.register(job.endpoint.name, ordered, design.sizes, len(manifest.repeats))
+        rank = {item: i for i, item in enumerate(ordered)}
+        job.items.sort(key=lambda i: rank[i.item_id])
     old = store.manifest()
     if old is not None:
         _check_resumable(old, manifest, job.folder)
@@ -202,8 +227,21 @@ async def _run_one(job: Job, store: RunStore, pending: list[tuple[Item, int]], b
             )
         store.append(record)
         board.advance(bar, record.error is not None)
+        if job.looks is not None:
+            job.looks.recorded(endpoint.name, record.key)
 
-    await asyncio.gather(*(one(item, rep) for item, rep in pending))
+    queue = iter(pending)
+
+    async def worker() -> None:
+        # a shared iterator: each worker takes the next (item, repeat), so the run holds as many
+        # coroutines as the endpoint serves at once, not one per request
+        for item, repeat in queue:
+            if job.looks is not None and not await job.looks.admit(item.item_id):
+                return
+            await one(item, repeat)
+            job.sent += 1
+
+    await asyncio.gather(*(worker() for _ in range(min(endpoint.config.max_concurrency, len(pending)))))
 
 
 async def run_jobs(jobs: list[Job]) -> list[Job]:
@@ -212,6 +250,8 @@ async def run_jobs(jobs: list[Job]) -> list[Job]:
     await asyncio.gather(*(e.resolve_model() for e in endpoints.values()))
     pendings = [prepare(job) for job in jobs]
     stores = [RunStore(job.folder) for job in jobs]
+    for looks in {id(j.looks): j.looks for j in jobs if j.looks is not None}.values():
+        looks.start({j.endpoint.name: [r.key for r in s.existing() if r.error is None] for j, s in zip(jobs, stores) if j.looks is looks})
     for job, store in zip(jobs, stores):
         assert job.manifest is not None
         store.open()
@@ -223,7 +263,6 @@ async def run_jobs(jobs: list[Job]) -> list[Job]:
                 t0 = time.perf_counter()
                 await _run_one(job, store, pending, board)
                 job.wall_s = time.perf_counter() - t0
-                job.sent = len(pending)
 
             await asyncio.gather(*(timed(j, s, p) for j, s, p in zip(jobs, stores, pendings)))
     finally:
@@ -237,6 +276,8 @@ async def run_jobs(jobs: list[Job]) -> list[Job]:
         job.manifest.records = len(job.records)
         job.manifest.errors = sum(r.error is not None for r in job.records)
         job.manifest.status = "complete" if job.manifest.errors == 0 and len(job.records) == len(wanted) else "incomplete"
+        if job.looks is not None and job.looks.stopped and job.manifest.status == "incomplete":
+            job.manifest.status = "stopped"  # a look decided: what was not sent was not needed
         job.manifest.extra["wall_s"] = round(job.wall_s, 3)
         store.write_manifest(job.manifest)
     return jobs

@@ -1,0 +1,167 @@
+"""Sequential gating: look at the evidence a few times during a run and stop once it decides
+(issue 12; calibration in docs/statistics.md).
+
+The design is a group-sequential test with an α-spending function (Lan & DeMets 1983,
+Biometrika 70:659–663) of O'Brien–Fleming type, α(t) = 2 − 2Φ(z_{1−α/2}/√t), spent on each of
+the gate's two one-sided tests at Δ = −m: the LOSSLESS boundary and the REGRESSION boundary are
+both rejection boundaries of their own test, each at α. O'Brien–Fleming spending keeps almost
+all of α for the last look, so a run that goes the distance is judged nearly as the fixed
+design would judge it, while a broken candidate (a Z of −10 after a quarter of the items) stops
+at the first look. Each boundary is computed as if the other did not exist (non-binding), which
+can only make a crossing rarer.
+
+Between looks the run may also stop for futility — INCONCLUSIVE, the verdict the run was heading
+for: when, continuing the current trend, neither boundary would be crossed at the last look with
+probability `futility` (conditional power, Lachin 2005, Clin Trials 2:325–339). Stopping early
+with INCONCLUSIVE never makes a LOSSLESS or a REGRESSION more likely, so the error rates hold.
+
+Looks are at equal shares of the items, in a seeded order that both arms and every rerun share
+(`order`): look k holds every repeat of the first n_k items of that order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from scipy import stats as sps
+
+from evals.inference import ArrayLike, Paired, Test, noninferiority, scalar
+
+DEFAULT_LOOKS = 4
+DEFAULT_FUTILITY = 0.1
+SPENDING = "Lan-DeMets O'Brien-Fleming"
+
+
+def obrien_fleming(t: float, alpha: float) -> float:
+    """α spent by information fraction t (one-sided α)."""
+    return 0.0 if t <= 0 else float(2 - 2 * sps.norm.cdf(sps.norm.ppf(1 - alpha / 2) / math.sqrt(min(t, 1.0))))
+
+
+@lru_cache(maxsize=64)
+def boundaries(fractions: tuple[float, ...], alpha: float, points: int = 801) -> tuple[float, ...]:
+    """Critical values c_k of Z at looks with these information fractions (the last one 1).
+
+    The standard recursion (Jennison & Turnbull 2000, "Group Sequential Methods", ch. 19): the
+    density of the score S_k = Z_k √t_k over the paths that have not crossed is carried from look
+    to look on a grid by convolving with the Brownian increment, and c_k is found so that the
+    crossing probability at look k is what the spending function allots it. Deterministic
+    numerical integration, not Monte Carlo: the same fractions always give the same boundary.
+    """
+    spent = [obrien_fleming(t, alpha) for t in fractions]
+    crit: list[float] = []
+    grid = density = weights = None
+    previous_t = 0.0
+    for k, t in enumerate(fractions):
+        target = spent[k] - (spent[k - 1] if k else 0.0)
+        if k == 0:
+            c = float(sps.norm.isf(target)) if target > 0 else math.inf
+        else:
+            assert grid is not None and density is not None and weights is not None
+            sd = math.sqrt(t - previous_t)
+
+            def crossing(c: float) -> float:
+                return float(np.sum(weights * density * sps.norm.sf((c * math.sqrt(t) - grid) / sd)))
+
+            if target <= 0:
+                c = math.inf
+            else:
+                from scipy.optimize import brentq
+
+                c = float(brentq(lambda x: crossing(x) - target, -10, 40, xtol=1e-10))
+        crit.append(c)
+        if k == len(fractions) - 1:
+            break
+        # density of S_k over the paths still running (below c_k √t_k)
+        top = c * math.sqrt(t) if math.isfinite(c) else 12 * math.sqrt(t)
+        new_grid = np.linspace(-12 * math.sqrt(t), top, points)
+        if k == 0:
+            new_density = sps.norm.pdf(new_grid, scale=math.sqrt(t))
+        else:
+            assert grid is not None and density is not None and weights is not None
+            sd = math.sqrt(t - previous_t)
+            new_density = (sps.norm.pdf((new_grid[:, None] - grid[None, :]) / sd) / sd) @ (density * weights)
+        grid, density, previous_t = new_grid, new_density, t
+        weights = _simpson(grid)
+    return tuple(crit)
+
+
+def _simpson(grid: np.ndarray) -> np.ndarray:
+    """Simpson's rule weights on an evenly spaced grid of an odd number of points."""
+    w = np.ones(len(grid))
+    w[1:-1:2], w[2:-1:2] = 4, 2
+    return w * (grid[1] - grid[0]) / 3
+
+
+def look_sizes(items: int, looks: int) -> list[int]:
+    """Items at each look: equal shares, the last one every item; never an empty look."""
+    looks = max(1, min(looks, items))
+    return sorted({max(1, round(items * (k + 1) / looks)) for k in range(looks)})
+
+
+@dataclass(frozen=True)
+class Design:
+    """What a sequential run fixes before its first request, recorded in both arms' manifests."""
+
+    sizes: tuple[int, ...]  # items at each look
+    alpha: float
+    futility: float
+    seed: int
+
+    @property
+    def fractions(self) -> tuple[float, ...]:
+        return tuple(n / self.sizes[-1] for n in self.sizes)
+
+    def level(self, look: int) -> float:
+        """The nominal one-sided level of look `look` (0-based): its test rejects at p ≤ this."""
+        return float(sps.norm.sf(boundaries(self.fractions, self.alpha)[look]))
+
+    def to_manifest(self, order: Sequence[str]) -> dict[str, object]:
+        return {"looks": list(self.sizes), "alpha": self.alpha, "futility": self.futility, "seed": self.seed,
+                "spending": SPENDING, "order": list(order)}
+
+    @classmethod
+    def from_manifest(cls, value: dict[str, object]) -> Design:
+        return cls(sizes=tuple(int(x) for x in value["looks"]), alpha=float(value["alpha"]),  # type: ignore[union-attr,arg-type]
+                   futility=float(value["futility"]), seed=int(value["seed"]))  # type: ignore[arg-type]
+
+
+def order(item_ids: Sequence[str], seed: int) -> list[str]:
+    """The items in a seeded random order that depends only on the ids and the seed: both arms,
+    and a resumed run, send them in the same order wherever the dataset was loaded from."""
+    return sorted(item_ids, key=lambda i: hashlib.sha256(f"{seed}:{i}".encode()).hexdigest())
+
+
+@dataclass(frozen=True)
+class LookDecision:
+    """One look's outcome, field by field for a batch of comparisons as for one."""
+
+    lossless: ArrayLike  # bool
+    regression: ArrayLike  # bool
+    futile: ArrayLike  # bool: stop as INCONCLUSIVE
+    test: Test
+
+
+def decide(data: Paired | list[Paired], margin: float, design: Design, look: int) -> LookDecision:
+    """The gate's test at look `look` at its nominal level; futility from the same p-values, so
+    that the t-based tests (repeats, macros) enter as the normal Z their p-value corresponds to."""
+    level = design.level(look)
+    test = noninferiority(data, margin, level)
+    with np.errstate(invalid="ignore"):
+        z_lossless = sps.norm.isf(np.asarray(test.p_lossless, dtype=float))
+        z_regression = sps.norm.ppf(np.asarray(test.p_regression, dtype=float))
+    lossless, regression = np.asarray(test.lossless, dtype=bool), np.asarray(test.regression, dtype=bool)
+    futile = np.zeros_like(lossless)
+    if design.futility > 0 and look < len(design.sizes) - 1:
+        t = design.fractions[look]
+        last = boundaries(design.fractions, design.alpha)[-1]
+        spread = math.sqrt(1 - t)
+        with np.errstate(invalid="ignore"):
+            # with drift θ̂ = Z_t/√t, Z_1 ~ N(Z_t/√t, 1 − t): the current trend carried to the end
+            power = sps.norm.sf((last - z_lossless / math.sqrt(t)) / spread) + sps.norm.cdf((-last - z_regression / math.sqrt(t)) / spread)
+        futile = np.where(np.isfinite(power), power < design.futility, False) & ~lossless & ~regression
+    return LookDecision(lossless=scalar(lossless), regression=scalar(regression), futile=scalar(futile), test=test)
