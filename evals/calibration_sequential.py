@@ -11,24 +11,27 @@ Repeats (GPQA's seeds) by simulation through the same `decide`.
 
 from __future__ import annotations
 
+import argparse
+import io
+import re
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.signal import fftconvolve
 from scipy.stats import binom
 
-from evals.calibration import (
-    ALPHA,
-    GRID_ACCURACY,
-    GRID_MARGIN,
-    GRID_N,
-    discordances,
-    feasible,
-)
-from evals.inference import Paired
-from evals.sequential import DEFAULT_FUTILITY, DEFAULT_LOOKS, Design, decide, look_sizes
+from evals.calibration import ALPHA, GRID_ACCURACY, GRID_MARGIN, GRID_N, LIMIT, discordances, draw, feasible
+from evals.config import GateConfig
+from evals.gate import Verdict, gate_runs
+from evals.inference import Paired, summarise
+from evals.records import Manifest, Record
+from evals.sequential import Design, boundaries, decide, look_sizes
+from evals.simmodel import SimModel
 
 START, END = "<!-- sequential:start -->", "<!-- sequential:end -->"
+DEFAULT_LOOKS, DEFAULT_FUTILITY = GateConfig().looks, GateConfig().futility  # what `[gate]` defaults to
 
 
 def _increments(items: int, p_worse: float, p_better: float, top_b: int, top_c: int) -> np.ndarray:
@@ -111,3 +114,178 @@ def error_table(grid_n: tuple[int, ...] = GRID_N, looks: int = DEFAULT_LOOKS, fu
                 at_zero = exact(n, m, design, q / 2, q / 2)
                 regression_at_zero.update(at_zero.regression, f"n {n}, m {m}, discordance {q:.3f}")
     return per_nm, regression_at_margin, regression_at_zero
+
+
+# -- repeats, by simulation through the same decide ----------------------------------------------------
+
+
+def simulate(model: SimModel, items: int, repeats: int, margin: float, design: Design, runs: int, rng: np.random.Generator) -> Outcome:
+    """The same rates for items with repeats (GPQA's seeds), over `runs` simulated comparisons."""
+    reference, candidate = draw(model, rng, runs, items, repeats)
+    decided = np.zeros(runs, bool)
+    lossless = regression = futile = np.zeros(runs, bool)
+    used = np.full(runs, float(items))
+    stops = []
+    for look, size in enumerate(design.sizes):
+        d = decide(summarise(reference[:, :size], candidate[:, :size]), margin, design, look)
+        last = look == len(design.sizes) - 1
+        new_l, new_r, new_f = (np.asarray(x, bool) & ~decided for x in (d.lossless, d.regression, d.futile))
+        lossless, regression, futile = lossless | new_l, regression | new_r, futile | new_f
+        stop = (new_l | new_r | new_f) if not last else ~decided
+        used[stop] = size
+        stops.append(float(stop.mean()))
+        decided |= stop
+    return Outcome(float(lossless.mean()), float(regression.mean()), float(futile.mean()), float(used.mean()), tuple(stops))
+
+
+def clustered_table(runs: int, seed: int = 5) -> tuple[dict[tuple[int, int], Worst], Worst]:
+    """Worst false LOSSLESS at Δ = −m per (items, repeats), and the worst false REGRESSION there."""
+    rng = np.random.default_rng(seed)
+    per: dict[tuple[int, int], Worst] = {}
+    regression = Worst()
+    for items in (20, 50, 198):
+        design = design_for(items)
+        for k in (2, 4, 8):
+            worst = per.setdefault((items, k), Worst())
+            for m in (0.02, 0.05):
+                for acc in (0.5, 0.8, 0.97):
+                    for disc in (0.0, 0.1):
+                        try:
+                            model = SimModel(accuracy=acc, delta=-m, discordance=m + disc)
+                        except ValueError:
+                            continue
+                        o = simulate(model, items, k, m, design, runs, rng)
+                        where = f"m {m}, accuracy {acc}, discordance {m + disc:.2f}"
+                        worst.update(o.lossless, where)
+                        regression.update(o.regression, f"{items} items × {k}, {where}")
+    return per, regression
+
+
+# -- the public path: gate_runs on records of a sequential run ------------------------------------------
+
+
+def _records(scores: np.ndarray, order: list[str]) -> list[Record]:
+    return [Record.model_construct(task="calibration", item_id=order[i], repeat=j, endpoint="e", request_hash="h", score=float(scores[i, j]), error=None, details={})
+            for i in range(scores.shape[0]) for j in range(scores.shape[1])]
+
+
+def gate_on_sequential(reference: np.ndarray, candidate: np.ndarray, margin: float, design: Design) -> tuple[Verdict, int]:
+    """gate_runs on the records of a sequential run holding these (items, repeats) scores, in order,
+    every item present (as if both arms ran to the end): its verdict and the look that gave it."""
+    n, k = reference.shape
+    order = [f"{i:05d}" for i in range(n)]
+    manifest = Manifest(task="calibration", task_version="1", task_config={}, dataset_fingerprint="d", prompt_fingerprint="p", sampling={},
+                        endpoint="e", base_url="", model="m", tool_version="0", items=n, repeats=list(range(k)), started_at="",
+                        extra={"sequential": design.to_manifest(order)})
+    config = GateConfig(alpha=design.alpha, margins={"calibration": margin}, futility=design.futility, looks=len(design.sizes))
+    v = gate_runs((manifest, _records(reference, order)), (manifest, _records(candidate, order)), config)
+    return v.verdict, v.sequential.look if v.sequential else 0
+
+
+def check_against_gate(runs: int, seed: int = 6) -> int:
+    """Simulated sequential runs judged by `decide` look by look and by gate_runs: disagreements (must be 0)."""
+    rng = np.random.default_rng(seed)
+    wrong = 0
+    for items, k, m, delta in ((200, 1, 0.02, -0.02), (200, 1, 0.02, 0.0), (60, 4, 0.05, -0.05), (400, 1, 0.02, -0.3), (100, 1, 0.03, -0.015)):
+        design = design_for(items)
+        model = SimModel(accuracy=0.8, delta=delta, discordance=abs(delta) + 0.02)
+        reference, candidate = draw(model, rng, runs, items, k)
+        for r in range(runs):
+            expected, look_expected = Verdict.INCONCLUSIVE, len(design.sizes)
+            for look, size in enumerate(design.sizes):
+                d = decide(summarise(reference[r, :size], candidate[r, :size]), margin=m, design=design, look=look)
+                if d.lossless or d.regression or d.futile or look == len(design.sizes) - 1:
+                    expected = Verdict.LOSSLESS if d.lossless else Verdict.REGRESSION if d.regression else Verdict.INCONCLUSIVE
+                    look_expected = look + 1
+                    break
+            wrong += gate_on_sequential(reference[r], candidate[r], m, design) != (expected, look_expected)
+    return wrong
+
+
+# -- what it saves -----------------------------------------------------------------------------------------
+
+SCENARIOS = (("Δ = 0", 0.0, 0.02), ("Δ = −m/2", -0.5, None), ("Δ = −m", -1.0, None), ("Δ = −3m", -3.0, None), ("broken (Δ = −0.3)", None, 0.3))
+SETTINGS = ((1319, 0.02, "GSM8K, all 1,319"), (500, 0.02, "500 items"), (200, 0.03, "200 items"))
+
+
+def savings_table(looks: int = DEFAULT_LOOKS, futility: float = DEFAULT_FUTILITY) -> list[tuple[str, str, Outcome, Outcome]]:
+    """Per setting and scenario: the sequential and the fixed design's outcome, exactly. A candidate
+    that only breaks answers (discordance |Δ|), except at Δ = 0, where 2 % of the answers flip each way."""
+    rows = []
+    for n, m, label in SETTINGS:
+        sequential, fixed = design_for(n, looks, futility), design_for(n, 1, 0.0)
+        for name, times_m, discordance in SCENARIOS:
+            delta = -0.3 if times_m is None else times_m * m
+            q = discordance if discordance is not None else abs(delta)
+            p_worse, p_better = (q - delta) / 2, (q + delta) / 2
+            rows.append((f"{label}, m {m}", name, exact(n, m, sequential, p_worse, p_better), exact(n, m, fixed, p_worse, p_better)))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m evals.calibration_sequential", description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20_000, help="simulations per cell with repeats (default 20,000)")
+    parser.add_argument("--check", type=int, default=200, help="simulated runs per scenario cross-checked through gate_runs (default 200)")
+    parser.add_argument("--write", metavar="FILE", help="replace the block between the sequential markers in FILE (docs/statistics.md)")
+    args = parser.parse_args(argv)
+    out = io.StringIO()
+    design = design_for(1319)
+    print(f"Design: {DEFAULT_LOOKS} looks at equal shares of the items, {design.alpha:.1%} one-sided spent on each boundary "
+          f"(O'Brien–Fleming type), futility at conditional power < {DEFAULT_FUTILITY:.0%}; "
+          f"critical values at the looks {', '.join(f'{c:.3f}' for c in _critical(design))}.\n", file=out)
+    per_nm, reg_margin, reg_zero = error_table()
+    print(f"### Errors, 0/1 items, one repeat: false LOSSLESS at a true Δ of −m, exact (α = {ALPHA:.1%})\n", file=out)
+    print("Worst over reference accuracy (0.5 to 0.99) and discordance (|m| to 0.25), as in section 1.\n", file=out)
+    print("| n | " + " | ".join(f"m = {m}" for m in GRID_MARGIN) + " |", file=out)
+    print("|---|" + "---|" * len(GRID_MARGIN), file=out)
+    for n in GRID_N:
+        print(f"| {n} | " + " | ".join(f"{per_nm[(n, m)].rate:.2%}" for m in GRID_MARGIN) + " |", file=out)
+    worst = max(per_nm.values(), key=lambda c: c.rate)
+    print(f"\nWorst cell: {worst.rate:.2%}. False REGRESSION at a true Δ of −m, worst: {reg_margin.rate:.2%} ({reg_margin.where}); "
+          f"at a true Δ of 0: {reg_zero.rate:.2%}.\n", file=out)
+    per_k, reg_k = clustered_table(args.runs)
+    print(f"### Errors with repeats: false LOSSLESS at a true Δ of −m, {args.runs:,} simulations per cell\n", file=out)
+    print("| items | repeats | worst | where |\n|---|---|---|---|", file=out)
+    for (items, k), cell in per_k.items():
+        print(f"| {items} | {k} | {cell.rate:.2%} | {cell.where} |", file=out)
+    worst_k = max(per_k.values(), key=lambda c: c.rate)
+    print(f"\nWorst cell: {worst_k.rate:.2%}; false REGRESSION at −m, worst: {reg_k.rate:.2%}.\n", file=out)
+    wrong = check_against_gate(args.check)
+    print(f"Simulated sequential runs judged by gate_runs on records (the public path) and by the batch, look by look: "
+          f"{args.check * 5:,} runs, {wrong} disagreements.\n", file=out)
+    print("### Generations: the sequential design against the fixed one, exact\n", file=out)
+    print("Expected items per arm (each item is one generation per arm and repeat), P(verdict) for both designs.\n", file=out)
+    print("| setting | truth | fixed: items | sequential: items | saved | P(LOSSLESS) fixed → sequential | P(REGRESSION) fixed → sequential | stopped at look 1 |", file=out)
+    print("|---|---|---|---|---|---|---|---|", file=out)
+    saved_all = []
+    broken_first = []
+    for setting, name, seq, fixed in savings_table():
+        saved = 1 - seq.items / fixed.items
+        saved_all.append(saved)
+        if name.startswith("broken"):
+            broken_first.append(seq.stops[0])
+        print(f"| {setting} | {name} | {fixed.items:,.0f} | {seq.items:,.0f} | {saved:.0%} | {fixed.lossless:.1%} → {seq.lossless:.1%} | "
+              f"{fixed.regression:.1%} → {seq.regression:.1%} | {seq.stops[0]:.1%} |", file=out)
+    average = float(np.mean(saved_all))
+    print(f"\nAverage saving over these scenarios: {average:.0%}. A broken candidate stops at the first look with probability "
+          f"{min(broken_first):.1%} or more.\n", file=out)
+    ok = max(worst.rate, reg_margin.rate, reg_zero.rate, worst_k.rate, reg_k.rate) <= LIMIT and wrong == 0
+    print(f"{'PASS' if ok else 'FAIL'}: every false LOSSLESS and false REGRESSION rate ≤ {LIMIT:.1%}, and gate_runs agrees with every checked run.", file=out)
+    tables = out.getvalue()
+    sys.stdout.write(tables)
+    if args.write:
+        path = Path(args.write)
+        text = path.read_text()
+        block = f"{START}\n<!-- regenerate: python -m evals.calibration_sequential --runs {args.runs} --write {args.write} -->\n\n{tables}\n{END}"
+        if START not in text or END not in text:
+            raise SystemExit(f"{path}: no {START} ... {END} block to replace")
+        path.write_text(re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text, flags=re.DOTALL))
+    return 0 if ok else 4  # never 1: that is REGRESSION's code in this project
+
+
+def _critical(design: Design) -> tuple[float, ...]:
+    return boundaries(design.fractions, design.alpha)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -335,8 +335,8 @@ def _decide(base: TaskVerdict, matched: Matched, config: GateConfig, design: Des
     base.verdict = Verdict.LOSSLESS if test.lossless else Verdict.REGRESSION if test.regression else Verdict.INCONCLUSIVE
     base.mde = (z(alpha) + z(1 - config.power)) * se
     if futile:
-        base.note = _join(base.note, f"{FUTILITY_NOTE} at look {look + 1} of {len(design.sizes)}: carrying the current trend to the last look, "  # type: ignore[union-attr]
-                          f"either boundary would be crossed with probability under {design.futility:.0%}")  # type: ignore[union-attr]
+        base.note = _join(base.note, f"{FUTILITY_NOTE} at look {look + 1} of {len(design.sizes)}: the predictive power of "  # type: ignore[union-attr]
+                          f"crossing either boundary at the last look is under {design.futility:.0%}")  # type: ignore[union-attr]
     if matched.imputed["reference"] or matched.imputed["candidate"]:
         base.note = _join(base.note, f"errors and missing answers counted against the candidate: {matched.imputed['candidate']} candidate draws as failures, "
                           f"{matched.imputed['reference']} reference draws as successes; Δ as answered (errors left out) = {base.delta_answered:+.4f}")

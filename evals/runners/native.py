@@ -156,8 +156,7 @@ def _manifest(job: Job) -> Manifest:
 
 
 def _check_resumable(old: Manifest, new: Manifest, folder: Path) -> None:
-    sequential = {"sequential design": (old.extra.get("sequential"), new.extra.get("sequential"))}
-    if sequential["sequential design"][0] != sequential["sequential design"][1]:
+    if old.extra.get("sequential") != new.extra.get("sequential"):
         raise UsageError(f"{folder} holds a run with a different sequential design (--sequential, looks, futility or seed); pass another --out to start afresh")
     for name, value in {**new.comparable_fields(), "model": new.model, "sampling": new.sampling}.items():
         before = getattr(old, name)
