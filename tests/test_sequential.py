@@ -1,0 +1,162 @@
+"""Sequential gating: the boundaries, the looks as the gate judges them, their calibration, and a
+comparison over real HTTP that stops at the first look and resumes without sending anything."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from conftest import run_evals
+
+from evals.calibration import LIMIT
+from evals.calibration_sequential import check_against_gate, design_for, error_table, exact
+from evals.config import GateConfig
+from evals.gate import Verdict, gate_runs
+from evals.records import Manifest, Record, read_records
+from evals.sequential import Design, boundaries, look_sizes, order
+
+
+def test_boundaries_are_the_published_lan_demets_obrien_fleming_values() -> None:
+    # one-sided α = 0.025, equally spaced looks (Jennison & Turnbull 2000, table 7.6; gsDesign's sfLDOF)
+    assert np.allclose(boundaries((0.25, 0.5, 0.75, 1.0), 0.025), (4.3326, 2.9631, 2.3590, 2.0141), atol=6e-4)
+    assert np.allclose(boundaries((0.2, 0.4, 0.6, 0.8, 1.0), 0.025), (4.8769, 3.3569, 2.6803, 2.2898, 2.0310), atol=6e-4)
+    assert np.isclose(boundaries((1.0,), 0.025)[0], 1.959964, atol=1e-6)
+
+
+def test_looks_and_order() -> None:
+    assert look_sizes(1319, 4) == [330, 660, 989, 1319]
+    assert look_sizes(3, 4) == [1, 2, 3]
+    ids = [f"q{i}" for i in range(50)]
+    assert order(ids, 0) == order(list(reversed(ids)), 0)  # the order depends on the ids, not on how they were loaded
+    assert order(ids, 0) != order(ids, 1) and sorted(order(ids, 1)) == sorted(ids)
+
+
+def _manifest(n: int, design: Design, ids: list[str]) -> Manifest:
+    return Manifest(task="gsm8k", task_version="1", task_config={}, dataset_fingerprint="d", prompt_fingerprint="p", sampling={},
+                    endpoint="e", base_url="", model="m", tool_version="0", items=n, repeats=[0], started_at="",
+                    extra={"sequential": design.to_manifest(ids)})
+
+
+def _records(scores: list[float], ids: list[str], error: str | None = None) -> list[Record]:
+    return [Record(task="gsm8k", item_id=i, endpoint="e", request_hash="h", score=s, error=error) for i, s in zip(ids, scores)]
+
+
+def test_a_broken_candidate_is_judged_at_the_first_look_whatever_came_after() -> None:
+    ids = [f"q{i:03d}" for i in range(400)]
+    design = design_for(400)
+    manifest = _manifest(400, design, ids)
+    reference = _records([1.0] * 400, ids)
+    candidate = _records([1.0 if i % 2 else 0.0 for i in range(100)] + [1.0] * 150, ids[:250])  # ran past look 1, then was right
+    v = gate_runs((manifest, reference), (manifest, candidate), GateConfig())
+    assert v.verdict == Verdict.REGRESSION and v.sequential is not None
+    assert (v.sequential.look, v.sequential.stopped, v.n) == (1, "REGRESSION boundary", 100)
+    assert v.sequential.generations == 650 and v.sequential.generations_fixed == 800
+
+
+def test_a_run_interrupted_between_looks_is_judged_on_everything_it_owes() -> None:
+    ids = [f"q{i:03d}" for i in range(400)]
+    design = design_for(400)
+    manifest = _manifest(400, design, ids)
+    half = _records([1.0] * 150, ids[:150])  # look 1 (100 items) undecided, look 2 (200) never reached
+    v = gate_runs((manifest, half), (manifest, half), GateConfig())
+    assert v.verdict == Verdict.ERROR and "error rate" in (v.problem or "")
+    assert v.sequential is not None and v.sequential.stopped == "incomplete"
+
+
+def test_a_sequential_run_does_not_pair_with_a_fixed_one() -> None:
+    ids = [f"q{i:03d}" for i in range(40)]
+    manifest = _manifest(40, design_for(40), ids)
+    fixed = manifest.model_copy(update={"extra": {}})
+    v = gate_runs((manifest, _records([1.0] * 40, ids)), (fixed, _records([1.0] * 40, ids)), GateConfig())
+    assert v.verdict == Verdict.ERROR and "sequential" in (v.problem or "")
+
+
+def test_sequential_errors_stay_within_alpha_and_gate_runs_agrees() -> None:
+    """Two sizes of the grid (the whole grid is `python -m evals.calibration_sequential`, in docs/statistics.md)."""
+    per_nm, at_margin, at_zero = error_table(grid_n=(20, 200))
+    assert max(c.rate for c in per_nm.values()) <= LIMIT
+    assert max(at_margin.rate, at_zero.rate) <= LIMIT
+    assert check_against_gate(runs=6) == 0
+
+
+def test_the_calibration_would_catch_looks_without_alpha_spending() -> None:
+    """Four looks each at the full α (what "just check it as it runs" does) break the promise,
+    and the exact computation shows it: the test above can fail."""
+
+    class Naive(Design):
+        def level(self, look: int) -> float:
+            return self.alpha
+
+    naive = Naive(sizes=tuple(look_sizes(1319, 4)), alpha=0.025, futility=0.0, seed=0)
+    m, q = 0.02, 0.06
+    assert exact(1319, m, naive, (q + m) / 2, (q - m) / 2).lossless > 0.04
+
+
+# -- over real HTTP --------------------------------------------------------------------------------------
+
+
+def _config(path: Path, reference: str, candidate: str) -> Path:
+    path.write_text(f'[endpoints.fp8]\nbase_url = "{reference}"\nmax_concurrency = 32\n\n[endpoints.mxfp4]\nbase_url = "{candidate}"\nmax_concurrency = 32\n')
+    return path
+
+
+def test_a_broken_candidate_stops_at_the_first_look_over_http_and_a_rerun_sends_nothing(sim, tmp_path: Path) -> None:
+    reference, candidate = sim("--profile", "reference", "--seed", "1"), sim("--profile", "quantized", "--delta", "-0.3", "--seed", "1")
+    config = _config(tmp_path / "evals.toml", reference.url, candidate.url)
+    out = tmp_path / "out"
+    result = run_evals("compare", "fp8", "mxfp4", "--config", str(config), "--out", str(out), "--sequential")
+    assert result.returncode == 1, result.stderr
+    task = json.loads((out / "gate.json").read_text())["tasks"][0]
+    assert task["verdict"] == "REGRESSION" and task["n"] == 330
+    assert task["sequential"]["look"] == 1 and task["sequential"]["generations"] == 660 and task["sequential"]["generations_fixed"] == 2638
+    assert "decided at look 1 of 4" in result.stdout and "1,978 saved" in result.stdout
+    served = {arm: s.stats()["requests"].get("/v1/completions", 0) for arm, s in (("fp8", reference), ("mxfp4", candidate))}
+    assert served == {"fp8": 330, "mxfp4": 330}  # nothing beyond the look was sent
+    for arm in ("fp8", "mxfp4"):
+        assert len(read_records(out / arm / "gsm8k" / "records.jsonl")) == 330
+        assert json.loads((out / arm / "gsm8k" / "manifest.json").read_text())["status"] == "stopped"
+
+    saved = run_evals("gate", str(out / "fp8"), str(out / "mxfp4"))
+    assert saved.returncode == 1 and "decided at look 1 of 4" in saved.stdout
+
+    again = run_evals("compare", "fp8", "mxfp4", "--config", str(config), "--out", str(out), "--sequential")
+    assert again.returncode == 1, again.stderr
+    assert {arm: s.stats()["requests"].get("/v1/completions", 0) for arm, s in (("fp8", reference), ("mxfp4", candidate))} == served
+
+    fixed = run_evals("compare", "fp8", "mxfp4", "--config", str(config), "--out", str(out))
+    assert fixed.returncode == 2 and "sequential design" in fixed.stderr  # the folder holds a sequential run
+
+
+def test_killed_midway_a_sequential_run_resumes_in_the_same_order(sim, tmp_path: Path) -> None:
+    reference = sim("--profile", "reference", "--seed", "2", "--latency-ms", "50")
+    candidate = sim("--profile", "quantized", "--delta", "0", "--seed", "2", "--latency-ms", "50")
+    config = _config(tmp_path / "evals.toml", reference.url, candidate.url)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "evals", "compare", "fp8", "mxfp4", "--config", str(config), "--out", str(out), "--sequential", "--limit", "400"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    path = out / "mxfp4" / "gsm8k" / "records.jsonl"
+    while (not path.exists() or len(path.read_text().splitlines()) < 40) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.kill()
+    assert proc.wait(timeout=10) == -9
+    first = [r.item_id for r in read_records(path)]
+    plan = json.loads((out / "mxfp4" / "gsm8k" / "manifest.json").read_text())["extra"]["sequential"]
+    assert set(first) <= set(plan["order"][: plan["looks"][0]])  # only the first look's items were started
+
+    result = run_evals("compare", "fp8", "mxfp4", "--config", str(config), "--out", str(out), "--sequential", "--limit", "400")
+    assert result.returncode in (0, 3), result.stderr
+    task = json.loads((out / "gate.json").read_text())["tasks"][0]
+    held = {r.item_id for r in read_records(path)}
+    assert held == set(plan["order"][: plan["looks"][task["sequential"]["look"] - 1]])  # exactly the looks judged, in the same order
+    lines = path.read_text().splitlines()
+    assert len(lines) == len({(json.loads(line)["item_id"], json.loads(line)["repeat"]) for line in lines})  # nothing sent twice
+
+
+def test_too_many_looks_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_evals("compare", "http://127.0.0.1:9/v1", "http://127.0.0.1:10/v1", "--sequential", "--looks", "21", "--out", str(tmp_path / "o"))
+    assert result.returncode == 2 and "looks" in result.stderr and "Traceback" not in result.stderr
