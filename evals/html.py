@@ -133,7 +133,10 @@ def _draw(record: Record | None, limit: int) -> list[Any] | None:
 
 
 def _shared_prefix(texts: Sequence[str]) -> str:
+    """What every prompt of a task begins with (few-shot context), cut at a line end so that each
+    item's own part reads whole ("Question: ..." rather than "...uestion: ...")."""
     prefix = os.path.commonprefix(list(texts)) if len(texts) > 1 else ""
+    prefix = prefix[: prefix.rfind("\n") + 1]
     return prefix if len(prefix) >= PREFIX_MIN else ""
 
 
@@ -236,17 +239,19 @@ def forest_plot(gate: dict[str, Any]) -> str:
     rows: list[dict[str, Any]] = []
     for t in gate["tasks"]:
         rows.append({"label": t["task"], "delta": t["delta"], "low": t["ci"][0], "high": t["ci"][1], "margin": t["margin"],
-                     "colour": VERDICT_COLOURS.get(t["verdict"], "#6e7781"), "verdict": t["verdict"], "group": False})
+                     "colour": VERDICT_COLOURS.get(t["verdict"], "#6e7781"), "verdict": t["verdict"], "group": False, "key": t["task"]})
         half = z(t["alpha"])
         for g, s in (t.get("groups") or {}).items():
             ok = s["delta"] is not None and s["se"] is not None
             rows.append({"label": f"   {t['task']} · {g}", "delta": s["delta"], "low": s["delta"] - half * s["se"] if ok else None,
-                         "high": s["delta"] + half * s["se"] if ok else None, "margin": t["margin"], "colour": "#57606a", "verdict": "group (descriptive)", "group": True})
+                         "high": s["delta"] + half * s["se"] if ok else None, "margin": t["margin"], "colour": "#57606a", "verdict": "group (descriptive)", "group": True,
+                         "key": f"{t['task']}.{g}"})
     fig = _figure(11, 1.0 + 0.45 * len(rows))
     ax = fig.add_subplot()
     ys = list(range(len(rows)))[::-1]
     for y, row in zip(ys, rows, strict=True):
-        ax.plot([-row["margin"]] * 2, [y - 0.4, y + 0.4], color="#cf222e", linestyle="--", linewidth=1.2)
+        (margin,) = ax.plot([-row["margin"]] * 2, [y - 0.4, y + 0.4], color="#cf222e", linestyle="--", linewidth=1.2)
+        margin.set_gid(f"forest-{'group' if row['group'] else 'task'}-{row['key']}")  # every row has one: an id the page's test counts
         if row["delta"] is None:
             ax.text(0, y, "no estimate", va="center", ha="center", fontsize=8, color="#57606a")
             continue
