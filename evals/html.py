@@ -332,15 +332,17 @@ def tokens_plot(tasks: dict[str, list[Run]], arms: Sequence[str]) -> str:
         ax_hist, ax_fin = grid[row]
         values = [[r.completion_tokens for r in records if r.completion_tokens is not None] for _, records in runs]
         top = max((max(v) for v in values if v), default=1)
-        bins = min(40, max(5, top))
+        low = min((min(v) for v in values if v), default=0)
+        low, top = (low - 1, top + 1) if low == top else (low, top)
+        bins = int(min(40, max(5, top - low)))
         for arm, v, colour in zip(arms, values, ARM_COLOURS, strict=False):
             if v:
-                ax_hist.hist(v, bins=bins, range=(0, top), histtype="step", linewidth=1.5, color=colour, label=f"{arm} (median {sorted(v)[len(v) // 2]:,})")
+                ax_hist.hist(v, bins=bins, range=(low, top), histtype="step", linewidth=1.5, color=colour, label=f"{arm} (median {sorted(v)[len(v) // 2]:,})")
         limit = runs[0][0].sampling.get("max_tokens")
         if isinstance(limit, int) and limit <= 1.1 * top:  # answers cut at the limit pile up against this line
             ax_hist.axvline(limit, color="#cf222e", linestyle="--", linewidth=1)
         elif isinstance(limit, int):
-            ax_hist.text(0.99, 0.95, f"max_tokens {limit:,}, off the scale", transform=ax_hist.transAxes, ha="right", va="top", fontsize=7, color="#cf222e")
+            ax_hist.text(0.99, 0.55, f"max_tokens {limit:,}: off the scale", transform=ax_hist.transAxes, ha="right", va="top", fontsize=7, color="#cf222e")
         ax_hist.set_title(f"{task}: completion tokens", fontsize=9)
         ax_hist.legend(fontsize=7, frameon=False)
         reasons = [Counter("error" if r.error is not None and not r.counts else (r.finish_reason or "none") for r in records) for _, records in runs]
