@@ -36,12 +36,13 @@ import math
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from evals import __version__
 from evals.config import public_url
+from evals.gate import TaskVerdict
 from evals.records import Manifest, Record, Run
 from evals.report import gate_json, summarise
 from evals.stats import match, z
@@ -381,11 +382,9 @@ def latency_plot(tasks: dict[str, list[Run]], arms: Sequence[str]) -> str:
 def _plots(draw: Callable[[], list[tuple[str, str]]]) -> tuple[list[tuple[str, str]], str | None]:
     """The plots, or none and why (matplotlib missing)."""
     try:
-        import matplotlib  # noqa: F401
+        import matplotlib
     except ImportError:
         return [], PLOTS_MISSING
-    import matplotlib
-
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "evals-report", "font.size": 9,
                                 "axes.spines.top": False, "axes.spines.right": False}):
         return draw(), None
@@ -473,7 +472,7 @@ def _group_by_task(*arms: dict[str, Run]) -> dict[str, list[Run]]:
     return {t: [a[t] for a in arms] for t in names}
 
 
-def comparison_html(reference: str, candidate: str, verdicts: Sequence[Any], reference_runs: dict[str, Run], candidate_runs: dict[str, Run],
+def comparison_html(reference: str, candidate: str, verdicts: Sequence[TaskVerdict], reference_runs: dict[str, Run], candidate_runs: dict[str, Run],
                     data_dir: Path | None) -> str:
     """The comparison page: verdicts (gate.json's numbers), plots, and the answer browser."""
     gate = gate_json(reference, candidate, list(verdicts))
@@ -581,7 +580,7 @@ def _browser_section(arms: Sequence[str], comparison: bool) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 CSS = """
