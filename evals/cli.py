@@ -66,6 +66,7 @@ OUTPUTS = Path("outputs")
 FINISHED = ("complete", "stopped")  # "stopped": a sequential look decided the task
 COMPARE_JSON = "compare.json"
 GATE_JSON = "gate.json"
+REPORT_HTML = "report.html"  # evals.html.REPORT_HTML, named here so that no command pays for importing the page's code
 EXIT_OK, EXIT_USAGE, EXIT_ERROR = 0, 2, 4
 
 
@@ -265,13 +266,29 @@ def cmd_sim(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _finish_gate(reference: str, candidate: str, verdicts: list[TaskVerdict], out: Path | None, args: argparse.Namespace | None = None) -> int:
+def comparison_page(reference: str, candidate: str, verdicts: list[TaskVerdict], reference_runs: dict[str, Run], candidate_runs: dict[str, Run],
+                    data_dir: Path | None) -> Callable[[], str]:
+    """The HTML report of a comparison, rendered only when a file is to be written (matplotlib is slow to import)."""
+    def render() -> str:
+        from evals.html import comparison_html
+
+        return comparison_html(reference, candidate, verdicts, reference_runs, candidate_runs, data_dir)
+
+    return render
+
+
+def _finish_gate(reference: str, candidate: str, verdicts: list[TaskVerdict], out: Path | None, args: argparse.Namespace | None = None,
+                 page: Callable[[], str] | None = None) -> int:
     """Write the CI outputs asked for, then print the verdict and return its exit code.
 
     The files come first: if one cannot be written the command fails with exit 4 naming it,
-    and no verdict is printed that the exit code would then contradict.
+    and no verdict is printed that the exit code would then contradict. `page` renders the
+    HTML report: into `out` (beside gate.json) and into `--html FILE`.
     """
     fmt = getattr(args, "format", "table")
+    html_file = getattr(args, "html", None)
+    if html_file and page is None:
+        raise UsageError("--html needs per-item records: a published summary table has none")
     if out is not None:
         _write_output(out / GATE_JSON, dumps(gate_json(reference, candidate, verdicts)) + "\n", "--out")
     junit, markdown_file = getattr(args, "junit", None), getattr(args, "markdown", None)
@@ -282,8 +299,19 @@ def _finish_gate(reference: str, candidate: str, verdicts: list[TaskVerdict], ou
         _write_output(Path(markdown_file), markdown, "--markdown")
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         _write_output(Path(os.environ["GITHUB_STEP_SUMMARY"]), "## evals gate\n\n" + markdown + "\n", "GITHUB_STEP_SUMMARY", append=True)
+    if page is not None and (out is not None or html_file):
+        _write_html(page, out, html_file)
     print(render_gate(reference, candidate, verdicts, fmt))
     return EXIT_CODES[overall(verdicts)]
+
+
+def _write_html(page: Callable[[], str], out: Path | None, html_file: str | None) -> None:
+    """report.html beside gate.json (a file of the folder this command made) and/or `--html FILE`."""
+    text = page()
+    if out is not None:
+        _write_output(out / REPORT_HTML, text, "--out")
+    if html_file:
+        _write_output(Path(html_file), text, "--html")
 
 
 def _write_output(path: Path, text: str, what: str, append: bool = False) -> None:
@@ -298,6 +326,14 @@ def _write_output(path: Path, text: str, what: str, append: bool = False) -> Non
             path.write_text(text)
     except OSError as e:
         raise OutputError(f"cannot write {what} {path}: {e.strerror or e}; the verdict was not reported") from None
+
+
+def _write_page(path: Path, text: str) -> None:
+    """`evals report --html FILE` of a single run: no verdict to withhold, only the file to name."""
+    try:
+        path.write_text(text)
+    except OSError as e:
+        raise OutputError(f"cannot write --html {path}: {e.strerror or e}") from None
 
 
 def _retry_hint(verdicts: list[TaskVerdict], out: Path) -> None:
@@ -363,10 +399,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     with writing(out):
         announce_resume(out, names, tasks)
         verdicts = asyncio.run(compare(config, args.reference, args.candidate, tasks, out, overrides))
-        code = _finish_gate(names[0], names[1], verdicts, out, args)
+        page = comparison_page(names[0], names[1], verdicts, _runs_of(out / names[0], tasks), _runs_of(out / names[1], tasks), config.resolved_data_dir())
+        code = _finish_gate(names[0], names[1], verdicts, out, args, page)
     print(f"records in {out}")
     _retry_hint(verdicts, out)
     return code
+
+
+def _runs_of(folder: Path, tasks: Sequence[str]) -> dict[str, Run]:
+    """The runs of these tasks in an endpoint folder this command just wrote (read back for the report)."""
+    return {t: r for t, r in load_run(folder).items() if t in tasks}
 
 
 async def run_against_baseline(config: Config, baseline: Path, runs: dict[str, Run], candidate: str, out: Path) -> list[TaskVerdict]:
@@ -399,7 +441,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
             with writing(out):
                 announce_resume(out, [name], sorted(runs))
                 verdicts = _with_integrity(asyncio.run(run_against_baseline(config, baseline, runs, args.candidate, out)), problems, config)
-                code = _finish_gate(f"baseline {baseline}", args.candidate, verdicts, out, args)
+                page = comparison_page(f"baseline {baseline.name}", name, verdicts, runs, _runs_of(out / name, sorted(runs)), config.resolved_data_dir())
+                code = _finish_gate(f"baseline {baseline}", args.candidate, verdicts, out, args, page)
             print(f"records in {out}")
             _retry_hint(verdicts, out)
             return code
@@ -407,13 +450,16 @@ def cmd_gate(args: argparse.Namespace) -> int:
             raise UsageError("evals gate --baseline DIR needs either --candidate ENDPOINT or one saved candidate run folder")
         runs, problems = load_baseline(baseline)
         candidate = load_run(Path(args.runs[0]))
-        verdicts = _with_integrity(gate_saved(runs, {t: r for t, r in candidate.items() if t not in problems}, config.gate), problems, config)
-        return _finish_gate(f"baseline {baseline}", args.runs[0], verdicts, None, args)
+        kept = {t: r for t, r in candidate.items() if t not in problems}
+        verdicts = _with_integrity(gate_saved(runs, kept, config.gate), problems, config)
+        page = comparison_page(f"baseline {baseline.name}", args.runs[0], verdicts, runs, kept, config.resolved_data_dir())
+        return _finish_gate(f"baseline {baseline}", args.runs[0], verdicts, None, args, page)
     if len(args.runs) != 2 or args.candidate:
         raise UsageError("evals gate needs two run folders (reference, candidate), --baseline DIR, or --summary FILE")
     ref, cand = (Path(r) for r in args.runs)
-    verdicts = gate_saved(load_run(ref), load_run(cand), config.gate)
-    return _finish_gate(str(ref), str(cand), verdicts, None, args)
+    ref_runs, cand_runs = load_run(ref), load_run(cand)
+    verdicts = gate_saved(ref_runs, cand_runs, config.gate)
+    return _finish_gate(str(ref), str(cand), verdicts, None, args, comparison_page(str(ref), str(cand), verdicts, ref_runs, cand_runs, config.resolved_data_dir()))
 
 
 def cmd_baseline_save(args: argparse.Namespace) -> int:
@@ -447,9 +493,17 @@ def cmd_report(args: argparse.Namespace) -> int:
             candidate = {t: r for t, r in load_run(folder / pair["candidate"]).items() if t not in problems}
             verdicts = _with_integrity(gate_saved(runs, candidate, config.gate), problems, config)
         else:
-            verdicts = gate_saved(load_run(reference), load_run(folder / pair["candidate"]), config.gate)
-        return _finish_gate(pair["reference"], pair["candidate"], verdicts, None, args)
-    summaries = [summarise(m, r) for e in _endpoint_folders(folder) for m, r in load_run(e).values()]
+            runs, candidate = load_run(reference), load_run(folder / pair["candidate"])
+            verdicts = gate_saved(runs, candidate, config.gate)
+        page = comparison_page(pair["reference"], pair["candidate"], verdicts, runs, candidate, config.resolved_data_dir())
+        return _finish_gate(pair["reference"], pair["candidate"], verdicts, None, args, page)
+    loaded = [load_run(e) for e in _endpoint_folders(folder)]
+    endpoints = {next(iter(runs.values()))[0].endpoint: runs for runs in loaded}
+    summaries = [summarise(m, r) for runs in endpoints.values() for m, r in runs.values()]
+    if args.html:
+        from evals.html import run_html
+
+        _write_page(Path(args.html), run_html(endpoints, config.resolved_data_dir()))
     if args.format == "json":
         print(dumps([s.model_dump() for s in summaries]))
     else:
@@ -545,7 +599,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     with writing(out):
         verdicts = asyncio.run(go())
-        code = _finish_gate("reference", "quantized", verdicts, out, args)
+        page = comparison_page("reference", "quantized", verdicts, _runs_of(out / "reference", ["gsm8k"]), _runs_of(out / "quantized", ["gsm8k"]), data_dir)
+        code = _finish_gate("reference", "quantized", verdicts, out, args, page)
     print(f"records in {out}")
     return code
 
@@ -586,6 +641,7 @@ def parser() -> argparse.ArgumentParser:
     cmp.add_argument("--markdown", help="write the comparison as markdown")
     cmp.add_argument("--sequential", action="store_true", help="look at the evidence during the run and stop each task once it is decided ([gate] sequential)")
     cmp.add_argument("--looks", type=positive_int, help="with --sequential: how many looks (default 4, [gate] looks)")
+    cmp.add_argument("--html", help="write the HTML report (verdicts, plots, every changed answer) to this file (report.html is also written in the output folder)")
     cmp.set_defaults(func=cmd_compare)
 
     gate = sub.add_parser("gate", help="gate two saved runs, or a published summary table")
@@ -599,6 +655,7 @@ def parser() -> argparse.ArgumentParser:
     gate.add_argument("--format", choices=["table", "markdown", "json"], default="table")
     gate.add_argument("--junit", help="write a JUnit XML file: one testcase per task")
     gate.add_argument("--markdown", help="write the comparison as markdown")
+    gate.add_argument("--html", help="write the HTML report (verdicts, plots, every changed answer) to this file")
     gate.set_defaults(func=cmd_gate)
 
     baseline = sub.add_parser("baseline", help="committed reference runs")
@@ -620,6 +677,7 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=["table", "markdown", "json"], default="table")
     report.add_argument("--junit", help="write a JUnit XML file: one testcase per task")
     report.add_argument("--markdown", help="write the comparison as markdown")
+    report.add_argument("--html", help="write the HTML report (verdicts, plots, every changed answer) to this file")
     report.set_defaults(func=cmd_report)
 
     demo = sub.add_parser("demo", help="compare two simulators offline: the whole product in a minute")
@@ -631,6 +689,7 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--out")
     demo.add_argument("--junit", help="write a JUnit XML file: one testcase per task")
     demo.add_argument("--markdown", help="write the comparison as markdown")
+    demo.add_argument("--html", help="write the HTML report (verdicts, plots, every changed answer) to this file (report.html is also written in the output folder)")
     demo.set_defaults(func=cmd_demo)
 
     imp = sub.add_parser("import", help="turn another engine's results into records")

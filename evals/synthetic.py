@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 NAMES = ["Ava", "Ben", "Chloe", "Dev", "Elif", "Farah", "Goran", "Hana", "Ivan", "Jun", "Kemi", "Luis", "Mira", "Noor", "Omar", "Priya"]
 THINGS = ["apples", "marbles", "stickers", "books", "pencils", "cookies", "stamps", "shells", "cards", "beads"]
@@ -102,3 +103,54 @@ def write_gpqa_like(folder: Path, n: int = 198, seed: int = 0) -> Path:
                 }
             )
     return folder
+
+
+def comparison_runs(gsm8k_dir: Path, gpqa_dir: Path, seed: int = 0, gpqa_repeats: int = 4) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A reference and a candidate run of the full GSM8K (1,319 × 1) and GPQA-Diamond (198 × repeats),
+    records made without any endpoint: for the HTML report's size test and render benchmark.
+
+    Responses are as long as real ones (GSM8K's few hundred characters, GPQA's few thousand with
+    a reasoning text), and about 8% of answers change correctness between the arms, so the
+    report's budget for texts is exercised as a real comparison would.
+    """
+    from evals.records import Manifest, Record
+    from evals.tasks.gpqa import GpqaDiamond, GpqaOptions
+    from evals.tasks.gsm8k import Gsm8k, Gsm8kOptions
+
+    rng = random.Random(seed)
+    tasks = [Gsm8k(Gsm8kOptions(), gsm8k_dir), GpqaDiamond(GpqaOptions(repeats=gpqa_repeats), gpqa_dir)]
+    arms: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
+    for task in tasks:
+        items = task.load_items()
+        repeats = task.repeats()
+        difficulty = {i.item_id: rng.random() for i in items}
+        for arm, name in enumerate(("reference", "candidate")):
+            manifest = Manifest(task=task.name, task_version=task.version, task_config=task.config(), dataset_fingerprint="synthetic",
+                                prompt_fingerprint=task.prompt_fingerprint(), sampling={"max_tokens": 512 if task.name == "gsm8k" else 2048},
+                                endpoint=name, base_url=f"http://127.0.0.1:{8000 + arm}/v1", model=f"synthetic-{name}", tool_version="0",
+                                items=len(items), repeats=repeats, started_at="2026-01-01T00:00:00+00:00", status="complete")
+            records = []
+            for item in items:
+                for rep in repeats:
+                    draw = random.Random(f"{seed}/{item.item_id}/{rep}")
+                    right = draw.random() < 0.9 - 0.5 * difficulty[item.item_id]
+                    if arm == 1 and draw.random() < 0.08:
+                        right = not right
+                    request = task.build_request(item, rep)
+                    if task.name == "gsm8k":
+                        gold = item.gold.rsplit("####", 1)[1].strip().replace(",", "")
+                        answer = gold if right else str(int(float(gold)) + 1 if gold.lstrip("-").isdigit() else 0)
+                        response = " " + " ".join(f"Step {k}: we compute the next quantity from the last one." for k in range(8)) + f"\n#### {answer}"
+                        extracted, reasoning = answer, None
+                    else:
+                        correct = task.correct_letter(item, rep)
+                        extracted = correct if right else "ABCD"[("ABCD".index(correct) + 1) % 4]
+                        response = "Weighing each option in turn. " * 20 + f"\nAnswer: {extracted}"
+                        reasoning = "Let me think about the physics here. " * 60
+                    records.append(Record(task=task.name, item_id=item.item_id, repeat=rep, endpoint=name, request_hash=request.fingerprint(),
+                                          response=response, reasoning=reasoning, extracted=extracted, score=float(right),
+                                          finish_reason="stop" if draw.random() > 0.02 else "length", prompt_tokens=400,
+                                          completion_tokens=draw.randint(80, 400), latency_s=draw.uniform(0.5, 4.0),
+                                          details={"correct": task.correct_letter(item, rep)} if task.name == "gpqa_diamond" else {}))
+            arms[arm][task.name] = (manifest, records)
+    return arms
