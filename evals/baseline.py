@@ -58,10 +58,13 @@ def save_baseline(run_dir: Path, name: str, root: Path, max_error_rate: float, f
     problems = []
     for task, (manifest, records) in runs.items():
         failed, rate = error_rate(manifest, records)
-        if rate > max_error_rate:
-            problems.append(f"{task}: {failed} records missing or failed ({rate:.1%} > max_error_rate {max_error_rate:.1%})")
+        if manifest.status == "stopped":
+            problems.append(f"{task}: a sequential run that stopped at a look holds {len(records)} of the {manifest.items * len(manifest.repeats)} answers a reference owes "
+                            "(a sequential baseline is a full reference run: `evals run ENDPOINT --sequential`)")
+        elif rate > max_error_rate:
+            problems.append(f"{task}: {failed} records missing or failed ({rate:.1%} > max_error_rate {max_error_rate:.1%}); rerun it to retry the failures")
     if problems:
-        raise UsageError(f"{run_dir}: not saved as a baseline: " + "; ".join(problems) + "; rerun it to retry the failures")
+        raise UsageError(f"{run_dir}: not saved as a baseline: " + "; ".join(problems))
     target = root / name
     if target.exists() or target.is_symlink():
         if not is_baseline(target):

@@ -58,8 +58,8 @@ from evals.report import (
     run_table,
     summarise,
 )
-from evals.runners import Job, run_any, run_endpoints
-from evals.tasks import registry, task_from_manifest, validate_tasks
+from evals.runners import Job, Looks, SequentialPlan, run_any, run_endpoints
+from evals.tasks import Task, registry, task_from_manifest, validate_tasks
 from evals.tasks.gsm8k import HF_DATASET, HF_REVISION
 
 OUTPUTS = Path("outputs")
@@ -194,11 +194,21 @@ def writing(out: Path) -> Iterator[None]:
         yield
 
 
+def _sequential(args: argparse.Namespace, config: Config) -> None:
+    """`--sequential` / `--looks K` over `[gate] sequential` / `looks`."""
+    if args.sequential or args.looks is not None:
+        if args.looks is not None and args.looks > 20:
+            raise UsageError(f"--looks {args.looks}: at most 20 (each look spends some of α)")
+        config.gate.sequential = True
+        config.gate.looks = args.looks if args.looks is not None else config.gate.looks
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args)
     name = _endpoint_name(config, args.endpoint)
     tasks = _task_names(args.tasks)
     overrides = {"limit": args.limit} if args.limit else {}
+    _sequential(args, config)
     out = choose_out(args, [name], tasks)
     with writing(out):
         announce_resume(out, [name], tasks)
@@ -354,18 +364,21 @@ def _with_integrity(verdicts: list[TaskVerdict], problems: dict[str, str], confi
     return sorted([v for v in verdicts if v.task not in problems] + _integrity_errors(problems, config), key=lambda v: v.task)
 
 
-def _judge(config: Config) -> Callable[[Job, Job], bool]:
+def _judged(config: Config, reference: Run, candidate: Job) -> bool:
     """The gate at a sequential run's looks: decided once a look crosses a boundary, is futile or fails."""
+    assert candidate.manifest is not None
+    verdict, decided = gate_looks(reference, (candidate.manifest, read_records(candidate.folder / RECORDS)), config.gate)
+    if decided and verdict.sequential is not None:
+        s = verdict.sequential
+        print(f"{verdict.task}: {verdict.verdict} at look {s.look} of {len(s.looks)} ({s.looks[s.look - 1]:,} of {s.looks[-1]:,} items, {s.stopped})",
+              file=sys.stderr, flush=True)
+    return decided
 
+
+def _judge(config: Config) -> Callable[[Job, Job], bool]:
     def judge(reference: Job, candidate: Job) -> bool:
-        assert reference.manifest is not None and candidate.manifest is not None
-        verdict, decided = gate_looks((reference.manifest, read_records(reference.folder / RECORDS)),
-                                      (candidate.manifest, read_records(candidate.folder / RECORDS)), config.gate)
-        if decided and verdict.sequential is not None:
-            s = verdict.sequential
-            print(f"{verdict.task}: {verdict.verdict} at look {s.look} of {len(s.looks)} ({s.looks[s.look - 1]:,} of {s.looks[-1]:,} items, {s.stopped})",
-                  file=sys.stderr, flush=True)
-        return decided
+        assert reference.manifest is not None
+        return _judged(config, (reference.manifest, read_records(reference.folder / RECORDS)), candidate)
 
     return judge
 
@@ -390,11 +403,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     tasks = _task_names(args.tasks)
     names = [_endpoint_name(config, args.reference), _endpoint_name(config, args.candidate)]
     overrides = {"limit": args.limit} if args.limit else {}
-    if args.sequential or args.looks is not None:
-        if args.looks is not None and args.looks > 20:
-            raise UsageError(f"--looks {args.looks}: at most 20 (each look spends some of α)")
-        config.gate.sequential = True
-        config.gate.looks = args.looks if args.looks is not None else config.gate.looks
+    _sequential(args, config)
     out = choose_out(args, names, tasks, pair=(names[0], names[1]))
     with writing(out):
         announce_resume(out, names, tasks)
@@ -416,8 +425,17 @@ async def run_against_baseline(config: Config, baseline: Path, runs: dict[str, R
     name, endpoint_config = config.endpoint(candidate)
     write_atomic(out / COMPARE_JSON, json.dumps({"reference": "baseline", "reference_dir": str(baseline.resolve()), "candidate": name}) + "\n")
     endpoint = Endpoint(name, endpoint_config)
+    jobs = [Job(endpoint, task_from_manifest(m, config.resolved_data_dir()), out / name / task) for task, (m, _) in runs.items()]
+    for job in jobs:  # a sequential baseline: the candidate goes look by look against it, and stops when one decides
+        plan = runs[job.task.name][0].extra.get("sequential")
+        if plan is not None and isinstance(job.task, Task):
+            from evals.sequential import Design
+
+            design = Design.from_manifest(plan)
+            job.plan = SequentialPlan(looks=len(design.sizes), alpha=design.alpha, futility=design.futility, seed=design.seed)
+            job.looks = Looks(job.task.name, lambda j=job: _judged(config, runs[j.task.name], j))
     try:
-        await run_any([Job(endpoint, task_from_manifest(m, config.resolved_data_dir()), out / name / task) for task, (m, _) in runs.items()], config)
+        await run_any(jobs, config)
     finally:
         await endpoint.aclose()
     return gate_saved(runs, load_run(out / name), config.gate)
@@ -627,6 +645,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--limit", type=positive_int, help="evaluate the first N items of each task")
     run.add_argument("--out", help="output folder: a new one, or one holding this run to resume it (default: a new folder under outputs/)")
     run.add_argument("--resume", action="store_true", help="continue the newest unfinished run of this endpoint and these tasks under outputs/")
+    run.add_argument("--sequential", action="store_true", help="send the items in the sequential design's order and record it: a reference for sequential baselines")
+    run.add_argument("--looks", type=positive_int, help="with --sequential: how many looks (default 4, [gate] looks)")
     run.set_defaults(func=cmd_run)
 
     cmp = sub.add_parser("compare", help="evaluate a reference and a candidate endpoint at once, then gate")

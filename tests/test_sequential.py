@@ -160,3 +160,24 @@ def test_killed_midway_a_sequential_run_resumes_in_the_same_order(sim, tmp_path:
 def test_too_many_looks_is_a_usage_error(tmp_path: Path) -> None:
     result = run_evals("compare", "http://127.0.0.1:9/v1", "http://127.0.0.1:10/v1", "--sequential", "--looks", "21", "--out", str(tmp_path / "o"))
     assert result.returncode == 2 and "looks" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_sequential_baseline_gates_a_candidate_look_by_look(sim, tmp_path: Path) -> None:
+    reference, candidate = sim("--profile", "reference", "--seed", "3"), sim("--profile", "quantized", "--delta", "-0.3", "--seed", "3")
+    config = _config(tmp_path / "evals.toml", reference.url, candidate.url)
+    run = run_evals("run", "fp8", "--config", str(config), "--out", str(tmp_path / "ref"), "--sequential", "--limit", "400")
+    assert run.returncode == 0, run.stderr
+    saved = run_evals("baseline", "save", str(tmp_path / "ref" / "fp8"), "ref", "--root", str(tmp_path / "baselines"))
+    assert saved.returncode == 0, saved.stderr
+    out = tmp_path / "gate"
+    result = run_evals("gate", "--baseline", str(tmp_path / "baselines" / "ref"), "--candidate", "mxfp4", "--config", str(config), "--out", str(out))
+    assert result.returncode == 1, result.stderr
+    task = json.loads((out / "gate.json").read_text())["tasks"][0]
+    look = task["sequential"]["look"]
+    assert look < 4 and task["sequential"]["stopped"] == "REGRESSION boundary"
+    stopped_at = task["sequential"]["looks"][look - 1]  # the candidate went no further than the look that decided
+    assert len(read_records(out / "mxfp4" / "gsm8k" / "records.jsonl")) == stopped_at == task["n"]
+    assert candidate.stats()["requests"].get("/v1/completions", 0) == stopped_at
+
+    stopped = run_evals("baseline", "save", str(out / "mxfp4"), "partial", "--root", str(tmp_path / "baselines"))
+    assert stopped.returncode == 2 and "stopped at a look" in stopped.stderr and not (tmp_path / "baselines" / "partial").exists()

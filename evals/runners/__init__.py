@@ -31,19 +31,20 @@ async def run_any(jobs: list[Job], config: Config) -> list[Job]:
 async def run_endpoints(config: Config, names: list[str], tasks: list[str], out: Path, overrides: dict[str, Any], judge: Judge | None = None) -> list[Job]:
     """Every task on every endpoint, all in flight at once; jobs come back in (endpoint, task) order.
 
-    With `judge` (a comparison under `[gate] sequential`), the two arms of each native task are
-    held together look by look and stop once `judge` says a look decided the task."""
+    Under `[gate] sequential` every native task is sent in its design's order, which the manifest
+    records (so that a reference run alone can become a sequential baseline); with `judge` (a
+    comparison) the two arms of each task are also held together look by look and stop once
+    `judge` says a look decided the task."""
     endpoints = [Endpoint(*config.endpoint(name)) for name in names]
     jobs = [Job(e, make_task(t, config, overrides), out / e.name / t) for e in endpoints for t in tasks]
-    if judge is not None:
+    if config.gate.sequential:
         gate = config.gate
         plan = SequentialPlan(looks=gate.looks, alpha=gate.alpha, futility=gate.futility, seed=gate.order_seed)
         for t in tasks:
             arms = [j for j in jobs if j.task.name == t and isinstance(j.task, Task)]
-            if len(arms) == 2:
-                looks = Looks(t, lambda a=arms: judge(a[0], a[1]))
-                for j in arms:
-                    j.looks, j.plan = looks, plan
+            looks = Looks(t, lambda a=arms: judge(a[0], a[1])) if judge is not None and len(arms) == 2 else None
+            for j in arms:
+                j.looks, j.plan = looks, plan
     try:
         return await run_any(jobs, config)
     finally:

@@ -173,13 +173,14 @@ def prepare(job: Job) -> list[tuple[Item, int]]:
         raise UsageError(f"task {job.task.name}: no items to evaluate")
     store = RunStore(job.folder)
     manifest = _manifest(job)
-    if job.plan is not None and job.looks is not None:
+    if job.plan is not None:  # a sequential design: the seeded order, recorded, and the looks when gated live
         from evals.sequential import Design, look_sizes, order
 
         ordered = order([i.item_id for i in job.items], job.plan.seed)
         design = Design(tuple(look_sizes(len(ordered), job.plan.looks)), job.plan.alpha, job.plan.futility, job.plan.seed)
         manifest.extra["sequential"] = design.to_manifest(ordered)
-        job.looks.register(job.endpoint.name, ordered, design.sizes, len(manifest.repeats))
+        if job.looks is not None:
+            job.looks.register(job.endpoint.name, ordered, design.sizes, len(manifest.repeats))
         rank = {item: i for i, item in enumerate(ordered)}
         job.items.sort(key=lambda i: rank[i.item_id])
     old = store.manifest()
