@@ -34,6 +34,7 @@ import io
 import json
 import math
 import os
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -42,9 +43,9 @@ from typing import Any
 
 from evals import __version__
 from evals.config import public_url
-from evals.gate import TaskVerdict
+from evals.gate import SequentialState, TaskVerdict
 from evals.records import Manifest, Record, Run
-from evals.report import gate_json, summarise
+from evals.report import gate_json, sequential_line, summarise
 from evals.stats import match, z
 
 REPORT_HTML = "report.html"
@@ -68,6 +69,10 @@ class Prompts:
         self.items: dict[str, Any] = {}
         self.task: Any = None
         self.note: str | None = None
+        if "datasets" not in sys.modules:
+            # a report is read-only and works offline: the local data or the hub's cache, never 25 s of retries
+            # against an unreachable hub (a run in this process has already loaded, and cached, what it sent)
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:
             from evals.tasks import task_from_manifest
 
@@ -444,7 +449,8 @@ def _verdict_table(gate: dict[str, Any]) -> str:
             f"<td>{t['n']:,}</td><td>{t['repeats']}</td><td>{errors.get('reference', 0)} / {errors.get('candidate', 0)}</td>"
             f"<td>{flip}</td><td>{_num(t.get('p_lossless'), '.3g')}</td><td>{_num(t.get('p_regression'), '.3g')}</td></tr>"
         )
-        notes = [("advice", t.get("advice")), ("problem", t.get("problem")), ("method", t.get("method")), ("note", t.get("note"))]
+        sequential = sequential_line(SequentialState(**t["sequential"])) if t.get("sequential") else None
+        notes = [("advice", t.get("advice")), ("problem", t.get("problem")), ("method", t.get("method")), ("sequential", sequential), ("note", t.get("note"))]
         text = "".join(f"<div><b>{k}:</b> {_e(v)}</div>" for k, v in notes if v)
         if text:
             rows.append(f"<tr class='notes'><td></td><td colspan='12'>{text}</td></tr>")
