@@ -86,10 +86,16 @@ def items_needed_scaled(data: Paired | list[Paired], margin: float, alpha: float
     if math.isclose(delta, -margin, abs_tol=1e-12):
         return None
     n_now = sum(g.n for g in groups)
-    unit = sum(n_now * float(variance_of_delta(g, -margin)[0]) for g in groups) / len(groups) ** 2  # Var(Δ̂)·n_total
+    parts = [variance_of_delta(g, -margin) for g in groups]
+    unit = sum(n_now * float(v) for v, _ in parts) / len(groups) ** 2  # Var(Δ̂)·n_total
+    # degrees of freedom as the test will have them: Welch–Satterthwaite over the groups as they are
+    # (unequal groups have fewer than n/G − 1), growing in proportion with the items
+    total = sum(float(v) for v, _ in parts)
+    spread = sum(float(v) ** 2 / d for v, d in parts)
+    df_now = total**2 / spread if total > 0 and spread > 0 else math.inf
 
     def achieves(n: int) -> bool:
-        df = max(n / len(groups) - 1, 1)
+        df = max(df_now * n / n_now, 1) if math.isfinite(df_now) else math.inf
         se = math.sqrt(unit / n)
         return abs(delta + margin) / se >= float(critical(alpha, df)) + sps.norm.ppf(power)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evals.calibration import LIMIT, clustered_table, exact_rates, exact_table, item_tied_table, power_table, region, replaced_rates
+from evals.calibration import LIMIT, clustered_table, exact_rates, exact_table, item_tied_table, power_table, region, replaced_rates, unequal_macro_table
 from evals.simmodel import SimModel
 
 ALPHA = 0.025
@@ -44,6 +44,14 @@ def test_repeats_and_macro_keep_alpha_by_simulation() -> None:
 def test_failures_tied_to_items_are_not_hidden_by_repeats() -> None:
     """The review's case: a candidate wrong on every draw of a few items, few items differing."""
     assert max(item_tied_table(4000).values()) <= LIMIT
+
+
+@pytest.mark.slow
+def test_macros_over_unequal_groups_keep_alpha() -> None:
+    """tau2-bench's domain sizes (50, 114, 114), the damage in the smallest domain or in the others."""
+    table, false_regression, wrong = unequal_macro_table(runs=3000, check=2, all_sizes=((50, 114, 114),))
+    assert wrong == 0
+    assert max(cell.rate for cell in table.values()) <= LIMIT and false_regression <= LIMIT
 
 
 @pytest.mark.slow
