@@ -45,6 +45,7 @@ from evals.records import (
     load_run,
     read_manifest,
     read_records,
+    task_folder,
     write_atomic,
 )
 from evals.report import (
@@ -57,7 +58,7 @@ from evals.report import (
     summarise,
 )
 from evals.runners import Job, run_any, run_endpoints
-from evals.tasks import registry, task_from_manifest, validate_tasks
+from evals.tasks import is_known, registry, task_from_manifest, validate_tasks
 from evals.tasks.gsm8k import HF_DATASET, HF_REVISION
 
 OUTPUTS = Path("outputs")
@@ -67,7 +68,9 @@ EXIT_OK, EXIT_USAGE, EXIT_ERROR = 0, 2, 4
 
 
 def _task_names(value: str | None) -> list[str]:
-    return [check_name(t.strip(), "task name") for t in (value or "gsm8k").split(",") if t.strip()]
+    """Simple names, or `PREFIX:NAME` (an lm-eval task or YAML path), whose records go in `task_folder(name)`."""
+    names = [t.strip() for t in (value or "gsm8k").split(",") if t.strip()]
+    return [t if ":" in t and is_known(t) else check_name(t, "task name") for t in names]
 
 
 class _State:
@@ -128,7 +131,7 @@ def newest_unfinished(endpoints: list[str], tasks: list[str], pair: tuple[str, s
         if not _same_kind(run, pair):
             continue
         try:
-            manifests = [read_manifest(run / e / t) for e in endpoints for t in tasks]
+            manifests = [read_manifest(run / e / task_folder(t)) for e in endpoints for t in tasks]
         except UsageError:
             continue
         if all(m is not None for m in manifests) and any(m.status != "complete" for m in manifests if m):
@@ -155,10 +158,10 @@ def announce_resume(out: Path, endpoints: list[str], tasks: list[str]) -> None:
     """Say so on stderr when a folder already holds part of this run: no silent resumes."""
     for e in endpoints:
         for t in tasks:
-            manifest = read_manifest(out / e / t)
+            manifest = read_manifest(out / e / task_folder(t))
             if manifest is None:
                 continue
-            records = out / e / t / "records.jsonl"
+            records = out / e / task_folder(t) / "records.jsonl"
             done = sum(r.error is None for r in read_records(records))
             total = manifest.items * len(manifest.repeats)
             print(f"resuming {out} ({e}/{t}): {min(done, total):,} of {total:,} done, started {manifest.started_at}", file=sys.stderr)
@@ -215,6 +218,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_tasks(args: argparse.Namespace) -> int:
     for name, cls in sorted(registry().items()):
         print(f"{name:<16} v{cls.version:<4} {cls.description}")
+    print("\nlm-eval:NAME     any lm-evaluation-harness task, group or tag (lm-eval:gsm8k_cot_llama), or a task YAML (lm-eval:path/to/task.yaml);"
+          "\n                 `lm-eval ls tasks` lists lm-eval's own; options go in [tasks.\"lm-eval:NAME\"] (docs/tasks.md)")
     return EXIT_OK
 
 
@@ -351,7 +356,7 @@ async def run_against_baseline(config: Config, baseline: Path, runs: dict[str, R
     write_atomic(out / COMPARE_JSON, json.dumps({"reference": "baseline", "reference_dir": str(baseline.resolve()), "candidate": name}) + "\n")
     endpoint = Endpoint(name, endpoint_config)
     try:
-        await run_any([Job(endpoint, task_from_manifest(m, config.resolved_data_dir()), out / name / task) for task, (m, _) in runs.items()], config)
+        await run_any([Job(endpoint, task_from_manifest(m, config.resolved_data_dir()), out / name / task_folder(task)) for task, (m, _) in runs.items()], config)
     finally:
         await endpoint.aclose()
     return gate_saved(runs, load_run(out / name), config.gate)

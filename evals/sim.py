@@ -68,7 +68,10 @@ class Catalog(Protocol):
 
 
 class Gsm8kCatalog:
-    """GSM8K test questions, answered with a short solution ending in `#### N`."""
+    """GSM8K test questions, answered with a short solution ending in `#### N`.
+
+    The solution also says "The final answer is N.", the sentence lm-eval's chain-of-thought
+    GSM8K variants (`gsm8k_cot_llama`) ask for and their strict-match filter reads."""
 
     LAST_QUESTION = re.compile(r"Question: (.*?)\nAnswer:", re.DOTALL)
 
@@ -89,7 +92,7 @@ class Gsm8kCatalog:
         gold = int(question.answer)
         # A wrong answer differs from the gold even when signs are ignored, as sglang's extraction does.
         answer = gold if correct else abs(gold) + 1 + int(uniform(question.item_id, draw, "wrong") * 9)
-        return f" Let me work through it step by step.\nPutting the numbers together gives {answer}.\nThe answer is {answer}.\n#### {answer}"
+        return f" Let me work through it step by step.\nPutting the numbers together gives {answer}.\nThe final answer is {answer}.\n#### {answer}"
 
 
 class GpqaCatalog:

@@ -8,6 +8,7 @@ from typing import Any
 
 from evals.client import Endpoint
 from evals.config import Config
+from evals.records import task_folder
 from evals.runners.engines import run_engine_job
 from evals.runners.native import Job, run_jobs
 from evals.tasks import Task, make_task
@@ -27,7 +28,7 @@ async def run_endpoints(config: Config, names: list[str], tasks: list[str], out:
     """Every task on every endpoint, all in flight at once; jobs come back in (endpoint, task) order."""
     endpoints = [Endpoint(*config.endpoint(name)) for name in names]
     try:
-        return await run_any([Job(e, make_task(t, config, overrides), out / e.name / t) for e in endpoints for t in tasks], config)
+        return await run_any([Job(e, make_task(t, config, overrides), out / e.name / task_folder(t)) for e in endpoints for t in tasks], config)
     finally:
         for e in endpoints:
             await e.aclose()
