@@ -1,0 +1,124 @@
+"""`--tasks lm-eval:NAME`: per-document parity with lm-eval's own `simple_evaluate` on the same simulator.
+
+lm-eval runs its stock `gsm8k` (completions) and `gsm8k_cot_llama` (chat, few-shot as
+multi-turn) configs against a simulator through its own `local-completions` and
+`local-chat-completions` models; `evals run` runs the same tasks against the same simulator.
+Every document's prompt (or messages), and its score under every filter, must agree.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import lm_eval
+import pytest
+import yaml
+from conftest import run_evals
+
+LIMIT = 30
+GSM8K_DIR = Path(lm_eval.__file__).parent / "tasks" / "gsm8k"
+TASKS = {"gsm8k": ("gsm8k.yaml", False), "gsm8k_cot_llama": ("gsm8k-cot-llama.yaml", True)}
+
+
+def data_files(data_dir: Path) -> dict[str, str]:
+    return {s: str(data_dir / "gsm8k" / f"{s}.jsonl") for s in ("train", "test")}
+
+
+def write_config(path: Path, url: str, data_dir: Path) -> Path:
+    files = ", ".join(f'{k} = "{v}"' for k, v in data_files(data_dir).items())
+    text = f'[endpoints.sim]\nbase_url = "{url}"\nmax_concurrency = 8\n'
+    for name, (_, chat) in TASKS.items():
+        text += f'\n[tasks."lm-eval:{name}"]\nlimit = {LIMIT}\nchat = {str(chat).lower()}\ndata_files = {{ {files} }}\n'
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Any:
+    """One simulator; `evals run` on both tasks; then lm-eval's own run of each, on demand."""
+    from conftest import start_sim
+
+    sim = start_sim(data_dir=data_dir)
+    tmp = tmp_path_factory.mktemp("lm-eval")
+    config = write_config(tmp / "evals.toml", sim.url, data_dir)
+    result = run_evals("run", "sim", "--tasks", ",".join(f"lm-eval:{t}" for t in TASKS), "--config", str(config), "--out", str(tmp / "out"),
+                       env={"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"})
+    try:
+        assert result.returncode == 0, result.stderr
+        yield sim, tmp / "out" / "sim"
+    finally:
+        sim.stop()
+
+
+def lm_eval_samples(name: str, url: str, data_dir: Path) -> list[dict[str, Any]]:
+    """lm-eval's `simple_evaluate` on its stock config, data redirected to the local files."""
+    from lm_eval.api.task import ConfigurableTask
+    from lm_eval.tasks import TaskManager
+
+    filename, chat = TASKS[name]
+    config = yaml.safe_load((GSM8K_DIR / filename).read_text())
+    config.pop("tag", None)
+    config.pop("dataset_name")
+    config["dataset_path"] = "json"
+    config["dataset_kwargs"] = {"data_files": data_files(data_dir)}
+    model = "local-chat-completions" if chat else "local-completions"
+    results = lm_eval.simple_evaluate(
+        model=model,
+        model_args={"base_url": f"{url}/{'chat/completions' if chat else 'completions'}", "model": "sim-reference", "tokenizer_backend": None,
+                    "tokenized_requests": False, "max_retries": 1},
+        tasks=[ConfigurableTask(config=config)],
+        task_manager=TaskManager(include_defaults=False, include_path=str(GSM8K_DIR)),
+        limit=LIMIT,
+        apply_chat_template=chat,
+        fewshot_as_multiturn=chat,
+        log_samples=True,
+        bootstrap_iters=0,
+    )
+    assert results is not None
+    return results["samples"][name]
+
+
+def read_records(folder: Path) -> dict[int, dict[str, Any]]:
+    records = [json.loads(line) for line in (folder / "records.jsonl").read_text().splitlines()]
+    return {int(r["item_id"].split(":")[1]): r for r in records}
+
+
+@pytest.mark.parametrize("name", list(TASKS))
+def test_every_document_agrees_with_lm_evals_own_run(both: Any, name: str, data_dir: Path) -> None:
+    sim, out = both
+    theirs = lm_eval_samples(name, sim.url, data_dir)
+    ours = read_records(out / f"lm-eval_{name}")
+    manifest = json.loads((out / f"lm-eval_{name}" / "manifest.json").read_text())
+    chat = TASKS[name][1]
+    filters = {s["filter"] for s in theirs}
+    assert filters == {"strict-match", "flexible-extract"} and len(ours) == LIMIT
+    assert len(theirs) == LIMIT * len(filters)
+    scores = {f: [] for f in filters}
+    for sample in theirs:
+        record = ours[sample["doc_id"]]
+        assert record["error"] is None
+        context = sample["arguments"][0][0]
+        while isinstance(context, (list, tuple)):  # chat: lm-eval's JsonChatStr, a one-field tuple (maybe nested)
+            context = context[0]
+        request = json.loads(context) if chat else context
+        # what our runner sent is what lm-eval built: the manifest's fingerprint of this request
+        sent = {"kind": "chat" if chat else "completion", "prompt": None if chat else request, "messages": request if chat else None}
+        assert _fingerprint_matches(manifest, record, sent)
+        assert record["response"].strip() == sample["resps"][0][0].strip()
+        assert record["details"]["metrics"][sample["filter"]] == {"exact_match": sample["exact_match"]}, (sample["doc_id"], sample["filter"])
+        assert record["details"]["filtered"][sample["filter"]] == sample["filtered_resps"][0]
+        scores[sample["filter"]].append(sample["exact_match"])
+    # the primary score is lm-eval's first metric under its first filter
+    assert [ours[i]["score"] for i in range(LIMIT)] == [next(s["exact_match"] for s in theirs if s["doc_id"] == i and s["filter"] == "strict-match") for i in range(LIMIT)]
+    assert 0 < sum(scores["strict-match"]) < LIMIT  # the simulator answers some wrong: the comparison can fail
+    assert manifest["extra"]["lm_eval_version"] == lm_eval.__version__ and manifest["extra"]["binary_scores"] is True
+
+
+def _fingerprint_matches(manifest: dict[str, Any], record: dict[str, Any], sent: dict[str, Any]) -> bool:
+    from evals.tasks.base import Request
+
+    params = manifest["sampling"]
+    request = Request(kind=sent["kind"], prompt=sent["prompt"], messages=sent["messages"], params=params)
+    return request.fingerprint() == record["request_hash"] == manifest["extra"]["request_fingerprints"][f"{record['item_id']}@{record['repeat']}"]
