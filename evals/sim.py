@@ -125,16 +125,35 @@ class GpqaCatalog:
         return f"Weighing the four options against what the question asks, one fits best.\n\nAnswer: {letter}"
 
 
+class ArithmeticCatalog:
+    """"What is A + B?" / "What is A * B?" questions, the example lm-eval task's
+    (examples/lm-eval-task): the answer is computed, so no data file is needed."""
+
+    LAST_QUESTION = re.compile(r"What is (-?\d+) ([+*]) (-?\d+)\?")
+
+    def find(self, prompt: str) -> Question | None:
+        asked = self.LAST_QUESTION.findall(prompt)
+        if not asked:
+            return None
+        a, op, b = asked[-1]
+        value = int(a) + int(b) if op == "+" else int(a) * int(b)
+        return Question(item_id=hashlib.sha256(f"{a}{op}{b}".encode()).hexdigest()[:16], answer=str(value))
+
+    def reply(self, question: Question, correct: bool, draw: int) -> str:
+        gold = int(question.answer)
+        answer = gold if correct else gold + 1 + int(uniform(question.item_id, draw, "wrong") * 9)
+        return f" Working it out gives {answer}. The answer is {answer}."
+
+
 def load_catalogs(data_dir: Path | None) -> list[Catalog]:
-    """Every benchmark the data folder holds (GSM8K also from the hub when there is no folder)."""
+    """Every benchmark the data folder holds (GSM8K also from the hub when there is no folder),
+    and the arithmetic questions, which need none."""
     catalogs: list[Catalog] = []
     if data_dir is None or (data_dir / "gsm8k" / "test.jsonl").exists():
         catalogs.append(Gsm8kCatalog(gsm8k.load_split(data_dir, "test")))
     if data_dir is not None and (data_dir / gpqa.LOCAL_FILE).exists():
         catalogs.append(GpqaCatalog(gpqa.load_rows(data_dir)))
-    if not catalogs:
-        raise UsageError(f"data_dir {data_dir}: holds neither gsm8k/test.jsonl nor {gpqa.LOCAL_FILE}")
-    return catalogs
+    return [*catalogs, ArithmeticCatalog()]  # last: a GSM8K question that happens to ask "What is 3 + 4?" stays GSM8K's
 
 
 @dataclass

@@ -122,3 +122,59 @@ def _fingerprint_matches(manifest: dict[str, Any], record: dict[str, Any], sent:
     params = manifest["sampling"]
     request = Request(kind=sent["kind"], prompt=sent["prompt"], messages=sent["messages"], params=params)
     return request.fingerprint() == record["request_hash"] == manifest["extra"]["request_fingerprints"][f"{record['item_id']}@{record['repeat']}"]
+
+
+# ---------------------------------------------------------------- the example YAML, options, the gate
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = "lm-eval:examples/lm-eval-task/arith.yaml"
+
+
+def example_task(monkeypatch: pytest.MonkeyPatch, **options: Any) -> Any:
+    """The README's user-written YAML group, as the CLI builds it (data paths relative to the repository)."""
+    from evals.tasks.lm_eval_harness import LmEvalOptions, LmEvalTask
+
+    monkeypatch.chdir(REPO)
+    return LmEvalTask(LmEvalOptions(**options), None, EXAMPLE.split(":", 1)[1])
+
+
+def test_example_yaml_every_filter_and_metric_and_its_macro(monkeypatch: pytest.MonkeyPatch) -> None:
+    from evals.tasks.base import Response
+
+    task = example_task(monkeypatch)
+    items = task.load_items()
+    assert {i.input["task"] for i in items} == {"arith_add", "arith_mul"} and len(items) == 80
+    item = next(i for i in items if i.input["task"] == "arith_mul")
+    request = task.build_request(item, 1234)
+    assert request.kind == "completion" and request.prompt.count("Question: ") == 3  # two shots, lm-eval's sampler
+    assert request.params == {"max_tokens": 64, "temperature": 0, "stop": ["Question:", "\n\n"], "seed": 1234}
+    gold = int(item.gold)
+    scored = task.score(item, 1234, Response(text=f" It is {gold + 1}, so the answer is {gold}."))
+    assert scored.score == 0.0  # strict-match wants "The answer is N": capital T
+    assert scored.details["metrics"]["flexible-extract"] == {"exact_match": 1.0, "closeness": 1.0}
+    assert scored.details["group"] == "arith_mul"  # weight_by_size: false, a macro over the subtasks
+    assert task.binary() and task.manifest_extra()["binary_scores"] is True
+
+    partial = example_task(monkeypatch, metric="closeness,strict-match")
+    near = partial.score(item, 1234, Response(text=f"The answer is {gold + 1}"))
+    assert 0 < near.score < 1 and not partial.binary()  # partial credit: the gate's paired t, not a proportion
+
+
+def test_a_metric_the_task_does_not_have_is_one_line_naming_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    from evals.errors import UsageError
+
+    with pytest.raises(UsageError, match=r'metric = "accuracy,strict-match" is not one of exact_match,strict-match, closeness,strict-match'):
+        example_task(monkeypatch, metric="accuracy,strict-match").load_items()
+
+
+def test_the_gate_refuses_runs_of_different_lm_eval_configs() -> None:
+    from evals.gate import mismatch
+    from evals.records import Manifest
+
+    base = dict(task=EXAMPLE, task_version="1", task_config={}, dataset_fingerprint="d", prompt_fingerprint="p", sampling={}, endpoint="a",
+                base_url="http://x/v1", model="m", tool_version="0", items=1, repeats=[0], started_at="now")
+    ref = Manifest(**base, extra={"lm_eval_version": "0.4.13", "lm_eval_config_hash": "aaa", "request_fingerprints": {"x@0": "1"}})
+    cand = Manifest(**base, extra={"lm_eval_version": "0.4.13", "lm_eval_config_hash": "bbb", "request_fingerprints": {"x@0": "2"}})
+    problem = mismatch(ref, cand)
+    assert problem is not None and "lm_eval_config_hash" in problem and "request_fingerprints (1 differ, first x@0)" in problem
+    assert mismatch(ref, ref) is None

@@ -82,6 +82,11 @@ class LmEvalOptions(TaskOptions):
         return value
 
 
+# lm-eval's built tasks and documents, by (name, working folder, options): see LmEvalTask._loaded.
+_LOADED: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {}
+_DOCS: dict[str, dict[str, _Doc]] = {}
+
+
 @dataclass
 class _Doc:
     """One document of one lm-eval task, and the request lm-eval built for it."""
@@ -147,11 +152,20 @@ class LmEvalTask(Task):
         self.name = f"{PREFIX}:{spec}"  # type: ignore[misc]  # per instance, as the user wrote it
 
     # ---------------------------------------------------------------- lm-eval's side
-    @cached_property
+    @property
+    def _key(self) -> str:
+        return sha256_json([self.spec, str(Path.cwd()), self.options.model_dump(mode="json")])
+
+    @property
     def _loaded(self) -> tuple[dict[str, Any], dict[str, Any], str]:
-        """lm-eval's tasks (leaf name -> Task), its groups, and the top-level group's name if any."""
-        with _quiet():
-            return self._load()
+        """lm-eval's tasks (leaf name -> Task), its groups, and the top-level group's name if any.
+
+        Built once per process and configuration: both arms of a comparison share it (lm-eval
+        takes seconds to build a few hundred chat prompts)."""
+        if self._key not in _LOADED:
+            with _quiet():
+                _LOADED[self._key] = self._load()
+        return _LOADED[self._key]
 
     def _load(self) -> tuple[dict[str, Any], dict[str, Any], str]:
         from lm_eval.tasks import TaskManager
@@ -162,7 +176,9 @@ class LmEvalTask(Task):
             raise UsageError(f"task {self.name}: no such YAML file {path}")
         if self.options.data_files is not None:
             location = {"dataset_path": "json", "dataset_name": None, "dataset_kwargs": {"data_files": self.options.data_files}}
-        spec: Any = str(path) if is_yaml else self.spec
+        # A YAML is loaded by its own name from an index of its folder, so that a group finds its
+        # sibling task files (lm-eval's `--include_path DIR --tasks NAME`).
+        spec: str = _yaml_name(path, self.name) if is_yaml else self.spec
         managers = [TaskManager(include_defaults=False, include_path=str(path.parent))] if is_yaml else []
         if not is_yaml:
             dirs = _family_dirs(self.spec)
@@ -170,14 +186,14 @@ class LmEvalTask(Task):
         last: Exception | None = None
         for manager in managers:
             manager = manager or TaskManager()
-            if not is_yaml and spec not in manager.all_tasks:
+            if spec not in manager.all_tasks:
                 last = KeyError(spec)
                 continue
             try:
                 if self.options.data_files is None:
                     loaded = manager.load(spec)
                 else:
-                    loaded = _load_redirected(manager, spec, path if is_yaml else None, location, self.name)
+                    loaded = _load_redirected(manager, spec, location, self.name)
             except (KeyError, ValueError, FileNotFoundError) as e:
                 last = e
                 continue
@@ -212,12 +228,14 @@ class LmEvalTask(Task):
                 out[leaf.task_name] = child.task_name if not hasattr(child, "get_all_tasks") else child.name
         return out
 
-    @cached_property
+    @property
     def _docs(self) -> dict[str, _Doc]:
         """Every document's request, built by lm-eval as `simple_evaluate` + `evaluate` build them."""
-        tasks = self._loaded[0]
-        with _quiet():
-            return self._build_docs(tasks)
+        if self._key not in _DOCS:
+            tasks = self._loaded[0]
+            with _quiet():
+                _DOCS[self._key] = self._build_docs(tasks)
+        return _DOCS[self._key]
 
     def _build_docs(self, tasks: dict[str, Any]) -> dict[str, _Doc]:
         groups = self._groups_of()
@@ -356,19 +374,34 @@ class LmEvalTask(Task):
         }
 
 
-def _load_redirected(manager: Any, spec: str, path: Path | None, location: dict[str, Any], name: str) -> dict[str, Any]:
+def _load_redirected(manager: Any, spec: str, location: dict[str, Any], name: str) -> dict[str, Any]:
     """One task built from its registered config with the data location replaced, as lm-eval
     builds a group member with overrides (`TaskFactory.build(entry, overrides=...)`): an inline
     `{"task": NAME, ...}` spec would be a new task without the registered config."""
-    from lm_eval.tasks._index import Kind, TaskIndex
+    from lm_eval.tasks._index import Kind
 
-    entry = TaskIndex.entry_from_path(path) if path is not None else manager.task_index.get(spec)
+    entry = manager.task_index.get(spec)
     if entry is None:
         raise KeyError(spec)
     if entry.kind not in (Kind.TASK, Kind.PY_TASK):
         raise UsageError(f"task {name}: data_files redirects one task's data; for a group or tag write a YAML (dataset_path: json)")
     task = manager._factory.build(entry, overrides=location, registry=manager.task_index)
     return {"tasks": {task.task_name: task}, "groups": {}}
+
+
+def _yaml_name(path: Path, name: str) -> str:
+    """The `group` (else `task`) a task YAML defines, read with lm-eval's own loader."""
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    try:
+        raw = load_yaml(path, resolve_func=False, recursive=True)
+    except Exception as e:  # a YAML error, a missing include: the user's file, named
+        raise UsageError(f"task {name}: cannot read {path} ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    found = raw.get("group") if isinstance(raw, dict) else None
+    found = found if isinstance(found, str) else raw.get("task") if isinstance(raw, dict) else None
+    if not isinstance(found, str):
+        raise UsageError(f"task {name}: {path} defines no `task:` or `group:` name")
+    return found
 
 
 def _json_chat(messages: list[dict[str, str]], add_generation_prompt: bool = True) -> Any:
