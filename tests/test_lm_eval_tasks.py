@@ -178,3 +178,69 @@ def test_the_gate_refuses_runs_of_different_lm_eval_configs() -> None:
     problem = mismatch(ref, cand)
     assert problem is not None and "lm_eval_config_hash" in problem and "request_fingerprints (1 differ, first x@0)" in problem
     assert mismatch(ref, ref) is None
+
+
+# ---------------------------------------------------------------- compare over HTTP, and a kill -9
+
+COT = "lm-eval:gsm8k_cot_llama"
+COMPARE_ITEMS = 200
+MARGIN = 0.04  # 200 items decide Δ = 0 and Δ = −0.1 against it (the simulator's seed is fixed)
+
+
+def compare_config(path: Path, ref: str, cand: str, data_dir: Path, concurrency: int = 16) -> Path:
+    files = ", ".join(f'{k} = "{v}"' for k, v in data_files(data_dir).items())
+    path.write_text(
+        f'[endpoints.fp8]\nbase_url = "{ref}"\nmax_concurrency = {concurrency}\nmax_retries = 0\n\n'
+        f'[endpoints.mxfp4]\nbase_url = "{cand}"\nmax_concurrency = {concurrency}\nmax_retries = 0\n\n'
+        f'[tasks."{COT}"]\nlimit = {COMPARE_ITEMS}\nchat = true\ndata_files = {{ {files} }}\n\n'
+        f'[gate]\nmargins = {{ "{COT}" = {MARGIN} }}\n'
+    )
+    return path
+
+
+def chat_served(server: Any) -> int:
+    return server.stats()["requests"].get("/v1/chat/completions", 0)
+
+
+def test_compare_true_delta_zero_is_lossless(sim, tmp_path: Path, data_dir: Path) -> None:
+    ref, cand = sim("--seed", "3"), sim("--seed", "3", "--profile", "quantized", "--delta", "0")
+    config = compare_config(tmp_path / "evals.toml", ref.url, cand.url, data_dir)
+    result = run_evals("compare", "fp8", "mxfp4", "--tasks", COT, "--config", str(config), "--out", str(tmp_path / "out"), env={"HF_DATASETS_OFFLINE": "1"})
+    gate = json.loads((tmp_path / "out" / "gate.json").read_text())
+    assert result.returncode == 0 and gate["verdict"] == "LOSSLESS", result.stdout + result.stderr
+    (task,) = gate["tasks"]
+    assert task["n"] == COMPARE_ITEMS and task["margin"] == MARGIN
+
+
+def test_compare_killed_midway_resumes_with_only_the_missing_requests_then_finds_the_regression(sim, tmp_path: Path, data_dir: Path) -> None:
+    """True Δ = −0.1: kill -9 while both arms are sending, rerun, REGRESSION; the rerun sends each missing request once."""
+    import subprocess
+    import sys
+    import time
+
+    from evals.records import read_records
+
+    servers = {"fp8": sim("--seed", "3", "--latency-ms", "40"), "mxfp4": sim("--seed", "3", "--latency-ms", "40", "--profile", "quantized", "--delta", "-0.1")}
+    config = compare_config(tmp_path / "evals.toml", servers["fp8"].url, servers["mxfp4"].url, data_dir, concurrency=4)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "evals", "compare", "fp8", "mxfp4", "--tasks", COT, "--config", str(config), "--out", str(out)]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while min(chat_served(s) for s in servers.values()) < 30 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.kill()
+    assert proc.wait(timeout=10) == -9, "the run finished before it was killed"
+    time.sleep(0.3)
+
+    def done(arm: str) -> int:
+        return sum(r.error is None for r in read_records(out / arm / "lm-eval_gsm8k_cot_llama" / "records.jsonl"))
+
+    missing = {arm: COMPARE_ITEMS - done(arm) for arm in servers}
+    assert all(0 < m < COMPARE_ITEMS for m in missing.values()), missing
+    before = {arm: chat_served(s) for arm, s in servers.items()}
+    final = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    assert final.returncode == 1, final.stdout + final.stderr
+    assert json.loads((out / "gate.json").read_text())["verdict"] == "REGRESSION"
+    for arm, server in servers.items():
+        assert chat_served(server) - before[arm] == missing[arm]  # only the missing ones were sent again
+        assert done(arm) == COMPARE_ITEMS
