@@ -32,6 +32,15 @@ def test_the_readme_lm_eval_yaml_runs_end_to_end(sim, tmp_path: Path, monkeypatc
     assert "arith_add" in out and "arith_mul" in out and "macro" in out
     assert server.stats()["requests"]["recognised"] == 80  # the simulator answered every question
 
+    # a baseline of it, and the gate of a candidate run against that baseline (here: the same run)
+    endpoint = folder.parent
+    assert cli.main(["baseline", "save", str(endpoint), "arith", "--root", str(tmp_path / "baselines")]) == 0
+    assert (tmp_path / "baselines" / "arith" / folder.name / "records.jsonl.gz").is_file()
+    code = cli.main(["gate", "--baseline", str(tmp_path / "baselines" / "arith"), str(endpoint), "--format", "json"])
+    out = capsys.readouterr().out
+    assert code in (0, 3), out  # identical runs: never REGRESSION, never ERROR
+    assert "lm-eval:examples/lm-eval-task/arith.yaml" in out and "arith_mul" in out  # the verdict, with a row per subtask
+
 
 def test_the_native_adapter_runs_through_its_entry_point(sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     site = tmp_path / "site"
