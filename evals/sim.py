@@ -27,7 +27,6 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from evals.errors import UsageError
 from evals.simmodel import Profile, SimModel, uniform
 from evals.tasks import gpqa, gsm8k
 

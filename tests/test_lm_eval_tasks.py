@@ -244,3 +244,12 @@ def test_compare_killed_midway_resumes_with_only_the_missing_requests_then_finds
     for arm, server in servers.items():
         assert chat_served(server) - before[arm] == missing[arm]  # only the missing ones were sent again
         assert done(arm) == COMPARE_ITEMS
+
+
+def test_a_multiple_choice_task_is_refused_in_one_line_before_any_download(monkeypatch: pytest.MonkeyPatch) -> None:
+    from evals.errors import UsageError
+    from evals.tasks.lm_eval_harness import LmEvalOptions, LmEvalTask
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    with pytest.raises(UsageError, match=r"^task lm-eval:arc_easy is a multiple_choice task; only generate_until"):
+        LmEvalTask(LmEvalOptions(), None, "arc_easy").load_items()

@@ -202,6 +202,7 @@ class LmEvalTask(Task):
             if spec not in manager.all_tasks:
                 last = KeyError(spec)
                 continue
+            _refuse_unsupported(manager, spec, self.name)  # before lm-eval downloads anything
             try:
                 if self.options.data_files is None:
                     loaded = manager.load(spec)
@@ -402,6 +403,21 @@ def _load_redirected(manager: Any, spec: str, location: dict[str, Any], name: st
         raise UsageError(f"task {name}: data_files redirects one task's data; for a group or tag write a YAML (dataset_path: json)")
     task = manager._factory.build(entry, overrides=location, registry=manager.task_index)
     return {"tasks": {task.task_name: task}, "groups": {}}
+
+
+def _refuse_unsupported(manager: Any, spec: str, name: str) -> None:
+    """One line naming a task's type when it is not generate_until, read from its YAML before
+    lm-eval builds it (building downloads the data: offline that would fail first, and say less)."""
+    from lm_eval.tasks._index import Kind
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    entry = manager.task_index.get(spec)
+    if entry is None or entry.kind != Kind.TASK or entry.yaml_path is None:
+        return  # groups and tags: each subtask is checked once built
+    output_type = load_yaml(entry.yaml_path, resolve_func=False, recursive=True).get("output_type", "generate_until")
+    if output_type != "generate_until":
+        raise UsageError(f"task {name} is a {output_type} task; only generate_until tasks run here so far "
+                         "(loglikelihood and multiple_choice need /v1/completions with echo and prompt logprobs)")
 
 
 def _yaml_name(path: Path, name: str) -> str:
