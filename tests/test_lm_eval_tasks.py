@@ -20,6 +20,7 @@ from conftest import run_evals
 LIMIT = 30
 GSM8K_DIR = Path(lm_eval.__file__).parent / "tasks" / "gsm8k"
 TASKS = {"gsm8k": ("gsm8k.yaml", False), "gsm8k_cot_llama": ("gsm8k-cot-llama.yaml", True)}
+SYSTEM = "You are a careful grade-school math tutor."  # chat only: lm-eval's --system_instruction
 
 
 def data_files(data_dir: Path) -> dict[str, str]:
@@ -31,6 +32,7 @@ def write_config(path: Path, url: str, data_dir: Path) -> Path:
     text = f'[endpoints.sim]\nbase_url = "{url}"\nmax_concurrency = 8\n'
     for name, (_, chat) in TASKS.items():
         text += f'\n[tasks."lm-eval:{name}"]\nlimit = {LIMIT}\nchat = {str(chat).lower()}\ndata_files = {{ {files} }}\n'
+        text += f'system_instruction = "{SYSTEM}"\n' if chat else ""
     path.write_text(text)
     return path
 
@@ -73,6 +75,7 @@ def lm_eval_samples(name: str, url: str, data_dir: Path) -> list[dict[str, Any]]
         limit=LIMIT,
         apply_chat_template=chat,
         fewshot_as_multiturn=chat,
+        system_instruction=SYSTEM if chat else None,
         log_samples=True,
         bootstrap_iters=0,
     )
@@ -103,6 +106,8 @@ def test_every_document_agrees_with_lm_evals_own_run(both: Any, name: str, data_
         while isinstance(context, (list, tuple)):  # chat: lm-eval's JsonChatStr, a one-field tuple (maybe nested)
             context = context[0]
         request = json.loads(context) if chat else context
+        if chat:
+            assert request[0] == {"role": "system", "content": SYSTEM} and len(request) == 2 * 8 + 2  # system, 8 shots as turns, the question
         # what our runner sent is what lm-eval built: the manifest's fingerprint of this request
         sent = {"kind": "chat" if chat else "completion", "prompt": None if chat else request, "messages": request if chat else None}
         assert _fingerprint_matches(manifest, record, sent)
@@ -253,3 +258,16 @@ def test_a_multiple_choice_task_is_refused_in_one_line_before_any_download(monke
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     with pytest.raises(UsageError, match=r"^task lm-eval:arc_easy is a multiple_choice task; only generate_until"):
         LmEvalTask(LmEvalOptions(), None, "arc_easy").load_items()
+
+
+def test_options_reach_lm_eval_and_the_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    """num_fewshot, gen_kwargs, seeds, chat and system_instruction, on the example YAML."""
+    task = example_task(monkeypatch, num_fewshot=0, gen_kwargs={"max_gen_toks": 16, "temperature": 0.7}, seeds=[1, 2], limit=3)
+    items = task.load_items()
+    assert len(items) == 6 and task.repeats() == [1, 2]  # limit per subtask, as lm-eval's --limit
+    request = task.build_request(items[0], 2)
+    assert request.prompt.count("Question: ") == 1  # no shots
+    assert request.params == {"max_tokens": 16, "temperature": 0.7, "stop": ["Question:", "\n\n"], "seed": 2}
+    chat = example_task(monkeypatch, chat=True, system_instruction="Be brief.", limit=1)
+    messages = chat.build_request(chat.load_items()[0], 1234).messages
+    assert messages[0] == {"role": "system", "content": "Be brief."} and [m["role"] for m in messages[1:]] == ["user", "assistant"] * 2 + ["user"]
