@@ -27,7 +27,7 @@ from typing import Any
 from evals.baseline import BASELINE_JSON, load_baseline, save_baseline, verify
 from evals.client import Endpoint
 from evals.config import Config, EndpointConfig, load_config
-from evals.errors import OutputError, UsageError, check_name
+from evals.errors import EngineError, OutputError, UsageError, check_name
 from evals.gate import (
     EXIT_CODES,
     TaskVerdict,
@@ -687,7 +687,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - the one place where anything unexpected becomes exit 4, never 1
         if debug:
             traceback.print_exc()
-        if isinstance(e, OutputError):
+        if isinstance(e, (OutputError, EngineError)):
             what = str(e)
         elif isinstance(e, OSError) and e.filename:
             what = f"{e.filename}: {e.strerror or e}"
@@ -695,7 +695,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             what = f"{e.strerror or e}" + (f" (writing under {_State.out})" if _State.out is not None else "")
         else:
             what = f"unexpected {type(e).__name__}: {e}"
-        more = "" if debug or isinstance(e, OutputError) else " (--debug or EVALS_DEBUG=1 for the traceback)"
+        more = "" if debug or isinstance(e, (OutputError, EngineError)) else " (--debug or EVALS_DEBUG=1 for the traceback)"
         print(f"evals: error: {_one_line(what)}{_resume_hint(args)}{more}", file=sys.stderr)
         return EXIT_ERROR
     finally:
