@@ -207,18 +207,31 @@ def chat_served(server: Any) -> int:
     return server.stats()["requests"].get("/v1/chat/completions", 0)
 
 
-def test_compare_true_delta_zero_is_lossless(sim, tmp_path: Path, data_dir: Path) -> None:
+def compare_in_process(config: Path, out: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """`evals compare` in this process: lm-eval's prompts, once built, are shared with the next test."""
+    from evals import cli
+
+    code = cli.main(["compare", "fp8", "mxfp4", "--tasks", COT, "--config", str(config), "--out", str(out)])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_compare_true_delta_zero_is_lossless(sim, tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     ref, cand = sim("--seed", "3"), sim("--seed", "3", "--profile", "quantized", "--delta", "0")
     config = compare_config(tmp_path / "evals.toml", ref.url, cand.url, data_dir)
-    result = run_evals("compare", "fp8", "mxfp4", "--tasks", COT, "--config", str(config), "--out", str(tmp_path / "out"), env={"HF_DATASETS_OFFLINE": "1"})
+    code, output = compare_in_process(config, tmp_path / "out", capsys)
     gate = json.loads((tmp_path / "out" / "gate.json").read_text())
-    assert result.returncode == 0 and gate["verdict"] == "LOSSLESS", result.stdout + result.stderr
+    assert code == 0 and gate["verdict"] == "LOSSLESS", output
     (task,) = gate["tasks"]
     assert task["n"] == COMPARE_ITEMS and task["margin"] == MARGIN
 
 
-def test_compare_killed_midway_resumes_with_only_the_missing_requests_then_finds_the_regression(sim, tmp_path: Path, data_dir: Path) -> None:
-    """True Δ = −0.1: kill -9 while both arms are sending, rerun, REGRESSION; the rerun sends each missing request once."""
+def test_compare_killed_midway_resumes_with_only_the_missing_requests_then_finds_the_regression(
+    sim, tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """True Δ = −0.1: kill -9 of `evals compare` while both arms are sending, rerun, REGRESSION;
+    the rerun (in this process) sends each missing request once."""
     import subprocess
     import sys
     import time
@@ -243,8 +256,10 @@ def test_compare_killed_midway_resumes_with_only_the_missing_requests_then_finds
     missing = {arm: COMPARE_ITEMS - done(arm) for arm in servers}
     assert all(0 < m < COMPARE_ITEMS for m in missing.values()), missing
     before = {arm: chat_served(s) for arm, s in servers.items()}
-    final = subprocess.run(command, capture_output=True, text=True, timeout=180)
-    assert final.returncode == 1, final.stdout + final.stderr
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    code, output = compare_in_process(config, out, capsys)
+    assert code == 1, output
+    assert f"resuming {out} (fp8/{COT}): {COMPARE_ITEMS - missing['fp8']:,} of {COMPARE_ITEMS:,} done" in output
     assert json.loads((out / "gate.json").read_text())["verdict"] == "REGRESSION"
     for arm, server in servers.items():
         assert chat_served(server) - before[arm] == missing[arm]  # only the missing ones were sent again

@@ -192,13 +192,18 @@ class LmEvalTask(Task):
         # A YAML is loaded by its own name from an index of its folder, so that a group finds its
         # sibling task files (lm-eval's `--include_path DIR --tasks NAME`).
         spec: str = _yaml_name(path, self.name) if is_yaml else self.spec
-        managers = [TaskManager(include_defaults=False, include_path=str(path.parent))] if is_yaml else []
-        if not is_yaml:
+        # First a narrow index (a second), then lm-eval's full one (twenty) for what it lacks:
+        # a YAML group that names stock tasks, a stock group whose members live elsewhere.
+        if is_yaml:
+            narrow: list[Any] = [{"include_defaults": False, "include_path": str(path.parent)}]
+            full = {"include_path": str(path.parent)}
+        else:
             dirs = _family_dirs(self.spec)
-            managers = ([TaskManager(include_defaults=False, include_path=[str(d) for d in dirs])] if dirs else []) + [None]  # type: ignore[list-item]
+            narrow = [{"include_defaults": False, "include_path": [str(d) for d in dirs]}] if dirs else []
+            full = {}
         last: Exception | None = None
-        for manager in managers:
-            manager = manager or TaskManager()
+        for kwargs in [*narrow, full]:
+            manager = TaskManager(**kwargs)
             if spec not in manager.all_tasks:
                 last = KeyError(spec)
                 continue
@@ -218,7 +223,9 @@ class LmEvalTask(Task):
                                  "offline, point it at local files: data_files in evals.toml, or a YAML with dataset_path: json") from None
             top = next((g for g in loaded.get("groups", {}).values() if not any(g.name in o.child_names for o in loaded["groups"].values())), None)
             return loaded["tasks"], loaded.get("groups", {}), top.name if top else ""
-        raise UsageError(f"task {self.name}: lm-eval knows no task, group or tag {self.spec!r} ({type(last).__name__}: {last})")
+        if isinstance(last, KeyError):
+            raise UsageError(f"task {self.name}: lm-eval knows no task, group or tag {spec!r} (`lm-eval ls tasks` lists them; a YAML path ends in .yaml)")
+        raise UsageError(f"task {self.name}: lm-eval could not build it ({type(last).__name__}: {str(last).splitlines()[0] if str(last) else ''})")
 
     def _groups_of(self) -> dict[str, str | None]:
         """Each leaf task's group for the macro (tau2's `details.group`), or None when lm-eval
