@@ -73,12 +73,13 @@ class Gsm8kCatalog:
     GSM8K variants (`gsm8k_cot_llama`) ask for and their strict-match filter reads."""
 
     LAST_QUESTION = re.compile(r"Question: (.*?)\nAnswer:", re.DOTALL)
+    LAST_PROBLEM = re.compile(r"Problem: (.*?)\nYour response should end with", re.DOTALL)  # lm-eval's gsm8k_cot_llama
 
     def __init__(self, rows: list[dict[str, str]]) -> None:
         self._by_question = {r["question"]: r for r in rows}
 
     def find(self, prompt: str) -> Question | None:
-        asked = self.LAST_QUESTION.findall(prompt)
+        asked = self.LAST_QUESTION.findall(prompt) or self.LAST_PROBLEM.findall(prompt)
         row = self._by_question.get(asked[-1]) if asked else None
         if row is None:  # another template: look for the question text itself, last one wins
             hits = [(prompt.rfind(q), r) for q, r in self._by_question.items() if q in prompt]
