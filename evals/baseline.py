@@ -32,6 +32,7 @@ from evals.records import (
     now,
     read_records,
     sha256_file,
+    task_folder,
     write_atomic,
 )
 
@@ -76,7 +77,7 @@ def save_baseline(run_dir: Path, name: str, root: Path, max_error_rate: float, f
     try:
         info: dict[str, Any] = {"name": name, "source": str(run_dir), "saved_at": now(), "tasks": {}}
         for task, (manifest, records) in runs.items():
-            folder = staging / task
+            folder = staging / task_folder(task)
             folder.mkdir()
             write_atomic(folder / MANIFEST, manifest.model_dump_json(indent=2) + "\n")
             lines = "".join(r.model_dump_json() + "\n" for r in sorted(records, key=lambda r: (r.item_id, r.repeat)))
@@ -117,11 +118,12 @@ def read_info(folder: Path) -> dict[str, Any]:
 def verify(folder: Path) -> tuple[list[str], dict[str, str]]:
     """Check each task's files against baseline.json: the tasks that pass, and a problem per task that does not."""
     info = read_info(folder)
-    tasks = sorted(info["tasks"].keys() | {p.name for p in folder.iterdir() if (p / MANIFEST).exists()})
+    listed = {task_folder(t) for t in info["tasks"]}
+    tasks = sorted(info["tasks"].keys() | {p.name for p in folder.iterdir() if (p / MANIFEST).exists() and p.name not in listed})
     good, problems = [], {}
     for task in tasks:
         expected = info["tasks"].get(task)
-        sub = folder / task
+        sub = folder / task_folder(task)
         if not isinstance(expected, dict):
             problems[task] = f"{sub} is not listed in {folder / BASELINE_JSON}: the baseline was changed after it was saved"
             continue
@@ -153,6 +155,6 @@ def load_baseline(folder: Path) -> tuple[dict[str, Run], dict[str, str]]:
     good, problems = verify(folder)
     runs: dict[str, Run] = {}
     for task in good:  # only the verified ones are read: a damaged task cannot break the others
-        runs.update(load_run(folder / task))
+        runs.update(load_run(folder / task_folder(task)))
     return runs, problems
 

@@ -401,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     tied = item_tied_table(args.runs)
     for items, k in sorted({(i, k) for i, k, _ in tied}):
         print(f"| {items} | {k} | {tied[(items, k, 0.02)]:.2%} | {tied[(items, k, 0.05)]:.2%} |", file=out)
-    print(f"\n## 5. Macros over groups of unequal sizes\n", file=out)
+    print("\n## 5. Macros over groups of unequal sizes\n", file=out)
     print(f"Three groups at m = 0.05, the macro Δ exactly −m, the damage in the smallest group or in the others; {args.runs:,} simulations per cell.\n", file=out)
     print("| group sizes | repeats | worst false LOSSLESS | where |\n|---|---|---|---|", file=out)
     unequal, unequal_reg, wrong_unequal = unequal_macro_table(args.runs)

@@ -27,7 +27,7 @@ from typing import Any
 from evals.baseline import BASELINE_JSON, load_baseline, save_baseline, verify
 from evals.client import Endpoint
 from evals.config import Config, EndpointConfig, load_config
-from evals.errors import OutputError, UsageError, check_name
+from evals.errors import EngineError, OutputError, UsageError, check_name
 from evals.gate import (
     EXIT_CODES,
     TaskVerdict,
@@ -47,6 +47,7 @@ from evals.records import (
     load_run,
     read_manifest,
     read_records,
+    task_folder,
     write_atomic,
 )
 from evals.report import (
@@ -59,7 +60,7 @@ from evals.report import (
     summarise,
 )
 from evals.runners import Job, Looks, SequentialPlan, run_any, run_endpoints
-from evals.tasks import Task, registry, task_from_manifest, validate_tasks
+from evals.tasks import Task, is_known, registry, task_from_manifest, validate_tasks
 from evals.tasks.gsm8k import HF_DATASET, HF_REVISION
 
 OUTPUTS = Path("outputs")
@@ -71,7 +72,9 @@ EXIT_OK, EXIT_USAGE, EXIT_ERROR = 0, 2, 4
 
 
 def _task_names(value: str | None) -> list[str]:
-    return [check_name(t.strip(), "task name") for t in (value or "gsm8k").split(",") if t.strip()]
+    """Simple names, or `PREFIX:NAME` (an lm-eval task or YAML path), whose records go in `task_folder(name)`."""
+    names = [t.strip() for t in (value or "gsm8k").split(",") if t.strip()]
+    return [t if ":" in t and is_known(t) else check_name(t, "task name") for t in names]
 
 
 class _State:
@@ -132,7 +135,7 @@ def newest_unfinished(endpoints: list[str], tasks: list[str], pair: tuple[str, s
         if not _same_kind(run, pair):
             continue
         try:
-            manifests = [read_manifest(run / e / t) for e in endpoints for t in tasks]
+            manifests = [read_manifest(run / e / task_folder(t)) for e in endpoints for t in tasks]
         except UsageError:
             continue
         if all(m is not None for m in manifests) and any(m.status not in FINISHED for m in manifests if m):
@@ -159,10 +162,10 @@ def announce_resume(out: Path, endpoints: list[str], tasks: list[str]) -> None:
     """Say so on stderr when a folder already holds part of this run: no silent resumes."""
     for e in endpoints:
         for t in tasks:
-            manifest = read_manifest(out / e / t)
+            manifest = read_manifest(out / e / task_folder(t))
             if manifest is None:
                 continue
-            records = out / e / t / "records.jsonl"
+            records = out / e / task_folder(t) / "records.jsonl"
             done = sum(r.error is None for r in read_records(records))
             total = manifest.items * len(manifest.repeats)
             print(f"resuming {out} ({e}/{t}): {min(done, total):,} of {total:,} done, started {manifest.started_at}", file=sys.stderr)
@@ -229,6 +232,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_tasks(args: argparse.Namespace) -> int:
     for name, cls in sorted(registry().items()):
         print(f"{name:<16} v{cls.version:<4} {cls.description}")
+    print("\nlm-eval:NAME     any lm-evaluation-harness task, group or tag (lm-eval:gsm8k_cot_llama), or a task YAML (lm-eval:path/to/task.yaml);"
+          "\n                 `lm-eval ls tasks` lists lm-eval's own; options go in [tasks.\"lm-eval:NAME\"] (docs/tasks.md)")
     return EXIT_OK
 
 
@@ -425,7 +430,7 @@ async def run_against_baseline(config: Config, baseline: Path, runs: dict[str, R
     name, endpoint_config = config.endpoint(candidate)
     write_atomic(out / COMPARE_JSON, json.dumps({"reference": "baseline", "reference_dir": str(baseline.resolve()), "candidate": name}) + "\n")
     endpoint = Endpoint(name, endpoint_config)
-    jobs = [Job(endpoint, task_from_manifest(m, config.resolved_data_dir()), out / name / task) for task, (m, _) in runs.items()]
+    jobs = [Job(endpoint, task_from_manifest(m, config.resolved_data_dir()), out / name / task_folder(task)) for task, (m, _) in runs.items()]
     for job in jobs:  # a sequential baseline: the candidate goes look by look against it, and stops when one decides
         plan = runs[job.task.name][0].extra.get("sequential")
         if plan is not None and isinstance(job.task, Task):
@@ -787,7 +792,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - the one place where anything unexpected becomes exit 4, never 1
         if debug:
             traceback.print_exc()
-        if isinstance(e, OutputError):
+        if isinstance(e, (OutputError, EngineError)):
             what = str(e)
         elif isinstance(e, OSError) and e.filename:
             what = f"{e.filename}: {e.strerror or e}"
@@ -795,7 +800,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             what = f"{e.strerror or e}" + (f" (writing under {_State.out})" if _State.out is not None else "")
         else:
             what = f"unexpected {type(e).__name__}: {e}"
-        more = "" if debug or isinstance(e, OutputError) else " (--debug or EVALS_DEBUG=1 for the traceback)"
+        more = "" if debug or isinstance(e, (OutputError, EngineError)) else " (--debug or EVALS_DEBUG=1 for the traceback)"
         print(f"evals: error: {_one_line(what)}{_resume_hint(args)}{more}", file=sys.stderr)
         return EXIT_ERROR
     finally:

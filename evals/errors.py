@@ -38,3 +38,11 @@ class OutputError(Exception):
 
     Not a verdict and not bad input: exit 4, one line naming the flag and the path.
     """
+
+
+class EngineError(Exception):
+    """An engine that runs a task for us (tau2-bench, inspect) failed or left an unfinished log.
+
+    Not bad input and not a verdict: exit 4, one line naming the engine, what it said, and
+    where its own log is.
+    """

@@ -49,6 +49,13 @@ class Verdict(StrEnum):
 EXIT_CODES = {Verdict.LOSSLESS: 0, Verdict.REGRESSION: 1, Verdict.INCONCLUSIVE: 3, Verdict.ERROR: 4}
 
 
+def is_binary(manifest: Manifest) -> bool:
+    """Whether every score is 0 or 1 by the task's definition: our own 0/1 tasks, or a task
+    whose manifest says its metric is (an lm-eval task scored by exact_match or acc). Unknown
+    metrics are not assumed 0/1; the test then follows the data (`inference.summarise`)."""
+    return manifest.task in BINARY_TASKS or manifest.extra.get("binary_scores") is True
+
+
 def margin_for(task: str, config: GateConfig) -> float:
     return config.margins.get(task, DEFAULT_MARGINS.get(task, FALLBACK_MARGIN))
 
@@ -129,6 +136,9 @@ def _holm_p(v: TaskVerdict) -> float:
 
 
 COMPARED = ("task", "task_version", "task_config", "dataset_fingerprint", "prompt_fingerprint", "sampling")
+# Manifest `extra` keys that must match too: tau2's user simulator; lm-eval's version, resolved
+# task config and per-document request fingerprints (evals.tasks.lm_eval_harness).
+PAIRED_EXTRAS = ("user_simulator", "sequential", "lm_eval_version", "lm_eval_config_hash", "metric", "request_fingerprints")
 
 
 def mismatch(reference: Manifest, candidate: Manifest) -> str | None:
@@ -142,9 +152,14 @@ def mismatch(reference: Manifest, candidate: Manifest) -> str | None:
                 diffs.append(f"{name} ({', '.join(f'{k}: {a.get(k)!r} vs {b.get(k)!r}' for k in keys)})")
             else:
                 diffs.append(f"{name} ({str(a)[:16]} vs {str(b)[:16]})")
-    for name in ("user_simulator", "sequential"):  # engines that put more into the manifest say so in `extra`
-        if reference.extra.get(name) != candidate.extra.get(name):
-            diffs.append(f"{name} ({reference.extra.get(name)!r} vs {candidate.extra.get(name)!r})")
+    for name in PAIRED_EXTRAS:  # engines and libraries that put more into the manifest say so in `extra`
+        a, b = reference.extra.get(name), candidate.extra.get(name)
+        if a != b:
+            if isinstance(a, dict) and isinstance(b, dict):
+                differing = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+                diffs.append(f"{name} ({len(differing)} differ, first {differing[0]})")
+            else:
+                diffs.append(f"{name} ({str(a)[:40]!r} vs {str(b)[:40]!r})")
     return "runs are not comparable: different " + "; ".join(diffs) if diffs else None
 
 
@@ -268,7 +283,7 @@ def _gate(
         over = [f"{arm} {rate:.1%}" for arm, rate in base.error_rates.items() if rate > config.max_error_rate]
         if over:
             problem = f"error rate over max_error_rate {config.max_error_rate:.1%}: {', '.join(over)}"
-    binary = task in BINARY_TASKS
+    binary = is_binary(ref_m)
     unclean = next((f"{arm}: {bad}" for arm, records in (("reference", ref_r), ("candidate", cand_r)) if (bad := bad_score(records, binary))), None)
     problem = problem or unclean
     unexpected = len({r.item_id for r in (*ref_r, *cand_r) if r.repeat in set(ref_m.repeats)}) - ref_m.items

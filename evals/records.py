@@ -16,6 +16,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import tempfile
 import warnings
 from datetime import datetime, timezone
@@ -36,6 +37,12 @@ def sha256_json(value: Any) -> str:
     """A fingerprint of a JSON-able value that does not depend on key order."""
     blob = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def task_folder(task: str) -> str:
+    """The folder a task's records go in: its name, with what is not a simple path component
+    (the `:` of `lm-eval:NAME`, a YAML path's `/`) made `_`, so CI artifact uploads take it."""
+    return re.sub(r"[^A-Za-z0-9_.\-]+", "_", task)
 
 
 def now() -> str:

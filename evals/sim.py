@@ -27,7 +27,6 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from evals.errors import UsageError
 from evals.simmodel import Profile, SimModel, uniform
 from evals.tasks import gpqa, gsm8k
 
@@ -68,15 +67,19 @@ class Catalog(Protocol):
 
 
 class Gsm8kCatalog:
-    """GSM8K test questions, answered with a short solution ending in `#### N`."""
+    """GSM8K test questions, answered with a short solution ending in `#### N`.
+
+    The solution also says "The final answer is N.", the sentence lm-eval's chain-of-thought
+    GSM8K variants (`gsm8k_cot_llama`) ask for and their strict-match filter reads."""
 
     LAST_QUESTION = re.compile(r"Question: (.*?)\nAnswer:", re.DOTALL)
+    LAST_PROBLEM = re.compile(r"Problem: (.*?)\nYour response should end with", re.DOTALL)  # lm-eval's gsm8k_cot_llama
 
     def __init__(self, rows: list[dict[str, str]]) -> None:
         self._by_question = {r["question"]: r for r in rows}
 
     def find(self, prompt: str) -> Question | None:
-        asked = self.LAST_QUESTION.findall(prompt)
+        asked = self.LAST_QUESTION.findall(prompt) or self.LAST_PROBLEM.findall(prompt)
         row = self._by_question.get(asked[-1]) if asked else None
         if row is None:  # another template: look for the question text itself, last one wins
             hits = [(prompt.rfind(q), r) for q, r in self._by_question.items() if q in prompt]
@@ -89,7 +92,7 @@ class Gsm8kCatalog:
         gold = int(question.answer)
         # A wrong answer differs from the gold even when signs are ignored, as sglang's extraction does.
         answer = gold if correct else abs(gold) + 1 + int(uniform(question.item_id, draw, "wrong") * 9)
-        return f" Let me work through it step by step.\nPutting the numbers together gives {answer}.\nThe answer is {answer}.\n#### {answer}"
+        return f" Let me work through it step by step.\nPutting the numbers together gives {answer}.\nThe final answer is {answer}.\n#### {answer}"
 
 
 class GpqaCatalog:
@@ -122,16 +125,35 @@ class GpqaCatalog:
         return f"Weighing the four options against what the question asks, one fits best.\n\nAnswer: {letter}"
 
 
+class ArithmeticCatalog:
+    """"What is A + B?" / "What is A * B?" questions, the example lm-eval task's
+    (examples/lm-eval-task): the answer is computed, so no data file is needed."""
+
+    LAST_QUESTION = re.compile(r"What is (-?\d+) ([+*]) (-?\d+)\?")
+
+    def find(self, prompt: str) -> Question | None:
+        asked = self.LAST_QUESTION.findall(prompt)
+        if not asked:
+            return None
+        a, op, b = asked[-1]
+        value = int(a) + int(b) if op == "+" else int(a) * int(b)
+        return Question(item_id=hashlib.sha256(f"{a}{op}{b}".encode()).hexdigest()[:16], answer=str(value))
+
+    def reply(self, question: Question, correct: bool, draw: int) -> str:
+        gold = int(question.answer)
+        answer = gold if correct else gold + 1 + int(uniform(question.item_id, draw, "wrong") * 9)
+        return f" Working it out gives {answer}. The answer is {answer}."
+
+
 def load_catalogs(data_dir: Path | None) -> list[Catalog]:
-    """Every benchmark the data folder holds (GSM8K also from the hub when there is no folder)."""
+    """Every benchmark the data folder holds (GSM8K also from the hub when there is no folder),
+    and the arithmetic questions, which need none."""
     catalogs: list[Catalog] = []
     if data_dir is None or (data_dir / "gsm8k" / "test.jsonl").exists():
         catalogs.append(Gsm8kCatalog(gsm8k.load_split(data_dir, "test")))
     if data_dir is not None and (data_dir / gpqa.LOCAL_FILE).exists():
         catalogs.append(GpqaCatalog(gpqa.load_rows(data_dir)))
-    if not catalogs:
-        raise UsageError(f"data_dir {data_dir}: holds neither gsm8k/test.jsonl nor {gpqa.LOCAL_FILE}")
-    return catalogs
+    return [*catalogs, ArithmeticCatalog()]  # last: a GSM8K question that happens to ask "What is 3 + 4?" stays GSM8K's
 
 
 @dataclass

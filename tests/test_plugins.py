@@ -39,8 +39,9 @@ def plugins(tmp_path: Path) -> dict[str, str]:
 def test_tasks_lists_the_rest_and_reports_each_broken_plugin_once(plugins: dict[str, str], tmp_path: Path) -> None:
     result = run_evals("tasks", cwd=tmp_path, env=plugins, timeout=60)
     assert result.returncode == 0
-    listed = [line.split()[0] for line in result.stdout.splitlines()]
-    assert listed == ["gpqa_diamond", "gsm8k", "mytask", "tau2"]
+    adapters, _, prefixes = result.stdout.partition("\n\n")  # the adapters, then the lm-eval: prefix
+    listed = [line.split()[0] for line in adapters.splitlines()]
+    assert listed == ["gpqa_diamond", "gsm8k", "mytask", "tau2"] and prefixes.startswith("lm-eval:NAME")
     lines = result.stderr.splitlines()
     assert len(lines) == 2, result.stderr
     (broken,) = [line for line in lines if "'broken'" in line]

@@ -191,5 +191,5 @@ def test_unknown_endpoint_names_the_known_ones(tmp_path: Path) -> None:
 
 def test_tasks_lists_the_adapters() -> None:
     result = run_evals("tasks", cwd=REPO)
-    names = [line.split()[0] for line in result.stdout.splitlines()]
-    assert result.returncode == 0 and {"gsm8k", "gpqa_diamond"} <= set(names)
+    names = [line.split()[0] for line in result.stdout.splitlines() if line.strip()]
+    assert result.returncode == 0 and {"gsm8k", "gpqa_diamond", "lm-eval:NAME"} <= set(names)

@@ -143,8 +143,10 @@ def test_import_rejects_a_file_that_is_not_tau2(tmp_path: Path) -> None:
 
 def test_tau2_bench_engine_runs_tau2_and_imports_what_it_wrote(sim, tau2_dir: Path, tmp_path: Path) -> None:
     """A stand-in `tau2` on PATH (tau2-bench itself is not installable here): it records how it
-    was called and writes a real results file where `--save-to` says. The key must reach it
-    through the environment only."""
+    was called and writes a real results file where the real `tau2 run` would: a relative
+    `--save-to` under its own DATA_DIR/simulations/ (tau2/run.py), an absolute one as it is.
+    The key must reach it through the environment only. Run from a working folder with a
+    relative --out, as users do; a finished run is reused, not run again."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     calls = tmp_path / "calls.jsonl"
@@ -154,7 +156,9 @@ def test_tau2_bench_engine_runs_tau2_and_imports_what_it_wrote(sim, tau2_dir: Pa
         "import json, os, shutil, sys\n"
         f"open({str(calls)!r}, 'a').write(json.dumps({{'argv': sys.argv[1:], 'key': os.environ.get('OPENAI_API_KEY')}}) + '\\n')\n"
         "save_to = sys.argv[sys.argv.index('--save-to') + 1]\n"
-        f"shutil.copy({str(tau2_dir / 'mock_success_2trials.results.json')!r}, save_to + '.json')\n"
+        f"target = os.path.join({str(tmp_path / 'tau2-data' / 'simulations')!r}, save_to + '.json')  # absolute save_to wins, as with pathlib\n"
+        "os.makedirs(os.path.dirname(target), exist_ok=True)\n"
+        f"shutil.copy({str(tau2_dir / 'mock_success_2trials.results.json')!r}, target)\n"
     )
     stand_in.chmod(0o755)
     agent, user = sim(), sim("--model", "user-sim")
@@ -165,9 +169,10 @@ def test_tau2_bench_engine_runs_tau2_and_imports_what_it_wrote(sim, tau2_dir: Pa
         '[tasks.tau2]\nengine = "tau2-bench"\ndomains = ["mock"]\ntrials = 2\nuser_model = "user"\n'
     )
     env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "SECRET_KEY": "sk-do-not-write-me"}
-    result = run_evals("run", "fp8", "--tasks", "tau2", "--config", str(config), "--out", str(tmp_path / "out"), env=env)
+    result = run_evals("run", "fp8", "--tasks", "tau2", "--config", str(config), "--out", "out", "--limit", "1", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     (call,) = [json.loads(line) for line in calls.read_text().splitlines()]
+    assert call["argv"][call["argv"].index("--num-tasks") + 1] == "1"  # --limit reaches tau2
     assert call["key"] == "sk-do-not-write-me"
     assert "sk-do-not-write-me" not in json.dumps(call["argv"])
     argv = call["argv"]
@@ -177,3 +182,11 @@ def test_tau2_bench_engine_runs_tau2_and_imports_what_it_wrote(sim, tau2_dir: Pa
     assert sorted((r.item_id, r.repeat, r.score) for r in records) == [("mock/create_task_1", 0, 1.0), ("mock/create_task_1", 1, 1.0)]
     assert "pass^2" in result.stdout
     assert "sk-do-not-write-me" not in "".join(p.read_text() for p in (tmp_path / "out").rglob("*.json*") if p.is_file())
+
+    again = run_evals("run", "fp8", "--tasks", "tau2", "--config", str(config), "--out", "out", "--limit", "1", cwd=tmp_path, env=env)
+    assert again.returncode == 0 and len(calls.read_text().splitlines()) == 1, again.stderr  # the finished run is reused
+
+    stand_in.write_text("#!" + sys.executable + "\nimport sys\nprint('litellm.APIConnectionError: no route', file=sys.stderr)\nsys.exit(1)\n")
+    failed = run_evals("run", "fp8", "--tasks", "tau2", "--config", str(config), "--out", "out2", cwd=tmp_path, env=env)
+    assert failed.returncode == 4, failed.stderr  # the engine failed: not a usage error
+    assert failed.stderr.startswith("evals: error: tau2 run --domain mock failed (exit 1") and "no route" in failed.stderr

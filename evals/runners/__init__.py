@@ -9,6 +9,7 @@ from typing import Any
 
 from evals.client import Endpoint
 from evals.config import Config
+from evals.records import task_folder
 from evals.runners.engines import run_engine_job
 from evals.runners.looks import Looks
 from evals.runners.native import Job, SequentialPlan, run_jobs
@@ -36,7 +37,7 @@ async def run_endpoints(config: Config, names: list[str], tasks: list[str], out:
     comparison) the two arms of each task are also held together look by look and stop once
     `judge` says a look decided the task."""
     endpoints = [Endpoint(*config.endpoint(name)) for name in names]
-    jobs = [Job(e, make_task(t, config, overrides), out / e.name / t) for e in endpoints for t in tasks]
+    jobs = [Job(e, make_task(t, config, overrides), out / e.name / task_folder(t)) for e in endpoints for t in tasks]
     if config.gate.sequential:
         gate = config.gate
         plan = SequentialPlan(looks=gate.looks, alpha=gate.alpha, futility=gate.futility, seed=gate.order_seed)

@@ -26,7 +26,7 @@ from typing import Any
 
 import evals
 from evals.config import EndpointConfig
-from evals.errors import UsageError
+from evals.errors import EngineError, UsageError
 from evals.records import Manifest, Record, RunStore, now, sha256_json
 from evals.tasks.tau2 import Tau2Options, trial_record
 
@@ -125,12 +125,16 @@ async def run_inspect_tau2(
     out, err = await proc.communicate()
     if proc.returncode != 0:
         tail = " ".join(err.decode(errors="replace").strip().splitlines()[-2:])
-        raise UsageError(f"tau2 via inspect on endpoint {endpoint} failed (exit {proc.returncode}): {tail}")
+        raise EngineError(f"tau2 via inspect on endpoint {endpoint} failed (exit {proc.returncode}): {tail}")
     from inspect_ai.log import read_eval_log
 
     records: list[Record] = []
     for location in json.loads(out.decode().strip().splitlines()[-1])["logs"]:
-        records += records_from_log(read_eval_log(location), endpoint)
+        log = read_eval_log(location)
+        if log.status != "success":  # cancelled, error or still "started": its samples are not a result
+            why = f": {log.error.message.splitlines()[0]}" if getattr(log, "error", None) is not None and log.error.message else ""
+            raise EngineError(f"tau2 via inspect on endpoint {endpoint}: the eval log {location} is {log.status!r}, not finished{why}")
+        records += records_from_log(log, endpoint)
     store = RunStore(folder)
     if store.records_path.exists():
         store.records_path.unlink()  # a rerun of an engine replaces its records

@@ -152,6 +152,7 @@ def _manifest(job: Job) -> Manifest:
         items=len(job.items),
         repeats=repeats,
         started_at=now(),
+        extra=task.manifest_extra(),
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import evals
 from evals.config import EndpointConfig
-from evals.errors import UsageError
+from evals.errors import EngineError, UsageError
 from evals.records import Manifest, Record, RunStore, now, sha256_json
 from evals.tasks.tau2 import Tau2Options, records_from_results, results_settings
 
@@ -51,6 +51,8 @@ def tau2_command(
     ids = options.ids_for(domain)
     if ids:
         command += ["--task-ids", *ids]
+    elif options.limit is not None:
+        command += ["--num-tasks", str(options.limit)]  # the first N tasks of the domain
     return command
 
 
@@ -139,7 +141,9 @@ async def run_tau2_bench(
     if user_config.api_key(user_name) != env["OPENAI_API_KEY"]:
         raise UsageError("engine tau2-bench: the agent and the user simulator must share one API key (litellm reads a single OPENAI_API_KEY)")
     folder.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="tau2-", dir=folder))
+    # Absolute: `tau2 run` saves a relative --save-to under its own DATA_DIR/simulations/
+    # (`DATA_DIR / "simulations" / f"{save_to}.json"` in tau2/run.py), not where we run.
+    work = Path(tempfile.mkdtemp(prefix="tau2-", dir=folder.resolve()))
 
     async def one(domain: str) -> Path:
         # tau2 saves to `<save_to>.json` (1.0) or `<save_to>/results.json` (later releases); an absolute path keeps it here.
@@ -150,8 +154,17 @@ async def run_tau2_bench(
         written = [p for p in (save_to.with_suffix(".json"), save_to / "results.json") if p.exists()]
         if proc.returncode != 0 or not written:
             tail = err.decode(errors="replace").strip().splitlines()[-1:] if err else []
-            raise UsageError(f"tau2 run --domain {domain} failed (exit {proc.returncode}): {' '.join(tail)}")
+            raise EngineError(f"tau2 run --domain {domain} failed (exit {proc.returncode}{'' if written else ', no results file at ' + str(save_to) + '.json'}): {' '.join(tail)}")
         return written[0]
 
     paths = await asyncio.gather(*(one(d) for d in options.domains if options.ids_for(d) != []))
-    return import_results(paths, endpoint, folder)
+    manifest, records = import_results(paths, endpoint, folder)
+    # The options as configured, so that a complete run is reused (`engines.run_engine_job`)
+    # and a baseline of it can be run again (`task_from_manifest`); tau2's own settings stay beside them.
+    # The model and URL as asked (tau2's results name the litellm id, `openai/<model>`).
+    manifest.extra["tau2_settings"] = manifest.task_config
+    manifest.extra["tau2_agent_llm"] = manifest.model
+    manifest.task_config = options.model_dump(mode="json")
+    manifest.model, manifest.base_url = model, config.public_base_url
+    RunStore(folder).write_manifest(manifest)
+    return manifest, records

@@ -2,6 +2,9 @@
 
 A package outside this one adds a task by declaring, in its own pyproject.toml,
 `[project.entry-points."evals.tasks"] mytask = "mypkg.mytask:MyTask"`.
+
+A prefixed name (`lm-eval:gsm8k`) names a task of another library: the prefix picks the
+adapter class (`PREFIXED`), which gets the rest of the name.
 """
 
 from __future__ import annotations
@@ -20,12 +23,15 @@ from evals.records import Manifest
 from evals.tasks.base import Item, Request, Response, Scored, Task, TaskOptions
 from evals.tasks.gpqa import GpqaDiamond
 from evals.tasks.gsm8k import Gsm8k
+from evals.tasks.lm_eval_harness import PREFIX as LM_EVAL_PREFIX
+from evals.tasks.lm_eval_harness import LmEvalTask
 from evals.tasks.tau2 import Tau2
 
-__all__ = ["Item", "Request", "Response", "Scored", "Task", "TaskOptions", "registry", "make_task", "task_from_manifest", "validate_tasks"]
+__all__ = ["Item", "Request", "Response", "Scored", "Task", "TaskOptions", "registry", "is_known", "make_task", "task_from_manifest", "validate_tasks"]
 
 AnyTask = Task | Tau2
 BUILTIN: dict[str, type[AnyTask]] = {t.name: t for t in (Gsm8k, GpqaDiamond, Tau2)}
+PREFIXED: dict[str, type[LmEvalTask]] = {LM_EVAL_PREFIX: LmEvalTask}
 
 
 class TaskPluginWarning(UserWarning):
@@ -64,30 +70,50 @@ def registry() -> dict[str, type[AnyTask]]:
     return {**BUILTIN, **_plugins()[0]}
 
 
+def _prefixed(name: str) -> tuple[type[LmEvalTask], str] | None:
+    """The adapter class and the library's own name, for `PREFIX:NAME`."""
+    prefix, colon, rest = name.partition(":")
+    if colon and prefix in PREFIXED:
+        return PREFIXED[prefix], rest
+    return None
+
+
+def is_known(name: str) -> bool:
+    return name in registry() or _prefixed(name) is not None
+
+
 def _unknown(name: str, tasks: dict[str, type[AnyTask]]) -> str:
     why = _plugins()[1].get(name)
     if why:
         return f"task {name!r} is a plugin that failed to load ({why})"
-    return f"unknown task {name!r}; known tasks: {', '.join(sorted(tasks))}"
+    prefixes = ", ".join(f"{p}:NAME" for p in PREFIXED)
+    return f"unknown task {name!r}; known tasks: {', '.join(sorted(tasks))}, or {prefixes}"
 
 
-def _options(cls: type[AnyTask], raw: dict[str, Any], source: str) -> Any:
+def _options(cls: type[AnyTask], raw: dict[str, Any], source: str, name: str | None = None) -> Any:
     try:
         return cls.Options.model_validate(raw)
     except ValidationError as e:
-        raise UsageError(describe_validation_error(e, source, ("tasks", cls.name))) from None
+        raise UsageError(describe_validation_error(e, source, ("tasks", name or cls.name))) from None
+
+
+def _build(name: str, raw: dict[str, Any], source: str, data_dir: Path | None) -> AnyTask:
+    prefixed = _prefixed(name)
+    if prefixed is not None:
+        cls, rest = prefixed
+        return cls(_options(cls, raw, source, name), data_dir, rest)
+    tasks = registry()
+    if name not in tasks:
+        raise UsageError(_unknown(name, tasks))
+    cls = tasks[name]
+    return cls(_options(cls, raw, source), data_dir)  # type: ignore[arg-type]  # Options is cls's own
 
 
 def make_task(name: str, config: Config, overrides: dict[str, Any] | None = None) -> AnyTask:
     """The task as configured, its data already read and checked: a bad row or a duplicated
     item is a usage error before any endpoint is asked anything (items are loaded once; the
     runner's own `load_items` then reuses the rows)."""
-    tasks = registry()
-    if name not in tasks:
-        raise UsageError(_unknown(name, tasks))
-    cls = tasks[name]
-    options = _options(cls, {**config.tasks.get(name, {}), **(overrides or {})}, config.source)
-    task = cls(options, config.resolved_data_dir())  # type: ignore[arg-type]  # Options is cls's own
+    task = _build(name, {**config.tasks.get(name, {}), **(overrides or {})}, config.source, config.resolved_data_dir())
     if isinstance(task, Task):
         task.load_items()
     return task
@@ -96,14 +122,12 @@ def make_task(name: str, config: Config, overrides: dict[str, Any] | None = None
 def task_from_manifest(manifest: Manifest, data_dir: Path | None) -> AnyTask:
     """The task exactly as a saved run was configured (a baseline's items, seeds and prompts)."""
     tasks = registry()
-    if manifest.task not in tasks:
+    if not is_known(manifest.task):
         raise UsageError(f"the baseline's task is not available here: {_unknown(manifest.task, tasks)}")
-    cls = tasks[manifest.task]
     try:
-        options = cls.Options.model_validate(manifest.task_config)
-    except ValidationError as e:
-        raise UsageError(describe_validation_error(e, "baseline manifest", ("task_config",))) from None
-    return cls(options, data_dir)  # type: ignore[arg-type]  # Options is cls's own
+        return _build(manifest.task, manifest.task_config, "baseline manifest", data_dir)
+    except UsageError as e:
+        raise UsageError(str(e).replace(f"tasks.{manifest.task}", "task_config")) from None
 
 
 def validate_tasks(config: Config) -> None:
@@ -114,9 +138,13 @@ def validate_tasks(config: Config) -> None:
     """
     tasks = registry()
     for name, raw in config.tasks.items():
+        prefixed = _prefixed(name)
+        if prefixed is not None:
+            _options(prefixed[0], raw, config.source, name)
+            continue
         if name not in tasks:
             raise UsageError(f"{config.source}: tasks.{name}: {_unknown(name, tasks)}")
         _options(tasks[name], raw, config.source)
     for name in config.gate.margins:
-        if name not in tasks:
+        if not is_known(name):
             raise UsageError(f"{config.source}: gate.margins.{name}: {_unknown(name, tasks)}")

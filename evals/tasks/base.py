@@ -93,6 +93,11 @@ class Task(ABC):
     def config(self) -> dict[str, Any]:
         return self.options.model_dump(mode="json")
 
+    def manifest_extra(self) -> dict[str, Any]:
+        """What else the manifest keeps for this task (a library's version, its resolved config):
+        the gate compares the keys it knows (`evals.gate.PAIRED_EXTRAS`)."""
+        return {}
+
 
 def refuse_duplicates(seen: dict[str, list[int]], source: str, unit: str, what: str, why: str) -> None:
     """One error naming the ids seen at more than one row: items are paired by id, so a duplicate would be counted twice."""

@@ -1,0 +1,456 @@
+"""Any lm-evaluation-harness task, group or YAML file as a task here: `--tasks lm-eval:NAME`.
+
+lm-eval (EleutherAI/lm-evaluation-harness, 0.4.13) is the task library, not the runner.
+Its `TaskManager` builds the documents, its own few-shot sampler and seed
+(`lm_eval.evaluator.simple_evaluate`'s `fewshot_random_seed`, 1234) build the contexts,
+its chat rendering (`apply_chat_template`, `fewshot_as_multiturn`, `system_instruction`)
+builds the messages, and its filters and `process_results` score each document. What
+differs from `lm_eval --model local-completions|local-chat-completions`: our runner sends
+the requests (resumable, errors as records), one request per (document, seed), and the
+request body is built from lm-eval's `generation_kwargs` the way
+`lm_eval/models/openai_completions.py` `_create_payload` builds it (`max_gen_toks` →
+`max_tokens`, default 256; `until` → `stop`, at most 4 for chat; `temperature` default 0;
+`seed`; the rest passed on). No EOS string is added to `stop` (lm-eval adds one only when
+it has a tokenizer).
+
+    evals run fp8 --tasks lm-eval:gsm8k_cot_llama
+    evals compare fp8 mxfp4 --tasks lm-eval:examples/lm-eval-task/arith.yaml
+
+`generate_until` tasks only so far; `loglikelihood` and `multiple_choice` tasks are refused
+with one line naming the task type.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stderr
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from evals.errors import UsageError
+from evals.records import sha256_json
+from evals.tasks.base import Item, Request, Response, Scored, Task, TaskOptions
+
+PREFIX = "lm-eval"
+FEWSHOT_SEED = 1234  # lm_eval.defaults.DEFAULT_OTHER_SEED: simple_evaluate's fewshot_random_seed
+MODEL_SEED = 1234  # lm-eval's API models send `seed: 1234` in every request body
+DEFAULT_MAX_GEN_TOKS = 256  # TemplateAPI's `max_gen_toks` default
+CHAT_MAX_STOPS = 4  # LocalChatCompletion sends `stop[:4]` (OpenAI's limit)
+# lm-eval metrics whose per-document value is 0 or 1 by definition, so the gate may treat a
+# task scored by them as a proportion (and a stray 0.5 as a broken record, not partial credit).
+BINARY_METRICS = {"exact_match", "acc", "acc_norm", "acc_mutual_info", "prompt_level_strict_acc", "prompt_level_loose_acc"}
+# Where the documents come from; they are fingerprinted as data, so a local copy of the same
+# documents pairs with the hub's, and an absolute path does not tie a baseline to one machine.
+LOCATION_KEYS = ("dataset_path", "dataset_name", "dataset_kwargs", "metadata")
+
+
+class LmEvalOptions(TaskOptions):
+    """`[tasks."lm-eval:NAME"]` in evals.toml."""
+
+    num_fewshot: int | None = Field(default=None, ge=0)
+    chat: bool = False  # lm-eval's --apply_chat_template: /v1/chat/completions
+    fewshot_as_multiturn: bool = True
+    system_instruction: str | None = None
+    gen_kwargs: dict[str, Any] = Field(default_factory=dict)  # merged into the task's generation_kwargs
+    metric: str | None = None  # "METRIC,FILTER", default: the first metric under the first filter
+    seeds: list[int] = Field(default_factory=lambda: [MODEL_SEED], min_length=1)
+    data_files: dict[str, str] | None = None  # split -> local JSON/JSONL file: dataset_path = "json"
+
+    @field_validator("metric")
+    @classmethod
+    def _metric_filter(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[^,\s]+,[^,\s]+", value):
+            raise ValueError('expected "METRIC,FILTER", e.g. "exact_match,strict-match"')
+        return value
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError("seeds must be distinct (each is one repeat of every document)")
+        return value
+
+
+# lm-eval's built tasks and documents, by (name, working folder, options): see LmEvalTask._loaded.
+_LOADED: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {}
+_DOCS: dict[str, dict[str, _Doc]] = {}
+_ITEMS: dict[str, list[Item]] = {}
+
+
+@dataclass
+class _Doc:
+    """One document of one lm-eval task, and the request lm-eval built for it."""
+
+    task: Any  # lm_eval.api.task.ConfigurableTask
+    doc: dict[str, Any]
+    instance: Any  # lm_eval.api.instance.Instance
+    group: str | None
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """lm-eval logs every task it builds and draws progress bars (its own and `datasets'`) on
+    stderr while building requests; our CLI owns stderr, and its errors come back as exceptions."""
+    logging.getLogger("lm_eval").setLevel(logging.ERROR)
+    _cache_templates()
+    with redirect_stderr(io.StringIO()):
+        yield
+
+
+def _cache_templates() -> None:
+    """Compile each of lm-eval's Jinja templates once. `lm_eval.utils.apply_template` compiles
+    its template string on every call (`env.from_string`), which is most of the time it takes
+    to build a few-shot prompt (8 shots: 17 compiles per document); a compiled template renders
+    the same text, so caching the compile changes no prompt."""
+    from lm_eval import utils
+
+    if not hasattr(utils.env.from_string, "cache_info"):
+        utils.env.from_string = lru_cache(maxsize=4096)(utils.env.from_string)  # type: ignore[method-assign]
+
+
+def _family_dirs(name: str) -> list[Path]:
+    """lm-eval's task-family folders whose YAML mentions `name`: indexing only those takes a
+    second where lm-eval's full index of ~15k tasks takes twenty. Empty when nothing matches
+    (then the full index is used)."""
+    spec = find_spec("lm_eval")
+    assert spec is not None and spec.origin is not None
+    root = Path(spec.origin).parent / "tasks"
+    word = re.compile(rf"(?<![\w\-]){re.escape(name)}(?![\w\-])")
+    dirs = {root / p.relative_to(root).parts[0] for p in root.rglob("*.yaml") if word.search(p.read_text(errors="replace"))}
+    return sorted(d for d in dirs if d.is_dir())
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str, ensure_ascii=False))
+
+
+def _payload(context: Any, gen_kwargs: dict[str, Any], chat: bool, seed: int) -> tuple[str | None, list[dict[str, str]] | None, dict[str, Any]]:
+    """The request body lm-eval's LocalCompletionsAPI / LocalChatCompletion would send."""
+    gen = copy.deepcopy(gen_kwargs)
+    gen.pop("do_sample", None)
+    max_tokens = gen.pop("max_tokens") if "max_tokens" in gen else gen.pop("max_gen_toks", DEFAULT_MAX_GEN_TOKS)
+    temperature = gen.pop("temperature", 0)
+    until = gen.pop("until", None)
+    stop = [until] if isinstance(until, str) else list(until or [])
+    params = {"max_tokens": max_tokens, "temperature": temperature, "stop": stop[:CHAT_MAX_STOPS] if chat else stop, "seed": seed, **gen}
+    if chat:
+        text = context.prompt if hasattr(context, "prompt") else context
+        return None, json.loads(text), params
+    return context, None, params
+
+
+class LmEvalTask(Task):
+    name = PREFIX  # an instance's own name is "lm-eval:NAME"
+    version = "1"
+    description = "any lm-evaluation-harness task, group or YAML: --tasks lm-eval:NAME or lm-eval:path/to/task.yaml"
+    Options = LmEvalOptions
+    options: LmEvalOptions
+
+    def __init__(self, options: LmEvalOptions, data_dir: Path | None, spec: str = "") -> None:
+        super().__init__(options, data_dir)
+        if not spec:
+            raise UsageError(f"task {PREFIX}: name an lm-eval task, group or YAML file, e.g. {PREFIX}:gsm8k")
+        self.spec = spec
+        self.name = f"{PREFIX}:{spec}"  # type: ignore[misc]  # per instance, as the user wrote it
+
+    # ---------------------------------------------------------------- lm-eval's side
+    @property
+    def _key(self) -> str:
+        return sha256_json([self.spec, str(Path.cwd()), self.options.model_dump(mode="json")])
+
+    @property
+    def _loaded(self) -> tuple[dict[str, Any], dict[str, Any], str]:
+        """lm-eval's tasks (leaf name -> Task), its groups, and the top-level group's name if any.
+
+        Built once per process and configuration: both arms of a comparison share it (lm-eval
+        takes seconds to build a few hundred chat prompts)."""
+        if self._key not in _LOADED:
+            with _quiet():
+                _LOADED[self._key] = self._load()
+        return _LOADED[self._key]
+
+    def _load(self) -> tuple[dict[str, Any], dict[str, Any], str]:
+        from lm_eval.tasks import TaskManager
+
+        path = Path(self.spec)
+        is_yaml = path.suffix in (".yaml", ".yml")
+        if is_yaml and not path.is_file():
+            raise UsageError(f"task {self.name}: no such YAML file {path}")
+        if self.options.data_files is not None:
+            location = {"dataset_path": "json", "dataset_name": None, "dataset_kwargs": {"data_files": self.options.data_files}}
+        # A YAML is loaded by its own name from an index of its folder, so that a group finds its
+        # sibling task files (lm-eval's `--include_path DIR --tasks NAME`).
+        spec: str = _yaml_name(path, self.name) if is_yaml else self.spec
+        # First a narrow index (a second), then lm-eval's full one (twenty) for what it lacks:
+        # a YAML group that names stock tasks, a stock group whose members live elsewhere.
+        if is_yaml:
+            narrow: list[Any] = [{"include_defaults": False, "include_path": str(path.parent)}]
+            full = {"include_path": str(path.parent)}
+        else:
+            dirs = _family_dirs(self.spec)
+            narrow = [{"include_defaults": False, "include_path": [str(d) for d in dirs]}] if dirs else []
+            full = {}
+        last: Exception | None = None
+        for kwargs in [*narrow, full]:
+            manager = TaskManager(**kwargs)
+            if spec not in manager.all_tasks:
+                last = KeyError(spec)
+                continue
+            _refuse_unsupported(manager, spec, self.name)  # before lm-eval downloads anything
+            try:
+                if self.options.data_files is None:
+                    loaded = manager.load(spec)
+                else:
+                    loaded = _load_redirected(manager, spec, location, self.name)
+            except (KeyError, ValueError, FileNotFoundError) as e:
+                last = e
+                continue
+            except UsageError:
+                raise
+            except Exception as e:  # datasets' errors when the hub is unreachable and nothing is cached
+                raise UsageError(f"task {self.name}: lm-eval could not build it ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+                                 "offline, point it at local files: data_files in evals.toml, or a YAML with dataset_path: json") from None
+            top = next((g for g in loaded.get("groups", {}).values() if not any(g.name in o.child_names for o in loaded["groups"].values())), None)
+            return loaded["tasks"], loaded.get("groups", {}), top.name if top else ""
+        if isinstance(last, KeyError):
+            raise UsageError(f"task {self.name}: lm-eval knows no task, group or tag {spec!r} (`lm-eval ls tasks` lists them; a YAML path ends in .yaml)")
+        raise UsageError(f"task {self.name}: lm-eval could not build it ({type(last).__name__}: {str(last).splitlines()[0] if str(last) else ''})")
+
+    def _groups_of(self) -> dict[str, str | None]:
+        """Each leaf task's group for the macro (tau2's `details.group`), or None when lm-eval
+        weights by size (then pooling the documents is its aggregate) or there is one task.
+
+        A group with `weight_by_size: false` is a macro over its direct children; a tag (no
+        group of its own) is gated as a macro over its tasks, each reported beside it."""
+        tasks, groups, top = self._loaded
+        if len(tasks) < 2:
+            return {t: None for t in tasks}
+        if not top:  # a tag
+            return {t: t for t in tasks}
+        group = groups[top]
+        aggs = group.aggregate_metric_list or []
+        if aggs and all(a.weight_by_size for a in aggs):
+            return {t: None for t in tasks}
+        out: dict[str, str | None] = {}
+        for child in group:
+            leaves = [child] if not hasattr(child, "get_all_tasks") else child.get_all_tasks()
+            for leaf in leaves:
+                out[leaf.task_name] = child.task_name if not hasattr(child, "get_all_tasks") else child.name
+        return out
+
+    @property
+    def _docs(self) -> dict[str, _Doc]:
+        """Every document's request, built by lm-eval as `simple_evaluate` + `evaluate` build them."""
+        if self._key not in _DOCS:
+            tasks = self._loaded[0]
+            with _quiet():
+                _DOCS[self._key] = self._build_docs(tasks)
+        return _DOCS[self._key]
+
+    def _build_docs(self, tasks: dict[str, Any]) -> dict[str, _Doc]:
+        groups = self._groups_of()
+        docs: dict[str, _Doc] = {}
+        for task_name, task in tasks.items():
+            output_type = task.get_config("output_type")
+            if output_type != "generate_until":
+                raise UsageError(f"task {self.name}: subtask {task_name} is a {output_type} task; only generate_until tasks run here so far "
+                                 "(loglikelihood and multiple_choice need /v1/completions with echo and prompt logprobs)")
+            if (task.get_config("repeats") or 1) != 1:
+                raise UsageError(f"task {self.name}: subtask {task_name} sets repeats = {task.get_config('repeats')}; use seeds in evals.toml instead")
+            if self.options.gen_kwargs:
+                task.set_config(key="generation_kwargs", value=dict(self.options.gen_kwargs), update=True)
+            if self.options.num_fewshot is not None:
+                if task.get_config("num_fewshot") != 0:  # simple_evaluate never overrides a configured 0
+                    task.set_config(key="num_fewshot", value=self.options.num_fewshot)
+            elif task.get_config("num_fewshot") is None:
+                task.set_config(key="num_fewshot", value=0)
+            task.set_fewshot_seed(seed=FEWSHOT_SEED)
+            limit = self.options.limit
+            task.build_all_requests(
+                limit=limit,
+                rank=0,
+                world_size=1,
+                system_instruction=self.options.system_instruction,
+                apply_chat_template=self.options.chat,
+                fewshot_as_multiturn=self.options.fewshot_as_multiturn if self.options.chat else False,
+                chat_template=_json_chat if self.options.chat else None,
+                tokenizer_name="",
+            )
+            for instance in sorted(task.instances, key=lambda i: i.doc_id):
+                content = hashlib.sha256(json.dumps(instance.doc, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()[:12]
+                item_id = f"{task_name}:{instance.doc_id}:{content}"
+                docs[item_id] = _Doc(task=task, doc=instance.doc, instance=instance, group=groups.get(task_name))
+        return docs
+
+    @cached_property
+    def _primary(self) -> dict[str, tuple[str, str]]:
+        """Per leaf task, the (metric, filter) that is the record's score, checked against its config."""
+        tasks, _, _ = self._loaded
+        out = {}
+        for task_name, task in tasks.items():
+            filters = [f.name for f in getattr(task, "_filters", [])] or ["none"]
+            metrics = list(task.aggregation().keys())
+            if self.options.metric:
+                metric, flt = self.options.metric.split(",")
+            else:
+                metric, flt = metrics[0], filters[0]
+            if metric not in metrics or flt not in filters:
+                raise UsageError(f'{self.name}: metric = "{metric},{flt}" is not one of {", ".join(f"{m},{f}" for f in filters for m in metrics)} (subtask {task_name})')
+            aggregation = task.aggregation()[metric]
+            if getattr(aggregation, "__name__", "") != "mean":
+                raise UsageError(f"{self.name}: metric {metric} aggregates by {getattr(aggregation, '__name__', aggregation)}, not a mean of per-document scores; "
+                                 "pick a mean metric with metric = \"METRIC,FILTER\"")
+            out[task_name] = (metric, flt)
+        return out
+
+    # ---------------------------------------------------------------- our Task interface
+    def load_items(self) -> list[Item]:
+        self._primary  # noqa: B018  # a bad metric is a usage error before any request
+        if self._key not in _ITEMS:
+            _ITEMS[self._key] = [
+                Item(item_id=item_id, index=index, input=_jsonable({"task": d.instance.task_name, "doc_id": d.instance.doc_id, "context": _context(d.instance)}),
+                     gold=str(_jsonable(d.task.doc_to_target(d.doc))))
+                for index, (item_id, d) in enumerate(self._docs.items())
+            ]
+        return [i.model_copy() for i in _ITEMS[self._key]]
+
+    def repeats(self) -> list[int]:
+        return list(self.options.seeds)
+
+    def build_request(self, item: Item, repeat: int) -> Request:
+        context, gen_kwargs = self._docs[item.item_id].instance.args[:2]
+        prompt, messages, params = _payload(context, gen_kwargs, self.options.chat, repeat)
+        return Request(kind="chat" if self.options.chat else "completion", prompt=prompt, messages=messages, params=params)
+
+    def score(self, item: Item, repeat: int, response: Response) -> Scored:
+        """lm-eval's filters and `process_results` on this one document, every filter kept."""
+        from lm_eval.api.instance import Instance
+
+        d = self._docs[item.item_id]
+        inst = d.instance
+        mine = Instance(request_type=inst.request_type, doc=inst.doc, arguments=inst.arguments, idx=inst.idx, metadata=(inst.task_name, inst.doc_id, inst.repeats))
+        mine.resps = [response.text]
+        for ensemble in getattr(d.task, "_filters", []):
+            ensemble.apply([mine])
+        if not mine.filtered_resps:
+            mine.filtered_resps["none"] = response.text
+        metric, flt = self._primary[inst.task_name]
+        results = {key: d.task.process_results(d.doc, [filtered]) for key, filtered in mine.filtered_resps.items()}
+        value = results[flt][metric]
+        details: dict[str, Any] = {
+            "subtask": inst.task_name,
+            "metrics": _jsonable(results),
+            "filtered": _jsonable(mine.filtered_resps),
+            "metric": f"{metric},{flt}",
+        }
+        if d.group is not None:
+            details["group"] = d.group
+        extracted = mine.filtered_resps[flt]
+        return Scored(score=float(value), extracted=extracted if isinstance(extracted, str) else json.dumps(_jsonable(extracted)), details=details)
+
+    def resolved_config(self) -> dict[str, Any]:
+        """Each leaf task's config as lm-eval resolved it (overrides applied), without where its
+        documents live (those are fingerprinted as data)."""
+        tasks, _, _ = self._loaded
+        out = {}
+        for name, task in sorted(tasks.items()):
+            config = _jsonable(task.dump_config())
+            out[name] = {k: v for k, v in config.items() if k not in LOCATION_KEYS}
+        return out
+
+    def prompt_spec(self) -> dict[str, Any]:
+        import lm_eval
+
+        return {
+            "lm_eval_version": lm_eval.__version__,
+            "config_hash": sha256_json(self.resolved_config()),
+            "fewshot_seed": FEWSHOT_SEED,
+            "requests": sha256_json({i: self.build_request(it, r).fingerprint() for it in self.load_items() for r in self.repeats() for i in [f"{it.item_id}@{r}"]}),
+        }
+
+    def binary(self) -> bool:
+        """Whether every score is 0 or 1 by the metric's definition (exact_match, acc)."""
+        return all(metric in BINARY_METRICS for metric, _ in self._primary.values())
+
+    def manifest_extra(self) -> dict[str, Any]:
+        import lm_eval
+
+        items = self.load_items()
+        return {
+            "lm_eval_version": lm_eval.__version__,
+            "lm_eval_config": self.resolved_config(),
+            "lm_eval_config_hash": sha256_json(self.resolved_config()),
+            "metric": sorted({f"{m},{f}" for m, f in self._primary.values()}),
+            "binary_scores": self.binary(),
+            "request_fingerprints": {f"{it.item_id}@{r}": self.build_request(it, r).fingerprint() for it in items for r in self.repeats()},
+        }
+
+
+def _load_redirected(manager: Any, spec: str, location: dict[str, Any], name: str) -> dict[str, Any]:
+    """One task built from its registered config with the data location replaced, as lm-eval
+    builds a group member with overrides (`TaskFactory.build(entry, overrides=...)`): an inline
+    `{"task": NAME, ...}` spec would be a new task without the registered config."""
+    from lm_eval.tasks._index import Kind
+
+    entry = manager.task_index.get(spec)
+    if entry is None:
+        raise KeyError(spec)
+    if entry.kind not in (Kind.TASK, Kind.PY_TASK):
+        raise UsageError(f"task {name}: data_files redirects one task's data; for a group or tag write a YAML (dataset_path: json)")
+    task = manager._factory.build(entry, overrides=location, registry=manager.task_index)
+    return {"tasks": {task.task_name: task}, "groups": {}}
+
+
+def _refuse_unsupported(manager: Any, spec: str, name: str) -> None:
+    """One line naming a task's type when it is not generate_until, read from its YAML before
+    lm-eval builds it (building downloads the data: offline that would fail first, and say less)."""
+    from lm_eval.tasks._index import Kind
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    entry = manager.task_index.get(spec)
+    if entry is None or entry.kind != Kind.TASK or entry.yaml_path is None:
+        return  # groups and tags: each subtask is checked once built
+    output_type = load_yaml(entry.yaml_path, resolve_func=False, recursive=True).get("output_type", "generate_until")
+    if output_type != "generate_until":
+        raise UsageError(f"task {name} is a {output_type} task; only generate_until tasks run here so far "
+                         "(loglikelihood and multiple_choice need /v1/completions with echo and prompt logprobs)")
+
+
+def _yaml_name(path: Path, name: str) -> str:
+    """The `group` (else `task`) a task YAML defines, read with lm-eval's own loader."""
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    try:
+        raw = load_yaml(path, resolve_func=False, recursive=True)
+    except Exception as e:  # a YAML error, a missing include: the user's file, named
+        raise UsageError(f"task {name}: cannot read {path} ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    found = raw.get("group") if isinstance(raw, dict) else None
+    found = found if isinstance(found, str) else raw.get("task") if isinstance(raw, dict) else None
+    if not isinstance(found, str):
+        raise UsageError(f"task {name}: {path} defines no `task:` or `group:` name")
+    return found
+
+
+def _json_chat(messages: list[dict[str, str]], add_generation_prompt: bool = True) -> Any:
+    """What lm-eval's API models hand back as the "chat template": the messages as JSON."""
+    from lm_eval.models.api_models import JsonChatStr
+
+    return JsonChatStr(json.dumps(messages, ensure_ascii=False))
+
+
+def _context(instance: Any) -> Any:
+    context = instance.args[0]
+    return context.prompt if hasattr(context, "prompt") else context
+
+
