@@ -9,7 +9,6 @@ is 4 with one line on stderr naming what failed (the traceback with `--debug` or
 from __future__ import annotations
 
 import argparse
-import asyncio
 import errno
 import json
 import os
@@ -22,43 +21,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from evals.baseline import BASELINE_JSON, load_baseline, save_baseline, verify
-from evals.client import Endpoint
-from evals.config import Config, EndpointConfig, load_config
 from evals.errors import OutputError, UsageError, check_name
-from evals.gate import (
-    EXIT_CODES,
-    TaskVerdict,
-    Verdict,
-    gate_saved,
-    gate_summary,
-    margin_for,
-    overall,
-    read_summary,
-)
-from evals.records import (
-    MANIFEST,
-    FolderLock,
-    Run,
-    load_run,
-    read_manifest,
-    read_records,
-    write_atomic,
-)
-from evals.report import (
-    domain_table,
-    dumps,
-    gate_json,
-    junit_xml,
-    render_gate,
-    run_table,
-    summarise,
-)
-from evals.runners import Job, run_any, run_endpoints
-from evals.tasks import registry, task_from_manifest, validate_tasks
-from evals.tasks.gsm8k import HF_DATASET, HF_REVISION
+
+if TYPE_CHECKING:  # the commands import what they use: `evals --help` must not load scipy or an HTTP client
+    from evals.config import Config
+    from evals.gate import TaskVerdict
+    from evals.records import Run
+
+MANIFEST = "manifest.json"  # evals.records.MANIFEST, without importing pydantic to spell it
 
 OUTPUTS = Path("outputs")
 COMPARE_JSON = "compare.json"
@@ -78,6 +50,9 @@ class _State:
 
 
 def _load(args: argparse.Namespace) -> Config:
+    from evals.config import load_config
+    from evals.tasks import validate_tasks
+
     config = load_config(Path(args.config) if args.config else None)
     for name in config.endpoints:
         check_name(name, f"{config.source}: endpoint name")
@@ -122,6 +97,8 @@ def newest_unfinished(endpoints: list[str], tasks: list[str], pair: tuple[str, s
     Folders whose manifests cannot be read are passed over: a corrupt run elsewhere must not
     stop this one.
     """
+    from evals.records import read_manifest
+
     if not OUTPUTS.is_dir():
         return None
     for run in sorted((p for p in OUTPUTS.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True):
@@ -153,6 +130,8 @@ def choose_out(args: argparse.Namespace, endpoints: list[str], tasks: list[str],
 
 def announce_resume(out: Path, endpoints: list[str], tasks: list[str]) -> None:
     """Say so on stderr when a folder already holds part of this run: no silent resumes."""
+    from evals.records import read_manifest, read_records
+
     for e in endpoints:
         for t in tasks:
             manifest = read_manifest(out / e / t)
@@ -182,6 +161,8 @@ def resume_command(out: Path) -> str:
 @contextmanager
 def writing(out: Path) -> Iterator[None]:
     """Hold the run folder's lock while writing into it: a second writer is refused, not interleaved."""
+    from evals.records import FolderLock
+
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -191,6 +172,11 @@ def writing(out: Path) -> Iterator[None]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from evals.report import domain_table, run_table, summarise
+    from evals.runners import run_endpoints
+
     config = _load(args)
     name = _endpoint_name(config, args.endpoint)
     tasks = _task_names(args.tasks)
@@ -213,12 +199,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
+    from evals.tasks import registry
+
     for name, cls in sorted(registry().items()):
         print(f"{name:<16} v{cls.version:<4} {cls.description}")
     return EXIT_OK
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from evals.config import load_config
     from evals.sim import Fault, Simulator, load_catalogs, start
     from evals.simmodel import SimModel
 
@@ -268,6 +259,9 @@ def _finish_gate(reference: str, candidate: str, verdicts: list[TaskVerdict], ou
     The files come first: if one cannot be written the command fails with exit 4 naming it,
     and no verdict is printed that the exit code would then contradict.
     """
+    from evals.gate import EXIT_CODES, overall
+    from evals.report import dumps, gate_json, junit_xml, render_gate
+
     fmt = getattr(args, "format", "table")
     if out is not None:
         _write_output(out / GATE_JSON, dumps(gate_json(reference, candidate, verdicts)) + "\n", "--out")
@@ -285,6 +279,8 @@ def _finish_gate(reference: str, candidate: str, verdicts: list[TaskVerdict], ou
 
 def _write_output(path: Path, text: str, what: str, append: bool = False) -> None:
     """Write one output file; failing is an OutputError naming the flag and the path (exit 4)."""
+    from evals.records import write_atomic
+
     try:
         if append:
             with path.open("a") as f:
@@ -299,11 +295,15 @@ def _write_output(path: Path, text: str, what: str, append: bool = False) -> Non
 
 def _retry_hint(verdicts: list[TaskVerdict], out: Path) -> None:
     """After an ERROR caused by failed or missing requests, the command that retries only those."""
+    from evals.gate import Verdict, overall
+
     if overall(verdicts) == Verdict.ERROR and any(n for v in verdicts for n in v.errors.values()):
         print(f"some requests failed or are missing; to retry only them: {resume_command(out)}", file=sys.stderr)
 
 
 def _integrity_errors(problems: dict[str, str], config: Config) -> list[TaskVerdict]:
+    from evals.gate import TaskVerdict, Verdict, margin_for
+
     return [
         TaskVerdict(task=t, verdict=Verdict.ERROR, margin=margin_for(t, config.gate), alpha=config.gate.alpha, power=config.gate.power, problem=p)
         for t, p in problems.items()
@@ -317,6 +317,10 @@ def _with_integrity(verdicts: list[TaskVerdict], problems: dict[str, str], confi
 
 async def compare(config: Config, reference: str, candidate: str, tasks: list[str], out: Path, overrides: dict[str, Any]) -> list[TaskVerdict]:
     """Run both endpoints at once, then gate every task."""
+    from evals.gate import gate_saved
+    from evals.records import write_atomic
+    from evals.runners import run_endpoints
+
     out.mkdir(parents=True, exist_ok=True)
     ref_name, cand_name = config.endpoint(reference)[0], config.endpoint(candidate)[0]
     if ref_name == cand_name:
@@ -331,6 +335,7 @@ async def compare(config: Config, reference: str, candidate: str, tasks: list[st
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    import asyncio
     config = _load(args)
     tasks = _task_names(args.tasks)
     names = [_endpoint_name(config, args.reference), _endpoint_name(config, args.candidate)]
@@ -347,6 +352,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 async def run_against_baseline(config: Config, baseline: Path, runs: dict[str, Run], candidate: str, out: Path) -> list[TaskVerdict]:
     """Run only the candidate, on the (verified) baseline tasks' own configurations, then gate the pair."""
+    from evals.client import Endpoint
+    from evals.gate import gate_saved
+    from evals.records import load_run, write_atomic
+    from evals.runners import Job, run_any
+    from evals.tasks import task_from_manifest
+
     name, endpoint_config = config.endpoint(candidate)
     write_atomic(out / COMPARE_JSON, json.dumps({"reference": "baseline", "reference_dir": str(baseline.resolve()), "candidate": name}) + "\n")
     endpoint = Endpoint(name, endpoint_config)
@@ -358,6 +369,12 @@ async def run_against_baseline(config: Config, baseline: Path, runs: dict[str, R
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from evals.baseline import load_baseline
+    from evals.gate import gate_saved, gate_summary, read_summary
+    from evals.records import load_run
+
     config = _load(args)
     if args.summary:
         if args.runs or args.baseline:
@@ -393,6 +410,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
 
 def cmd_baseline_save(args: argparse.Namespace) -> int:
+    from evals.baseline import save_baseline
+
     config = _load(args)
     target = save_baseline(Path(args.run), args.name, Path(args.root), config.gate.max_error_rate, force=args.force)
     print(f"saved baseline {args.name} in {target}: commit it, then gate candidates with `evals gate --baseline {target} --candidate ENDPOINT`")
@@ -401,6 +420,8 @@ def cmd_baseline_save(args: argparse.Namespace) -> int:
 
 def cmd_baseline_verify(args: argparse.Namespace) -> int:
     """Check a baseline's files against the digests in its baseline.json, without gating anything."""
+    from evals.baseline import verify
+
     folder = Path(args.dir)
     good, problems = verify(folder)
     for task in good:
@@ -411,6 +432,11 @@ def cmd_baseline_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from evals.baseline import BASELINE_JSON, load_baseline
+    from evals.gate import gate_saved
+    from evals.records import load_run
+    from evals.report import dumps, run_table, summarise
+
     config = _load(args)
     folder = Path(args.dir)
     if not folder.is_dir():
@@ -445,6 +471,7 @@ def _read_compare(path: Path) -> dict[str, Any]:
 
 def _endpoint_folders(folder: Path) -> list[Path]:
     """`folder` itself when it is an endpoint folder (task folders with a manifest, or one task), else its endpoint subfolders."""
+
     def holds_tasks(p: Path) -> bool:
         return (p / MANIFEST).exists() or any((t / MANIFEST).exists() for t in p.iterdir() if t.is_dir())
 
@@ -457,6 +484,7 @@ def _endpoint_folders(folder: Path) -> list[Path]:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from evals.report import domain_table, run_table, summarise
     from evals.runners.tau2_bench import import_results
 
     check_name(args.endpoint, "--endpoint")
@@ -472,6 +500,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def _hub_answers() -> bool:
     """Whether the Hugging Face hub can be asked for GSM8K within a few seconds."""
+    from evals.tasks.gsm8k import HF_DATASET, HF_REVISION
+
     if os.environ.get("HF_HUB_OFFLINE") == "1":
         return False
     try:
@@ -484,6 +514,9 @@ def _hub_answers() -> bool:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from evals.config import Config, EndpointConfig
     from evals.sim import Gsm8kCatalog, Simulator, start
     from evals.simmodel import SimModel
     from evals.synthetic import write_gsm8k_like
@@ -658,6 +691,7 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
 
 def _resume_hint(args: argparse.Namespace) -> str:
     """"; to resume: CMD" when a run, comparison or gate had started writing its folder, else nothing."""
+
     out = _State.out
     if out is None or args.command not in ("run", "compare", "gate") or not any(out.glob(f"*/*/{MANIFEST}")):
         return ""

@@ -77,6 +77,18 @@ class HTTPStatusError(Exception):
         self.status_code, self.headers, self.body = status, headers, body
 
 
+def _no_redirect() -> Any:
+    import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        """A redirect is answered as the HTTP status it is, as the generation requests do."""
+
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    return NoRedirect
+
+
 def _wire_url(url: str) -> tuple[str, str | None]:
     """`url` without its credentials, and the Basic authorization they stand for (as httpx sent it)."""
     parts = urlsplit(url)
@@ -222,16 +234,26 @@ class Endpoint:
         return self._session
 
     async def _get_json(self, url: str, timeout_s: float) -> Any:
-        """GET `url` with the first replica's headers; the body as JSON, or HTTPStatusError."""
-        import aiohttp
+        """GET `url` with the first replica's headers; the body as JSON, or HTTPStatusError.
 
-        headers = self._targets[0][1]
-        timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=min(timeout_s, CONNECT_TIMEOUT_S))
-        async with self.session().get(url, headers=headers, timeout=timeout, allow_redirects=False) as http:
-            body = (await http.read()).decode(errors="replace")
-            if not 200 <= http.status < 300:
-                raise HTTPStatusError(http.status, http.headers, body)
-            return json.loads(body)
+        Through the standard library in a thread, not the aiohttp session: checking the model is
+        all a rerun of a finished run does, and it should not pay for importing aiohttp.
+        """
+        return await asyncio.wait_for(asyncio.to_thread(self._get_json_blocking, url, timeout_s), timeout_s + 1)
+
+    def _get_json_blocking(self, url: str, timeout_s: float) -> Any:
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(url, headers=self._targets[0][1], method="GET")
+        try:
+            with urllib.request.build_opener(_no_redirect()).open(request, timeout=timeout_s) as http:
+                body = http.read().decode(errors="replace")
+        except urllib.error.HTTPError as e:
+            raise HTTPStatusError(e.code, e.headers, e.read().decode(errors="replace") if e.fp else "") from None
+        except urllib.error.URLError as e:  # the reason (connection refused, DNS) is what a user needs
+            raise e.reason if isinstance(e.reason, OSError) else ConnectionError(str(e.reason)) from None
+        return json.loads(body)
 
     async def resolve_model(self) -> str:
         """Check the endpoint answers, and learn its model id when the config leaves it out."""
