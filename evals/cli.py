@@ -218,6 +218,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
     try:
         model = SimModel(accuracy=args.accuracy, delta=args.delta if args.profile == "quantized" else 0.0, discordance=args.discordance, seed=args.seed)
         faults = [Fault.parse(spec) for spec in args.fault or []]
+        if args.ttft_ms < 0 or args.tokens_per_s < 0 or args.max_batch < 0:
+            raise ValueError("--ttft-ms, --tokens-per-s and --max-batch must be ≥ 0")
     except ValueError as e:
         raise UsageError(f"evals sim: {e}") from None
     sim = Simulator(
@@ -232,6 +234,9 @@ def cmd_sim(args: argparse.Namespace) -> int:
         retry_after_s=args.retry_after,
         faults=faults,
         hang_s=args.hang_s,
+        ttft_ms=args.ttft_ms,
+        tokens_per_s=args.tokens_per_s,
+        max_batch=args.max_batch,
     )
 
     async def serve() -> None:
@@ -666,6 +671,9 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--latency-ms", type=float, default=0.0, help="mean added latency per request")
     sim.add_argument("--fault", action="append", metavar="KIND:RATE", help="break a fraction RATE of generation requests: malformed, empty, null, abort, hang, close or echo-auth (repeatable)")
     sim.add_argument("--hang-s", type=float, default=3600.0, help="how long a `hang` fault holds a request (default 3600)")
+    sim.add_argument("--ttft-ms", type=float, default=0.0, help="server model: time to first token of each generation")
+    sim.add_argument("--tokens-per-s", type=float, default=0.0, help="server model: decode speed of one generation, in tokens (words) per second")
+    sim.add_argument("--max-batch", type=int, default=0, help="server model: generations served at once; more queue (default 0: no limit)")
     sim.add_argument("--config", help="config file, for data_dir")
     sim.add_argument("--data-dir", help="folder with gsm8k/test.jsonl and/or gpqa/gpqa_diamond.csv (default: data_dir, EVALS_DATA_DIR, else the hub)")
     sim.set_defaults(func=cmd_sim)
