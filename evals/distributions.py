@@ -27,6 +27,7 @@ _NORMAL = NormalDist()
 _MAX_TERMS = 100_000  # the continued fraction needs O(sqrt(df)) terms
 _EPS = 1e-15
 _ERFC = np.frompyfunc(math.erfc, 1, 1)
+VECTOR_FROM = 32  # elements of t (finite df) beyond which scipy's ufuncs are used
 
 
 def _norm_cdf(x: float) -> float:
@@ -147,6 +148,15 @@ def _apply(scalar: Any, x: Any, df: Any) -> Any:
     xs, dfs = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(df, dtype=float))
     if scalar is _t_cdf and np.isinf(dfs).all():  # the power calculation's grids: all normal, vectorised
         return 0.5 * _ERFC(-xs / math.sqrt(2.0)).astype(float)
+    if xs.size > VECTOR_FROM and not np.isinf(dfs).all():
+        # Simulations (calibration, power) evaluate t at thousands of points: there scipy's
+        # ufuncs are worth their import, and a Python loop is not.
+        from scipy import special
+
+        finite = np.where(np.isinf(dfs), 1.0, dfs)
+        if scalar is _t_cdf:
+            return np.where(np.isinf(dfs), 0.5 * _ERFC(-xs / math.sqrt(2.0)).astype(float), special.stdtr(finite, xs))
+        return np.where(np.isinf(dfs), special.ndtri(xs), special.stdtrit(finite, xs))
     memo: dict[tuple[float, float], float] = {}  # a quantile at one df is asked once per distinct df
 
     def one(a: float, b: float) -> float:
