@@ -9,7 +9,6 @@ is 4 with one line on stderr naming what failed (the traceback with `--debug` or
 from __future__ import annotations
 
 import argparse
-import asyncio
 import errno
 import json
 import os
@@ -22,46 +21,17 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from evals.baseline import BASELINE_JSON, load_baseline, save_baseline, verify
-from evals.client import Endpoint
-from evals.config import Config, EndpointConfig, load_config
 from evals.errors import EngineError, OutputError, UsageError, check_name
-from evals.gate import (
-    EXIT_CODES,
-    TaskVerdict,
-    Verdict,
-    gate_looks,
-    gate_saved,
-    gate_summary,
-    margin_for,
-    overall,
-    read_summary,
-)
-from evals.records import (
-    MANIFEST,
-    RECORDS,
-    FolderLock,
-    Run,
-    load_run,
-    read_manifest,
-    read_records,
-    task_folder,
-    write_atomic,
-)
-from evals.report import (
-    domain_table,
-    dumps,
-    gate_json,
-    junit_xml,
-    render_gate,
-    run_table,
-    summarise,
-)
-from evals.runners import Job, Looks, SequentialPlan, run_any, run_endpoints
-from evals.tasks import Task, is_known, registry, task_from_manifest, validate_tasks
-from evals.tasks.gsm8k import HF_DATASET, HF_REVISION
+
+if TYPE_CHECKING:  # the commands import what they use: `evals --help` must not load scipy or an HTTP client
+    from evals.config import Config
+    from evals.gate import TaskVerdict
+    from evals.records import Run
+    from evals.runners import Job
+
+MANIFEST = "manifest.json"  # evals.records.MANIFEST, without importing pydantic to spell it
 
 OUTPUTS = Path("outputs")
 FINISHED = ("complete", "stopped")  # "stopped": a sequential look decided the task
@@ -73,6 +43,8 @@ EXIT_OK, EXIT_USAGE, EXIT_ERROR = 0, 2, 4
 
 def _task_names(value: str | None) -> list[str]:
     """Simple names, or `PREFIX:NAME` (an lm-eval task or YAML path), whose records go in `task_folder(name)`."""
+    from evals.tasks import is_known
+
     names = [t.strip() for t in (value or "gsm8k").split(",") if t.strip()]
     return [t if ":" in t and is_known(t) else check_name(t, "task name") for t in names]
 
@@ -85,6 +57,9 @@ class _State:
 
 
 def _load(args: argparse.Namespace) -> Config:
+    from evals.config import load_config
+    from evals.tasks import validate_tasks
+
     config = load_config(Path(args.config) if args.config else None)
     for name in config.endpoints:
         check_name(name, f"{config.source}: endpoint name")
@@ -129,6 +104,8 @@ def newest_unfinished(endpoints: list[str], tasks: list[str], pair: tuple[str, s
     Folders whose manifests cannot be read are passed over: a corrupt run elsewhere must not
     stop this one.
     """
+    from evals.records import read_manifest, task_folder
+
     if not OUTPUTS.is_dir():
         return None
     for run in sorted((p for p in OUTPUTS.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True):
@@ -160,6 +137,8 @@ def choose_out(args: argparse.Namespace, endpoints: list[str], tasks: list[str],
 
 def announce_resume(out: Path, endpoints: list[str], tasks: list[str]) -> None:
     """Say so on stderr when a folder already holds part of this run: no silent resumes."""
+    from evals.records import read_manifest, read_records, task_folder
+
     for e in endpoints:
         for t in tasks:
             manifest = read_manifest(out / e / task_folder(t))
@@ -189,6 +168,8 @@ def resume_command(out: Path) -> str:
 @contextmanager
 def writing(out: Path) -> Iterator[None]:
     """Hold the run folder's lock while writing into it: a second writer is refused, not interleaved."""
+    from evals.records import FolderLock
+
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -207,6 +188,11 @@ def _sequential(args: argparse.Namespace, config: Config) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from evals.report import domain_table, run_table, summarise
+    from evals.runners import run_endpoints
+
     config = _load(args)
     name = _endpoint_name(config, args.endpoint)
     tasks = _task_names(args.tasks)
@@ -230,6 +216,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
+    from evals.tasks import registry
+
     for name, cls in sorted(registry().items()):
         print(f"{name:<16} v{cls.version:<4} {cls.description}")
     print("\nlm-eval:NAME     any lm-evaluation-harness task, group or tag (lm-eval:gsm8k_cot_llama), or a task YAML (lm-eval:path/to/task.yaml);"
@@ -238,6 +226,9 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from evals.config import load_config
     from evals.sim import Fault, Simulator, load_catalogs, start
     from evals.simmodel import SimModel
 
@@ -246,6 +237,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
     try:
         model = SimModel(accuracy=args.accuracy, delta=args.delta if args.profile == "quantized" else 0.0, discordance=args.discordance, seed=args.seed)
         faults = [Fault.parse(spec) for spec in args.fault or []]
+        if args.ttft_ms < 0 or args.tokens_per_s < 0 or args.max_batch < 0:
+            raise ValueError("--ttft-ms, --tokens-per-s and --max-batch must be ≥ 0")
     except ValueError as e:
         raise UsageError(f"evals sim: {e}") from None
     sim = Simulator(
@@ -260,6 +253,9 @@ def cmd_sim(args: argparse.Namespace) -> int:
         retry_after_s=args.retry_after,
         faults=faults,
         hang_s=args.hang_s,
+        ttft_ms=args.ttft_ms,
+        tokens_per_s=args.tokens_per_s,
+        max_batch=args.max_batch,
     )
 
     async def serve() -> None:
@@ -300,6 +296,9 @@ def _finish_gate(reference: str, candidate: str, verdicts: list[TaskVerdict], ou
     and no verdict is printed that the exit code would then contradict. `page` renders the
     HTML report: into `out` (beside gate.json) and into `--html FILE`.
     """
+    from evals.gate import EXIT_CODES, overall
+    from evals.report import dumps, gate_json, junit_xml, render_gate
+
     fmt = getattr(args, "format", "table")
     html_file = getattr(args, "html", None)
     if html_file and page is None:
@@ -331,6 +330,8 @@ def _write_html(page: Callable[[], str], out: Path | None, html_file: str | None
 
 def _write_output(path: Path, text: str, what: str, append: bool = False) -> None:
     """Write one output file; failing is an OutputError naming the flag and the path (exit 4)."""
+    from evals.records import write_atomic
+
     try:
         if append:
             with path.open("a") as f:
@@ -353,11 +354,15 @@ def _write_page(path: Path, text: str) -> None:
 
 def _retry_hint(verdicts: list[TaskVerdict], out: Path) -> None:
     """After an ERROR caused by failed or missing requests, the command that retries only those."""
+    from evals.gate import Verdict, overall
+
     if overall(verdicts) == Verdict.ERROR and any(n for v in verdicts for n in v.errors.values()):
         print(f"some requests failed or are missing; to retry only them: {resume_command(out)}", file=sys.stderr)
 
 
 def _integrity_errors(problems: dict[str, str], config: Config) -> list[TaskVerdict]:
+    from evals.gate import TaskVerdict, Verdict, margin_for
+
     return [
         TaskVerdict(task=t, verdict=Verdict.ERROR, margin=margin_for(t, config.gate), alpha=config.gate.alpha, power=config.gate.power, problem=p)
         for t, p in problems.items()
@@ -371,6 +376,9 @@ def _with_integrity(verdicts: list[TaskVerdict], problems: dict[str, str], confi
 
 def _judged(config: Config, reference: Run, candidate: Job) -> bool:
     """The gate at a sequential run's looks: decided once a look crosses a boundary, is futile or fails."""
+    from evals.gate import gate_looks
+    from evals.records import RECORDS, read_records
+
     assert candidate.manifest is not None
     verdict, decided = gate_looks(reference, (candidate.manifest, read_records(candidate.folder / RECORDS)), config.gate)
     if decided and verdict.sequential is not None:
@@ -381,6 +389,8 @@ def _judged(config: Config, reference: Run, candidate: Job) -> bool:
 
 
 def _judge(config: Config) -> Callable[[Job, Job], bool]:
+    from evals.records import RECORDS, read_records
+
     def judge(reference: Job, candidate: Job) -> bool:
         assert reference.manifest is not None
         return _judged(config, (reference.manifest, read_records(reference.folder / RECORDS)), candidate)
@@ -390,6 +400,10 @@ def _judge(config: Config) -> Callable[[Job, Job], bool]:
 
 async def compare(config: Config, reference: str, candidate: str, tasks: list[str], out: Path, overrides: dict[str, Any]) -> list[TaskVerdict]:
     """Run both endpoints at once, then gate every task (look by look under `[gate] sequential`)."""
+    from evals.gate import gate_saved
+    from evals.records import write_atomic
+    from evals.runners import run_endpoints
+
     out.mkdir(parents=True, exist_ok=True)
     ref_name, cand_name = config.endpoint(reference)[0], config.endpoint(candidate)[0]
     if ref_name == cand_name:
@@ -404,6 +418,7 @@ async def compare(config: Config, reference: str, candidate: str, tasks: list[st
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    import asyncio
     config = _load(args)
     tasks = _task_names(args.tasks)
     names = [_endpoint_name(config, args.reference), _endpoint_name(config, args.candidate)]
@@ -422,11 +437,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def _runs_of(folder: Path, tasks: Sequence[str]) -> dict[str, Run]:
     """The runs of these tasks in an endpoint folder this command just wrote (read back for the report)."""
+    from evals.records import load_run
+
     return {t: r for t, r in load_run(folder).items() if t in tasks}
 
 
 async def run_against_baseline(config: Config, baseline: Path, runs: dict[str, Run], candidate: str, out: Path) -> list[TaskVerdict]:
     """Run only the candidate, on the (verified) baseline tasks' own configurations, then gate the pair."""
+    from evals.client import Endpoint
+    from evals.gate import gate_saved
+    from evals.records import load_run, task_folder, write_atomic
+    from evals.runners import Job, Looks, SequentialPlan, run_any
+    from evals.tasks import Task, task_from_manifest
+
     name, endpoint_config = config.endpoint(candidate)
     write_atomic(out / COMPARE_JSON, json.dumps({"reference": "baseline", "reference_dir": str(baseline.resolve()), "candidate": name}) + "\n")
     endpoint = Endpoint(name, endpoint_config)
@@ -447,6 +470,12 @@ async def run_against_baseline(config: Config, baseline: Path, runs: dict[str, R
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from evals.baseline import load_baseline
+    from evals.gate import gate_saved, gate_summary, read_summary
+    from evals.records import load_run
+
     config = _load(args)
     if args.summary:
         if args.runs or args.baseline:
@@ -486,6 +515,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
 
 def cmd_baseline_save(args: argparse.Namespace) -> int:
+    from evals.baseline import save_baseline
+
     config = _load(args)
     target = save_baseline(Path(args.run), args.name, Path(args.root), config.gate.max_error_rate, force=args.force)
     print(f"saved baseline {args.name} in {target}: commit it, then gate candidates with `evals gate --baseline {target} --candidate ENDPOINT`")
@@ -494,6 +525,8 @@ def cmd_baseline_save(args: argparse.Namespace) -> int:
 
 def cmd_baseline_verify(args: argparse.Namespace) -> int:
     """Check a baseline's files against the digests in its baseline.json, without gating anything."""
+    from evals.baseline import verify
+
     folder = Path(args.dir)
     good, problems = verify(folder)
     for task in good:
@@ -504,6 +537,11 @@ def cmd_baseline_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from evals.baseline import BASELINE_JSON, load_baseline
+    from evals.gate import gate_saved
+    from evals.records import load_run
+    from evals.report import dumps, run_table, summarise
+
     config = _load(args)
     folder = Path(args.dir)
     if not folder.is_dir():
@@ -546,6 +584,7 @@ def _read_compare(path: Path) -> dict[str, Any]:
 
 def _endpoint_folders(folder: Path) -> list[Path]:
     """`folder` itself when it is an endpoint folder (task folders with a manifest, or one task), else its endpoint subfolders."""
+
     def holds_tasks(p: Path) -> bool:
         return (p / MANIFEST).exists() or any((t / MANIFEST).exists() for t in p.iterdir() if t.is_dir())
 
@@ -558,6 +597,7 @@ def _endpoint_folders(folder: Path) -> list[Path]:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from evals.report import domain_table, run_table, summarise
     from evals.runners.tau2_bench import import_results
 
     check_name(args.endpoint, "--endpoint")
@@ -573,6 +613,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def _hub_answers() -> bool:
     """Whether the Hugging Face hub can be asked for GSM8K within a few seconds."""
+    from evals.tasks.gsm8k import HF_DATASET, HF_REVISION
+
     if os.environ.get("HF_HUB_OFFLINE") == "1":
         return False
     try:
@@ -585,6 +627,9 @@ def _hub_answers() -> bool:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from evals.config import Config, EndpointConfig
     from evals.sim import Gsm8kCatalog, Simulator, start
     from evals.simmodel import SimModel
     from evals.synthetic import write_gsm8k_like
@@ -743,6 +788,9 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--latency-ms", type=float, default=0.0, help="mean added latency per request")
     sim.add_argument("--fault", action="append", metavar="KIND:RATE", help="break a fraction RATE of generation requests: malformed, empty, null, abort, hang, close or echo-auth (repeatable)")
     sim.add_argument("--hang-s", type=float, default=3600.0, help="how long a `hang` fault holds a request (default 3600)")
+    sim.add_argument("--ttft-ms", type=float, default=0.0, help="server model: time to first token of each generation")
+    sim.add_argument("--tokens-per-s", type=float, default=0.0, help="server model: decode speed of one generation, in tokens (words) per second")
+    sim.add_argument("--max-batch", type=int, default=0, help="server model: generations served at once; more queue (default 0: no limit)")
     sim.add_argument("--config", help="config file, for data_dir")
     sim.add_argument("--data-dir", help="folder with gsm8k/test.jsonl and/or gpqa/gpqa_diamond.csv (default: data_dir, EVALS_DATA_DIR, else the hub)")
     sim.set_defaults(func=cmd_sim)
@@ -768,6 +816,7 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
 
 def _resume_hint(args: argparse.Namespace) -> str:
     """"; to resume: CMD" when a run, comparison or gate had started writing its folder, else nothing."""
+
     out = _State.out
     if out is None or args.command not in ("run", "compare", "gate") or not any(out.glob(f"*/*/{MANIFEST}")):
         return ""

@@ -1,8 +1,8 @@
 """One OpenAI-compatible endpoint: its clients, its concurrency bound, its model id, and
 everything between a request and a scored answer: deadlines, checks, retries, a breaker.
 
-The retries are ours, not the openai client's (its `max_retries` is 0), because a 200 whose
-body is not a usable completion must be retried too, and timeouts need a budget of their own:
+The retries are ours, because a 200 whose body is not a usable completion must be retried
+too, and timeouts need a budget of their own:
 
 - transient: connection errors, HTTP 408, 409, 429 and 5xx, and malformed answers (a body that
   is not a completion, `{}`, empty `choices`, a null text, `finish_reason` abort, error or one
@@ -18,6 +18,11 @@ After `max_consecutive_failures` connection failures or timeouts in a row the en
 declared down: every request still to send fails at once with the last error, so a dead
 server costs seconds, not minutes of retries. The endpoint's API key (and any password in its
 URL) is cut from every message that may be stored.
+
+The wire is plain aiohttp, not the openai SDK: we already parse every body ourselves (a 200
+that is not a completion is retried), so the SDK only added per-request cost (parameter
+transforms, an httpx connection pool that rescans its connections on every request) and
+a second of import time to every command.
 """
 
 from __future__ import annotations
@@ -25,23 +30,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import email.utils
-import inspect
 import itertools
 import json
 import random
 import re
 import time
-from typing import Any, Literal
-from urllib.parse import unquote, urlsplit
-
-import httpx
-import openai
-from openai.resources.chat.completions import AsyncCompletions as _AsyncChatCompletions
-from openai.resources.completions import AsyncCompletions as _AsyncCompletions
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from evals.config import EndpointConfig, public_url
 from evals.errors import UsageError
 from evals.tasks.base import Request, Response
+
+if TYPE_CHECKING:
+    import aiohttp
 
 MAX_BACKOFF_S = 8.0
 CONNECT_TIMEOUT_S = 10.0
@@ -55,14 +57,6 @@ REDACTED = "[redacted]"
 # `error`: those are failures of the server, retried. Anything else is unknown, and retried.
 SCORED_FINISH = frozenset({"stop", "length", "tool_calls", "function_call", "content_filter", "repetition", "eos_token", "stop_sequence"})
 
-# Parameters the openai client takes; any other sampling parameter (top_k, min_p,
-# repetition_penalty, ...) goes as a top-level body field, where sglang and vLLM read it.
-CLIENT_PARAMS = {
-    "completion": frozenset(inspect.signature(_AsyncCompletions.create).parameters) - {"self", "extra_body"},
-    "chat": frozenset(inspect.signature(_AsyncChatCompletions.create).parameters) - {"self", "extra_body"},
-}
-
-
 class RequestFailed(Exception):
     """A request that failed for good; its message (key redacted) is what the record stores."""
 
@@ -73,6 +67,39 @@ class EndpointDown(RequestFailed):
 
 class MalformedResponse(Exception):
     """A 2xx whose body is not a completion we can score."""
+
+
+class HTTPStatusError(Exception):
+    """A non-2xx answer: its status, headers (for Retry-After) and body (for the message)."""
+
+    def __init__(self, status: int, headers: Any, body: str) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status_code, self.headers, self.body = status, headers, body
+
+
+def _no_redirect() -> Any:
+    import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        """A redirect is answered as the HTTP status it is, as the generation requests do."""
+
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    return NoRedirect
+
+
+def _wire_url(url: str) -> tuple[str, str | None]:
+    """`url` without its credentials, and the Basic authorization they stand for (as httpx sent it)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url.rstrip("/"), None
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    basic = base64.b64encode(f"{unquote(parts.username or '')}:{unquote(parts.password or '')}".encode()).decode()
+    return urlunsplit(parts._replace(netloc=netloc)).rstrip("/"), f"Basic {basic}"
 
 
 Failure = Literal["timeout", "connection", "transient", "fatal"]
@@ -164,11 +191,15 @@ class Endpoint:
         self.name = name
         self.config = config
         self._key = config.api_key(name)
-        self._clients = [
-            openai.AsyncOpenAI(base_url=url, api_key=self._key, timeout=config.request_timeout(None), max_retries=0)
-            for url in config.urls
-        ]
-        self._next = itertools.cycle(self._clients)
+        # One (base URL, headers) per replica, taken in turn; a URL's password is sent as Basic
+        # auth instead of the key, as the openai client (through httpx) did.
+        self._targets: list[tuple[str, dict[str, str]]] = []
+        for url in config.urls:
+            base, basic = _wire_url(url)
+            self._targets.append((base, {"Authorization": basic or f"Bearer {self._key}", "Content-Type": "application/json"}))
+        self._next = itertools.cycle(self._targets)
+        self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[str, tuple[Any, Any]] = {}  # base URL -> (proxy, proxy auth) from the environment
         self.semaphore = asyncio.Semaphore(config.max_concurrency)
         self.model: str = config.model or ""
         self.breaker = CircuitBreaker(config.max_consecutive_failures)
@@ -189,21 +220,82 @@ class Endpoint:
             text = text.replace(secret, REDACTED)
         return re.sub(r"(://[^/\s:@]+):[^@/\s]+@", rf"\1:{REDACTED}@", text)
 
+    def session(self) -> aiohttp.ClientSession:
+        """The endpoint's HTTP session, made on first use inside the running loop (aiohttp wants one).
+
+        Its connection pool is unbounded: `semaphore` is the endpoint's concurrency bound, and a
+        second bound in the pool would only queue requests where no deadline sees them. Proxies
+        from the environment are honoured, as they were through httpx, but looked up once per
+        replica here: aiohttp's `trust_env` looks them (and ~/.netrc) up in a thread on every
+        request, which was a third of the client's CPU per request.
+        """
+        import aiohttp
+        from aiohttp.helpers import get_env_proxy_for_url
+        from yarl import URL
+
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(connector=connector, trust_env=False, auto_decompress=True)
+            self._proxies = {}
+            for base, _ in self._targets:
+                try:
+                    self._proxies[base] = get_env_proxy_for_url(URL(base))
+                except LookupError:  # no proxy for this URL (none set, or NO_PROXY names it)
+                    pass
+        return self._session
+
+    async def _get_json(self, url: str, timeout_s: float) -> Any:
+        """GET `url` with the first replica's headers; the body as JSON, or HTTPStatusError.
+
+        Through the standard library in a thread, not the aiohttp session: checking the model is
+        all a rerun of a finished run does, and it should not pay for importing aiohttp.
+        """
+        return await asyncio.wait_for(asyncio.to_thread(self._get_json_blocking, url, timeout_s), timeout_s + 1)
+
+    def _get_json_blocking(self, url: str, timeout_s: float) -> Any:
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(url, headers=self._targets[0][1], method="GET")
+        try:
+            with urllib.request.build_opener(_no_redirect()).open(request, timeout=timeout_s) as http:
+                body = http.read().decode(errors="replace")
+        except urllib.error.HTTPError as e:
+            raise HTTPStatusError(e.code, e.headers, e.read().decode(errors="replace") if e.fp else "") from None
+        except urllib.error.URLError as e:  # the reason (connection refused, DNS) is what a user needs
+            raise e.reason if isinstance(e.reason, OSError) else ConnectionError(str(e.reason)) from None
+        return json.loads(body)
+
     async def resolve_model(self) -> str:
         """Check the endpoint answers, and learn its model id when the config leaves it out."""
         url = public_url(self.config.urls[0])
-        client = self._clients[0].with_options(max_retries=1, timeout=min(self.config.request_timeout(None), 15))
-        try:
-            models = [m.id async for m in client.models.list()]
-        except (openai.APIConnectionError, openai.APITimeoutError) as e:
-            raise UsageError(self.redact(f"endpoint {self.name}: cannot reach {url} ({type(e).__name__}: {e})")) from None
-        except openai.APIStatusError as e:
-            hint = await self._v1_hint(e.status_code)
-            if hint:
-                raise UsageError(f"endpoint {self.name}: {url}/models answered HTTP {e.status_code}; {hint}") from None
-            if self.config.model:
-                return self.model  # some servers have no /models; the configured id will do
-            raise UsageError(f"endpoint {self.name}: {url}/models answered HTTP {e.status_code}; set `model` for this endpoint") from None
+        base = self._targets[0][0]
+        timeout_s = min(self.config.request_timeout(None), 15)
+        models: list[str] = []
+        for attempt in range(2):  # one retry, for a server still warming up
+            try:
+                listing = await self._get_json(base + "/models", timeout_s)
+                data = listing.get("data") if isinstance(listing, dict) else None
+                models = [m["id"] for m in data or [] if isinstance(m, dict) and isinstance(m.get("id"), str)]
+                break
+            except HTTPStatusError as e:
+                if e.status_code >= 500 and attempt == 0:
+                    continue
+                hint = await self._v1_hint(e.status_code)
+                if hint:
+                    raise UsageError(f"endpoint {self.name}: {url}/models answered HTTP {e.status_code}; {hint}") from None
+                if self.config.model:
+                    return self.model  # some servers have no /models; the configured id will do
+                raise UsageError(f"endpoint {self.name}: {url}/models answered HTTP {e.status_code}; set `model` for this endpoint") from None
+            except ValueError:  # not JSON: a server that is not OpenAI-compatible at this path
+                if self.config.model:
+                    return self.model
+                raise UsageError(f"endpoint {self.name}: {url}/models did not answer JSON; set `model` for this endpoint") from None
+            except Exception as e:  # connection refused, DNS, timeout
+                if attempt == 0 and not isinstance(e, asyncio.TimeoutError):
+                    continue
+                detail = str(e).splitlines()[0] if str(e) else ""
+                raise UsageError(self.redact(f"endpoint {self.name}: cannot reach {url} ({type(e).__name__}: {detail})")) from None
         if self.config.model:
             return self.model
         if len(models) != 1:
@@ -219,34 +311,40 @@ class Endpoint:
             return None
         suggestion = public_url(url + "/v1")
         if self.config.model:  # a server without /models is fine, unless /v1/models answers
-            probe = self._clients[0].with_options(base_url=url + "/v1", max_retries=0, timeout=min(self.config.request_timeout(None), 15))
             try:
-                await probe.models.list()
-            except openai.OpenAIError:
+                await self._get_json(self._targets[0][0] + "/v1/models", min(self.config.request_timeout(None), 15))
+            except Exception:
                 return None
         return f"did you mean base_url = {suggestion!r}?"
 
-    def split_params(self, kind: Literal["completion", "chat"], params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Keyword arguments for the openai client, and the body fields it does not know of."""
-        known = {k: v for k, v in params.items() if k in CLIENT_PARAMS[kind]}
-        body = {k: v for k, v in params.items() if k not in CLIENT_PARAMS[kind]}
-        return known, {**body, **self.config.extra_body}
+    def body(self, request: Request, params: dict[str, Any]) -> dict[str, Any]:
+        """The JSON body: model, prompt or messages, every sampling parameter at the top level (where
+        sglang and vLLM read top_k, min_p, repetition_penalty, ...), then the endpoint's extra_body."""
+        body: dict[str, Any] = {"model": self.model}
+        if request.kind == "completion":
+            body["prompt"] = request.prompt or ""
+        else:
+            body["messages"] = request.messages or []
+        body.update(params)
+        body.update(self.config.extra_body)
+        return body
 
     async def send(self, request: Request, overrides: dict[str, Any]) -> tuple[Response, float]:
         """One request, retried as the module docstring says; returns the response and its latency
         in seconds, or raises RequestFailed (EndpointDown when the breaker is open)."""
         params = {**request.params, **overrides}
-        kwargs, extra_body = self.split_params(request.kind, params)
+        payload = json.dumps(self.body(request, params), ensure_ascii=False).encode()
+        path = "/completions" if request.kind == "completion" else "/chat/completions"
         deadline = self.config.request_timeout(params.get("max_tokens") or params.get("max_completion_tokens"))
         tries: dict[str, int] = {"timeout": 0, "other": 0}
         async with self.semaphore:
             while True:
                 if self.breaker.down is not None:
                     raise EndpointDown(f"endpoint {self.name} declared down after {self.breaker.threshold} connection failures or timeouts in a row; last: {self.breaker.down}")
-                client = next(self._next)
+                base, headers = next(self._next)
                 started = time.monotonic()
                 try:
-                    response = await asyncio.wait_for(self._attempt(client, request, kwargs, extra_body, deadline), deadline)
+                    response = await asyncio.wait_for(self._attempt(base, path, headers, request.kind, payload, deadline), deadline)
                 except asyncio.CancelledError:
                     raise
                 except Exception as e:  # sorted below; anything unforeseen is not retried
@@ -265,37 +363,40 @@ class Endpoint:
                 tries[budget] += 1
                 await asyncio.sleep(wait_s if wait_s is not None and 0 < wait_s <= MAX_RETRY_AFTER_S else backoff)
 
-    async def _attempt(self, client: openai.AsyncOpenAI, request: Request, kwargs: dict[str, Any], extra_body: dict[str, Any], deadline: float) -> Response:
-        # httpx's own timeout is per phase (connect, each read); asyncio's deadline around the
-        # call is what bounds the whole request. httpx's reads get the same so as not to cut it
-        # short; connecting gets at most 10 s, so an unreachable host fails fast too.
-        timeout = httpx.Timeout(deadline, connect=min(deadline, CONNECT_TIMEOUT_S))
-        extra: dict[str, Any] = {"timeout": timeout, **({"extra_body": extra_body} if extra_body else {})}
-        if request.kind == "completion":
-            raw = await client.completions.with_raw_response.create(model=self.model, prompt=request.prompt or "", **kwargs, **extra)
-        else:
-            raw = await client.chat.completions.with_raw_response.create(model=self.model, messages=request.messages or [], **kwargs, **extra)  # type: ignore[arg-type]
-        http = raw.http_response
-        return parse_completion(request.kind, http.headers.get("content-type", ""), http.text)
+    async def _attempt(self, base: str, path: str, headers: dict[str, str], kind: Literal["completion", "chat"], payload: bytes, deadline: float) -> Response:
+        # asyncio's deadline around the call is what bounds the whole request; aiohttp's own
+        # timeout only makes connecting fail fast (at most 10 s), so an unreachable host does too.
+        import aiohttp
+
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=min(deadline, CONNECT_TIMEOUT_S))
+        session = self.session()
+        proxy, proxy_auth = self._proxies.get(base, (None, None))
+        async with session.post(base + path, data=payload, headers=headers, timeout=timeout, allow_redirects=False, proxy=proxy, proxy_auth=proxy_auth) as http:
+            body = (await http.read()).decode(errors="replace")
+            if not 200 <= http.status < 300:
+                raise HTTPStatusError(http.status, http.headers, body)
+            return parse_completion(kind, http.headers.get("Content-Type", ""), body)
 
     def _classify(self, e: Exception, deadline: float) -> tuple[Failure, str, float | None]:
         """What kind of failure `e` is, a one-line message (redacted) and any Retry-After."""
-        if isinstance(e, (asyncio.TimeoutError, openai.APITimeoutError)):
+        import aiohttp
+
+        if isinstance(e, asyncio.TimeoutError):
             return "timeout", f"timeout: no complete answer within {deadline:g} s", None
-        if isinstance(e, openai.APIConnectionError):
-            cause = e.__cause__ or e
-            detail = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+        if isinstance(e, (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError)):
+            detail = str(e).splitlines()[0] if str(e) else type(e).__name__
             return "connection", self.redact(f"connection error: {detail}")[:300], None
         if isinstance(e, MalformedResponse):
             return "transient", self.redact(f"malformed response: {e}")[:300], None
-        if isinstance(e, openai.APIStatusError):
-            body = e.response.text if e.response is not None else ""
-            message = self.redact(f"HTTP {e.status_code}: {body.strip().splitlines()[0] if body.strip() else e.message}")[:300]
+        if isinstance(e, HTTPStatusError):
+            body = e.body.strip()
+            message = self.redact(f"HTTP {e.status_code}: {body.splitlines()[0] if body else 'no body'}")[:300]
             retried = e.status_code in RETRIED_STATUS or e.status_code >= 500
-            return ("transient" if retried else "fatal"), message, retry_after(e.response.headers) if retried else None
+            return ("transient" if retried else "fatal"), message, retry_after(e.headers) if retried else None
         text = str(e).splitlines()[0] if str(e) else ""
         return "fatal", self.redact(f"{type(e).__name__}: {text}")[:300], None
 
     async def aclose(self) -> None:
-        for client in self._clients:
-            await client.close()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

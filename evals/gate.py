@@ -16,19 +16,20 @@ import math
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError
-from scipy import optimize
-from statsmodels.stats.proportion import confint_proportions_2indep
 
 from evals.config import GateConfig
 from evals.errors import UsageError
 from evals.inference import Paired, holm, interval, noninferiority, summarise, variance_of_delta
 from evals.power import items_needed_binary, items_needed_scaled, repeats_needed
 from evals.records import Manifest, Record, Run
-from evals.sequential import Design, decide
 from evals.stats import Comparison, Matched, describe, match, pass_hat_k, within_variance, z
+
+if TYPE_CHECKING:  # scipy's boundaries are loaded only for a sequential run
+    from evals.sequential import Design
 
 DEFAULT_MARGINS = {"gsm8k": 0.02, "gpqa_diamond": 0.03, "tau2": 0.05}
 FALLBACK_MARGIN = 0.02
@@ -222,6 +223,8 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[Task
     plan = ref_m.extra.get("sequential")
     if plan is None or plan != cand_m.extra.get("sequential"):
         return _gate(reference, candidate, config), True  # mismatch() names the difference
+    from evals.sequential import Design
+
     design = Design.from_manifest(plan)
     order: list[str] = list(plan["order"])
     repeats = set(ref_m.repeats)
@@ -330,6 +333,8 @@ def _decide(base: TaskVerdict, matched: Matched, config: GateConfig, design: Des
     if design is None:
         test = noninferiority(data, margin, alpha)
     else:
+        from evals.sequential import decide
+
         at_look = decide(data, margin, design, look)
         test, futile = at_look.test, bool(at_look.futile)
     t, df = float(test.statistic), float(test.df)
@@ -478,6 +483,10 @@ def _unpaired_interval(row: SummaryRow, alpha: float) -> tuple[float, float]:
     if row.se_ref and row.se_cand:
         half = z(alpha) * math.hypot(row.se_ref, row.se_cand)
         return delta - half, delta + half
+    from statsmodels.stats.proportion import (
+        confint_proportions_2indep,  # only for a summary table; it costs a second to import
+    )
+
     low, high = confint_proportions_2indep(row.score_cand * row.n_items, row.n_items, row.score_ref * row.n_items, row.n_items,
                                            method="newcomb", compare="diff", alpha=2 * alpha)
     return float(low), float(high)
@@ -492,6 +501,8 @@ def _unpaired_p_regression(row: SummaryRow, margin: float) -> float:
         return 1e-12
     if excess(0.4999) >= 0:  # the gap is the margin, to floating point: nothing rejects
         return 0.5
+    from scipy import optimize
+
     return float(optimize.brentq(excess, 1e-12, 0.4999))
 
 

@@ -14,9 +14,23 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from scipy import stats as sps
 
-from evals.inference import Paired, critical, noninferiority, restricted_draw_variance, variance_of_delta
+from evals.inference import (
+    Paired,
+    critical,
+    noninferiority,
+    restricted_draw_variance,
+    variance_of_delta,
+)
+
+
+def _sps():  # type: ignore[no-untyped-def]
+    """scipy.stats, imported on first use: only an INCONCLUSIVE verdict asks how many items would do,
+    and the import costs a second that a LOSSLESS or REGRESSION verdict need not spend."""
+    from scipy import stats
+
+    return stats
+
 
 MAX_ITEMS = 1_000_000  # beyond this, "more than a million" is the honest answer
 
@@ -24,12 +38,12 @@ MAX_ITEMS = 1_000_000  # beyond this, "more than a million" is the honest answer
 def power_binary(n: int, p_worse: float, p_better: float, margin: float, alpha: float, goal: str = "lossless") -> float:
     """P(verdict = goal) for n paired 0/1 items whose discordance rates are p_worse and p_better, exactly."""
     b = _support(n, p_worse)
-    pmf_b = sps.binom.pmf(b, n, p_worse)
+    pmf_b = _sps().binom.pmf(b, n, p_worse)
     rest = max(1 - p_worse, 1e-300)
     c = _support(n, min(p_better / rest, 1.0))
     bb, cc = np.meshgrid(b, c, indexing="ij")
     ok = bb + cc <= n
-    pmf = np.where(ok, pmf_b[:, None] * sps.binom.pmf(cc, n - bb, min(p_better / rest, 1.0)), 0.0)
+    pmf = np.where(ok, pmf_b[:, None] * _sps().binom.pmf(cc, n - bb, min(p_better / rest, 1.0)), 0.0)
     bb, cc = np.where(ok, bb, 0), np.where(ok, cc, 0)
     data = Paired(n=n, repeats=1, delta=(cc - bb) / n, var_items=np.nan, worse=bb, better=cc, binary=True)
     test = noninferiority(data, margin, alpha)
@@ -39,7 +53,7 @@ def power_binary(n: int, p_worse: float, p_better: float, margin: float, alpha: 
 
 def _support(n: int, p: float) -> np.ndarray:
     """The counts of a Binomial(n, p) holding all but 1e-10 of its mass."""
-    lo, hi = sps.binom.ppf(1e-11, n, p), sps.binom.isf(1e-11, n, p)
+    lo, hi = _sps().binom.ppf(1e-11, n, p), _sps().binom.isf(1e-11, n, p)
     return np.arange(int(max(lo, 0)), int(min(hi, n)) + 1)
 
 
@@ -71,7 +85,7 @@ def items_needed_binary(p_worse: float, p_better: float, margin: float, alpha: f
     goal = "lossless" if delta > -margin else "regression"
     null_sd = math.sqrt(float(restricted_draw_variance(p_worse, p_better, 1, -margin)))
     true_sd = math.sqrt(max(p_worse + p_better - delta**2, 0.0))
-    guess = math.ceil(((sps.norm.ppf(1 - alpha) * null_sd + sps.norm.ppf(power) * true_sd) / (delta + margin)) ** 2)
+    guess = math.ceil(((_sps().norm.ppf(1 - alpha) * null_sd + _sps().norm.ppf(power) * true_sd) / (delta + margin)) ** 2)
     if guess > EXACT_UP_TO:
         return guess if guess <= MAX_ITEMS else None
     exact = _smallest_n(lambda n: power_binary(n, p_worse, p_better, margin, alpha, goal) >= power, max(guess // 2, 1), max(guess, 2), EXACT_UP_TO)
@@ -97,7 +111,7 @@ def items_needed_scaled(data: Paired | list[Paired], margin: float, alpha: float
     def achieves(n: int) -> bool:
         df = max(df_now * n / n_now, 1) if math.isfinite(df_now) else math.inf
         se = math.sqrt(unit / n)
-        return abs(delta + margin) / se >= float(critical(alpha, df)) + sps.norm.ppf(power)
+        return abs(delta + margin) / se >= float(critical(alpha, df)) + _sps().norm.ppf(power)
 
     return _smallest_n(achieves, 1, 2)
 
@@ -113,7 +127,7 @@ def repeats_needed(data: Paired | list[Paired], within_var: list[float], margin:
     if math.isclose(delta, -margin, abs_tol=1e-12) or any(g.repeats < 2 for g in groups):
         return None
     df = sum(g.n - 1 for g in groups)
-    target = ((delta + margin) / (float(critical(alpha, max(df, 1))) + sps.norm.ppf(power))) ** 2 * len(groups) ** 2
+    target = ((delta + margin) / (float(critical(alpha, max(df, 1))) + _sps().norm.ppf(power))) ** 2 * len(groups) ** 2
     between = [max(float(variance_of_delta(g, -margin)[0]) * g.n - w / g.repeats, 0.0) for g, w in zip(groups, within_var)]
     fixed = sum(b / g.n for b, g in zip(between, groups))
     if target <= fixed:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import math
 import xml.etree.ElementTree as ET
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel
 from tabulate import tabulate
 
-from evals.gate import EXIT_CODES, SequentialState, TaskVerdict, Verdict, overall
 from evals.records import Manifest, Record
 from evals.stats import clustered_mean, item_scores, pass_hat_k
+
+if TYPE_CHECKING:  # the gate (and its statistics) is imported where a verdict is rendered: `evals run` needs none
+    from evals.gate import SequentialState, TaskVerdict
 
 
 class RunSummary(BaseModel):
@@ -75,6 +77,8 @@ def _f(value: float | None, spec: str = "+.4f") -> str:
 
 def verdict_line(v: TaskVerdict) -> str:
     """One line per task with the numbers behind its verdict."""
+    from evals.gate import Verdict
+
     if v.verdict == Verdict.ERROR and v.problem:
         return f"{v.task}: ERROR: {v.problem}"
     unit = "items" if v.repeats == 1 else f"items x {v.repeats} repeats"
@@ -127,6 +131,8 @@ def group_table(v: TaskVerdict, tablefmt: str = "simple") -> str:
 
 def gate_json(reference: str, candidate: str, verdicts: list[TaskVerdict]) -> dict[str, Any]:
     """The stable machine-readable form: strict JSON (a number that is not finite is null)."""
+    from evals.gate import EXIT_CODES, overall
+
     final = overall(verdicts)
     return _finite({
         "verdict": final.value,
@@ -200,6 +206,8 @@ def sequential_line(s: SequentialState) -> str:
 
 def render_gate(reference: str, candidate: str, verdicts: list[TaskVerdict], fmt: str = "table") -> str:
     """The comparison for people (`table`, `markdown`) or machines (`json`)."""
+    from evals.gate import EXIT_CODES, Verdict, overall
+
     if fmt == "json":
         return dumps(gate_json(reference, candidate, verdicts))
     tablefmt = "github" if fmt == "markdown" else "simple"
@@ -232,6 +240,8 @@ def render_gate(reference: str, candidate: str, verdicts: list[TaskVerdict], fmt
 
 def junit_xml(verdicts: list[TaskVerdict]) -> str:
     """One testcase per task; anything but LOSSLESS is a failure whose message is the verdict line."""
+    from evals.gate import Verdict
+
     failing = [v for v in verdicts if v.verdict != Verdict.LOSSLESS]
     suite = ET.Element("testsuite", name="evals gate", tests=str(len(verdicts)), failures=str(len(failing)), errors="0")
     for v in verdicts:

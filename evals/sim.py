@@ -7,6 +7,14 @@ HTTP. It can also misbehave on purpose (`fault_rate`, `fail_first`: 503s and 429
 `faults`: the broken answers and connections of a real server) and take its time
 (`latency_ms`), like a loaded server.
 
+It can also serve like an inference server, so that the harness can be measured against one:
+each generation holds one of `max_batch` slots (requests beyond it queue, as a server's
+scheduler queues them) for `ttft_ms` plus its completion tokens at `tokens_per_s`. The sum
+of those times is its service time (`/sim/stats`: `service_s`); divided by the batch it is
+the least wall time in which any client can get every answer, so a client whose wall time
+is near it is not the bottleneck. The model is simple on purpose: the per-request decode
+speed does not fall as the batch fills, as it would on a GPU.
+
 A fault in `faults` strikes a request as a fixed function of (seed, fault, request body, how
 many times this body came before), so the same run meets the same faults whatever the order
 in which its requests arrive, and a retry of a struck request draws again.
@@ -169,11 +177,20 @@ class Simulator:
     retry_after_s: float = 0.0
     faults: list[Fault] = field(default_factory=list)
     hang_s: float = 3600.0  # how long a `hang` fault keeps a request waiting if the client stays
+    ttft_ms: float = 0.0  # time to first token of each generation
+    tokens_per_s: float = 0.0  # decode speed of one generation (0: no decode time)
+    max_batch: int = 0  # generations served at once; more queue (0: no limit)
     requests: Counter[str] = field(default_factory=Counter)
     arrivals: list[float] = field(default_factory=list)  # monotonic arrival times of generation requests
     params: Counter[str] = field(default_factory=Counter)  # top-level body fields of generation requests
     bodies: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=20))  # the latest request bodies
     _seen: Counter[str] = field(default_factory=Counter)
+    service_s: float = 0.0  # the generation time the server model asked for, summed over requests
+    _batch: asyncio.Semaphore | None = None
+    _active: int = 0
+    _busy_since: float = 0.0
+    busy_s: float = 0.0  # wall time during which at least one generation was being served
+    peak_batch: int = 0
     _rng: random.Random = field(default_factory=lambda: random.Random(0))
 
     def _fault_for(self, raw: bytes) -> str | None:
@@ -243,6 +260,29 @@ class Simulator:
         self.requests["unrecognised"] += 1
         return " I do not know this one."
 
+    async def _generate(self, text: str) -> None:
+        """Hold the request as the server model says: a batch slot, then ttft + tokens / speed."""
+        if not (self.ttft_ms or self.tokens_per_s or self.max_batch):
+            return
+        if self.max_batch and self._batch is None:
+            self._batch = asyncio.Semaphore(self.max_batch)
+        seconds = self.ttft_ms / 1000 + (len(text.split()) / self.tokens_per_s if self.tokens_per_s else 0.0)
+        if self._batch is not None:
+            await self._batch.acquire()
+        try:
+            if self._active == 0:
+                self._busy_since = time.monotonic()
+            self._active += 1
+            self.peak_batch = max(self.peak_batch, self._active)
+            self.service_s += seconds
+            await asyncio.sleep(seconds)
+        finally:
+            self._active -= 1
+            if self._active == 0:
+                self.busy_s += time.monotonic() - self._busy_since
+            if self._batch is not None:
+                self._batch.release()
+
     async def _pause_or_fail(self, path: str) -> web.Response | None:
         self.requests[path] += 1
         self.arrivals.append(time.monotonic())
@@ -290,6 +330,7 @@ class Simulator:
         prompt = body.get("prompt", "")
         prompt = prompt[0] if isinstance(prompt, list) else prompt
         text, reason = self._finish(self.answer(prompt, int(body.get("seed") or 0)), body)
+        await self._generate(text)
         return self._garbled(
             fault,
             {
@@ -315,6 +356,7 @@ class Simulator:
         prompt = users[-1] if users else ""
         prompt = prompt if isinstance(prompt, str) else " ".join(part.get("text", "") for part in prompt)
         text, reason = self._finish(self.answer(prompt, int(body.get("seed") or 0)).lstrip(), body)
+        await self._generate(text)
         return self._garbled(
             fault,
             {
@@ -338,6 +380,10 @@ class Simulator:
                 "gaps_s": gaps[:1000],
                 "params": dict(self.params),
                 "last_bodies": list(self.bodies),
+                "service_s": round(self.service_s, 6),
+                "busy_s": round(self.busy_s, 6),
+                "max_batch": self.max_batch,
+                "peak_batch": self.peak_batch,
             }
         )
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -36,6 +37,13 @@ def outcomes(p: np.ndarray, u: np.ndarray, v: np.ndarray, down: float, up: float
     reference = u < p
     quantized = np.where(reference, v >= down, v < up)
     return reference, quantized
+
+
+@lru_cache(maxsize=1 << 18)
+def _difficulty(seed: int, a: float, b: float, item_id: str) -> float:
+    """An item's difficulty, computed once per item: scipy's beta quantile is most of what the
+    simulator spends on a request, and the simulator should cost little beside the client it measures."""
+    return float(stats.beta.ppf(uniform(seed, item_id, "difficulty"), a, b))
 
 
 @dataclass(frozen=True)
@@ -65,8 +73,7 @@ class SimModel:
         return self.accuracy * self.concentration, (1 - self.accuracy) * self.concentration
 
     def difficulty(self, item_id: str) -> float:
-        a, b = self.beta()
-        return float(stats.beta.ppf(uniform(self.seed, item_id, "difficulty"), a, b))
+        return _difficulty(self.seed, *self.beta(), item_id)
 
     def correct(self, item_id: str, draw: int, profile: Profile) -> bool:
         """Whether the simulated model answers (item, draw) right; the same inputs, the same answer."""

@@ -13,18 +13,17 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from math import comb
+from statistics import NormalDist
 
 import numpy as np
 from pydantic import BaseModel
-from scipy import stats as sps
-from statsmodels.stats.contingency_tables import mcnemar
 
 from evals.records import Record
 
 
 def z(alpha: float) -> float:
     """The one-sided critical value z_{1−α}."""
-    return float(sps.norm.ppf(1 - alpha))
+    return NormalDist().inv_cdf(1 - alpha)  # the stdlib's quantile (Wichura's AS241, as scipy's ndtri): no scipy to import
 
 
 class Estimate(BaseModel):
@@ -132,8 +131,13 @@ class McNemar(BaseModel):
 def mcnemar_exact(reference: np.ndarray, candidate: np.ndarray) -> McNemar:
     ref, cand = reference.astype(bool), candidate.astype(bool)
     b, c = int(np.sum(ref & ~cand)), int(np.sum(~ref & cand))
-    table = [[int(np.sum(ref & cand)), b], [c, int(np.sum(~ref & ~cand))]]
-    return McNemar(ref_only_right=b, cand_only_right=c, pvalue=float(mcnemar(table, exact=True).pvalue))
+    return McNemar(ref_only_right=b, cand_only_right=c, pvalue=binomial_two_sided(min(b, c), b + c))
+
+
+def binomial_two_sided(k: int, n: int) -> float:
+    """P(X ≤ k)·2, capped at 1, for X ~ Binomial(n, ½): the exact McNemar p-value (statsmodels'
+    `mcnemar(exact=True)`), summed in integers, so exact at any n and without statsmodels to import."""
+    return min(1.0, 2 * sum(comb(n, i) for i in range(k + 1)) / 2**n)
 
 
 class Comparison(BaseModel):

@@ -362,3 +362,20 @@ def test_records_beyond_the_manifest_do_not_pad_the_pairing() -> None:
 def test_a_published_gap_equal_to_the_margin_does_not_crash() -> None:
     v = gate_summary([SummaryRow(task="gsm8k", n_items=100, repeats=1, score_ref=0.9, score_cand=0.88)], GateConfig())[0]
     assert v.verdict == Verdict.INCONCLUSIVE and v.p_regression is not None
+
+
+def test_distributions_match_scipy() -> None:
+    """The gate's t and normal functions (evals.distributions, there so that the gate need not
+    import scipy) agree with scipy's over the df the gate meets, tails included."""
+    from scipy import stats
+
+    from evals.distributions import t_cdf, t_ppf
+
+    rng = np.random.default_rng(7)
+    points = np.concatenate([rng.normal(0, 3, 200), [0.0, 1e-6, -40.0, 40.0, 1e3]])
+    quantiles = np.array([1e-12, 1e-6, 0.001, 0.025, 0.05, 0.2, 0.5, 0.8, 0.95, 0.975, 0.999999])
+    for df in (0.7, 1.0, 2.5, 5.0, 29.0, 100.0, 1_000.0, 100_000.0, np.inf):
+        np.testing.assert_allclose(t_cdf(points, df), stats.t.cdf(points, df), rtol=1e-9, atol=1e-300)
+        np.testing.assert_allclose(t_ppf(quantiles, df), stats.t.ppf(quantiles, df), rtol=1e-9)
+    assert isinstance(t_ppf(0.975, 12.0), float) and t_ppf(0.975, 12.0) == pytest.approx(stats.t.ppf(0.975, 12.0), rel=1e-12)
+    assert np.isnan(t_cdf(np.nan, 3.0)) and t_cdf(-np.inf, 3.0) == 0.0 and t_ppf(1.0, 3.0) == np.inf

@@ -104,11 +104,13 @@ def test_redaction(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "http://h/v1" in text
 
 
-def test_params_the_client_does_not_take_go_into_the_body() -> None:
-    endpoint = Endpoint("e", EndpointConfig(base_url="http://h/v1", extra_body={"chat_template_kwargs": {"enable_thinking": False}}))
-    known, body = endpoint.split_params("chat", {"temperature": 0.0, "max_tokens": 10, "top_k": 20, "min_p": 0.1, "repetition_penalty": 1.1})
-    assert known == {"temperature": 0.0, "max_tokens": 10}
-    assert body == {"top_k": 20, "min_p": 0.1, "repetition_penalty": 1.1, "chat_template_kwargs": {"enable_thinking": False}}
+def test_params_outside_the_openai_api_go_at_the_top_of_the_body() -> None:
+    """sglang and vLLM read top_k, min_p, repetition_penalty and extra_body's fields at the top level."""
+    endpoint = Endpoint("e", EndpointConfig(base_url="http://h/v1", model="m", extra_body={"chat_template_kwargs": {"enable_thinking": False}}))
+    messages = [{"role": "user", "content": "q"}]
+    body = endpoint.body(Request(kind="chat", messages=messages, params={}), {"temperature": 0.0, "max_tokens": 10, "top_k": 20, "min_p": 0.1, "repetition_penalty": 1.1})
+    assert body == {"model": "m", "messages": messages, "temperature": 0.0, "max_tokens": 10, "top_k": 20, "min_p": 0.1, "repetition_penalty": 1.1,
+                    "chat_template_kwargs": {"enable_thinking": False}}
 
 
 def test_breaker_counts_only_failures_since_the_last_success() -> None:

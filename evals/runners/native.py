@@ -13,31 +13,17 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 import evals
-from evals.client import Endpoint, EndpointDown
+from evals.client import EndpointDown
 from evals.errors import UsageError
 from evals.records import Manifest, Record, RunStore, now, sha256_json
 from evals.runners.looks import Looks
 from evals.tasks.base import Item
 
-
-class _RateColumn(ProgressColumn):
-    def render(self, task) -> Text:  # type: ignore[no-untyped-def]
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:.1f} req/s" if speed else "- req/s")
+if TYPE_CHECKING:
+    from evals.client import Endpoint
 
 
 class ProgressBoard:
@@ -47,6 +33,23 @@ class ProgressBoard:
     each finished record instead."""
 
     def __init__(self, every_s: float | None = None) -> None:
+        # rich is imported here, not at the top: a command with nothing to send never needs it
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            ProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+        from rich.text import Text
+
+        class RateColumn(ProgressColumn):
+            def render(self, task) -> Text:  # type: ignore[no-untyped-def]
+                speed = task.finished_speed or task.speed
+                return Text(f"{speed:.1f} req/s" if speed else "- req/s")
+
         self.enabled = sys.stderr.isatty()
         self.every_s = every_s if every_s is not None else float(os.environ.get("EVALS_PROGRESS_EVERY_S", "30"))
         self._ticker: asyncio.Task[None] | None = None
@@ -56,7 +59,7 @@ class ProgressBoard:
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[errors]} errors"),
-            _RateColumn(),
+            RateColumn(),
             TimeElapsedColumn(),
             console=Console(stderr=True),
             disable=not self.enabled,
@@ -105,8 +108,10 @@ class Job:
     endpoint: Endpoint
     task: Any  # a native Task, or an engine-run task such as Tau2
     folder: Path
-    items: list[Item] = field(default_factory=list)
-    records: list[Record] = field(default_factory=list)
+    # Not in the repr: Python 3.11's asyncio.run reprs its main task (and so the jobs it returns)
+    # when it restores the SIGINT handler, which cost a second per 10,000 records.
+    items: list[Item] = field(default_factory=list, repr=False)
+    records: list[Record] = field(default_factory=list, repr=False)
     manifest: Manifest | None = None
     wall_s: float = 0.0
     sent: int = 0
