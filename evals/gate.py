@@ -67,7 +67,7 @@ class SequentialState(BaseModel):
     look: int  # 1-based: the look that gave the verdict
     looks: list[int]  # items at each look
     level: float  # the nominal one-sided level at that look
-    stopped: str  # "LOSSLESS boundary", "REGRESSION boundary", "futility", "last look", "error", "incomplete"
+    stopped: str  # "LOSSLESS boundary", "REGRESSION boundary", "futility", "last look", "error", "last look, with errors", "incomplete"
     generations: int  # requests both arms made (records written)
     generations_fixed: int  # what the fixed design would have made
 
@@ -215,10 +215,15 @@ Arm = tuple[Manifest, Sequence[Record]]
 def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[TaskVerdict, bool]:
     """A sequential run's verdict and whether a look decided it (what the runner asks at each look).
 
-    Looks are taken in order while both arms hold a record of every (item, repeat) up to the
-    look; the first that crosses a boundary, is futile or is ERROR gives the verdict, as does the
-    last. A run that ends between looks undecided (interrupted) is judged at the last look's level
-    on everything its manifest expects, the missing answers counted against the candidate."""
+    Looks are taken in order while both arms hold a standing answer for every (item, repeat) up
+    to the look; the first that crosses a boundary, is futile or is ERROR (runs not comparable, a
+    bad score) gives the verdict, as does the last. A look with an error in it is not judged: the
+    run goes on, and a rerun retries the error (one transient failure must not end a run, nor be
+    locked in by it). A macro over groups is judged at the last look only: an early look may hold
+    none of a small group's items, and the macro over the groups it does hold is not the one the
+    margin is about. A run that ends undecided with errors, or interrupted between looks, is judged
+    at the last look's level on everything its manifest expects, the missing answers and the errors
+    counted against the candidate, and its error rate over the whole run."""
     (ref_m, ref_r), (cand_m, cand_r) = reference, candidate
     plan = ref_m.extra.get("sequential")
     if plan is None or plan != cand_m.extra.get("sequential"):
@@ -239,23 +244,28 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[Task
         verdict = _gate(reference, candidate, config)
         verdict.verdict, verdict.problem = Verdict.ERROR, f"the records hold {len(outside)} items outside the sequential order of {len(order)} items"
         return verdict, True
-    held = [{r.key for r in records if r.repeat in repeats} for records in (ref_r, cand_r)]
+    standing = [{r.key for r in records if r.repeat in repeats and r.counts} for records in (ref_r, cand_r)]
+    grouped = any(r.details.get("group") is not None for r in (*ref_r, *cand_r))
     for look, size in enumerate(design.sizes):
+        last = look == len(design.sizes) - 1
         keep = set(order[:size])
         keys = {(i, rep) for i in keep for rep in repeats}
-        if not all(keys <= h for h in held):
+        if not all(keys <= h for h in standing):
             break
+        if grouped and not last:
+            continue
         subset = ref_m.model_copy(update={"items": size})
         arms = [(subset, [r for r in records if r.item_id in keep]) for records in (ref_r, cand_r)]
         verdict = _gate(arms[0], (cand_m.model_copy(update={"items": size}), arms[1][1]), config, design, look)
-        last = look == len(design.sizes) - 1
         futile = verdict.note is not None and FUTILITY_NOTE in verdict.note
         if verdict.verdict != Verdict.INCONCLUSIVE or futile or last:
             stopped = {Verdict.LOSSLESS: "LOSSLESS boundary", Verdict.REGRESSION: "REGRESSION boundary", Verdict.ERROR: "error"}.get(verdict.verdict, "futility" if futile else "last look")
             verdict.sequential = state(look, stopped)
             return verdict, True
     verdict = _gate(reference, candidate, config, design, len(design.sizes) - 1)
-    verdict.sequential = state(len(design.sizes) - 1, "incomplete")
+    every = {(i, rep) for i in order for rep in repeats}
+    ended = all(every <= {r.key for r in records} for records in (ref_r, cand_r))
+    verdict.sequential = state(len(design.sizes) - 1, "last look, with errors" if ended else "incomplete")
     return verdict, False
 
 

@@ -282,7 +282,7 @@ async def run_jobs(jobs: list[Job]) -> list[Job]:
         job.manifest.records = len(job.records)
         job.manifest.errors = sum(r.error is not None for r in job.records)
         job.manifest.status = "complete" if job.manifest.errors == 0 and len(job.records) == len(wanted) else "incomplete"
-        if job.looks is not None and job.looks.stopped and job.manifest.status == "incomplete":
+        if job.looks is not None and job.looks.stopped and job.manifest.status == "incomplete" and job.manifest.errors == 0:
             job.manifest.status = "stopped"  # a look decided: what was not sent was not needed
         job.manifest.extra["wall_s"] = round(job.wall_s, 3)
         store.write_manifest(job.manifest)
