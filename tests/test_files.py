@@ -350,7 +350,7 @@ def test_without_out_every_run_is_new_and_resume_is_explicit(sim, tmp_path: Path
 
 
 def test_ctrl_c_prints_the_command_that_resumes(sim, tmp_path: Path) -> None:
-    ref, cand = sim("--latency-ms", "100"), sim("--latency-ms", "100", "--profile", "quantized")
+    ref, cand = sim("--latency-ms", "1000"), sim("--latency-ms", "1000", "--profile", "quantized")  # seconds of work left when the signal comes
     cfg = write_config(tmp_path / "evals.toml", fp8=ref.url, mxfp4=cand.url)
     proc = subprocess.Popen(
         [sys.executable, "-m", "evals", "compare", "fp8", "mxfp4", "--limit", "200", "--config", str(cfg)],
