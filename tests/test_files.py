@@ -355,6 +355,9 @@ def test_ctrl_c_prints_the_command_that_resumes(sim, tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "evals", "compare", "fp8", "mxfp4", "--limit", "200", "--config", str(cfg)],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # a suite started in the background by a non-interactive shell inherits SIGINT ignored, and so would
+        # `evals`: give it the terminal's default, as a user pressing Ctrl-C has
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not list(tmp_path.glob("outputs/*/fp8/gsm8k/records.jsonl")):
