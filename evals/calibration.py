@@ -415,16 +415,18 @@ def main(argv: list[str] | None = None) -> int:
     tables = out.getvalue()
     sys.stdout.write(tables)
     if args.write:
-        path = Path(args.write)
-        text = path.read_text()
-        block = f"{START}\n<!-- regenerate: python -m evals.calibration --runs {args.runs} --write {args.write} -->\n\n{tables}\n{END}"
-        if START not in text or END not in text:
-            raise SystemExit(f"{path}: no {START} ... {END} block to replace")
-        path.write_text(re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text, flags=re.DOTALL))
+        write_block(Path(args.write), "calibration", f"python -m evals.calibration --runs {args.runs} --write {args.write}", tables)
     return 0 if ok else 4  # never 1: that is REGRESSION's code in this project
 
 
-START, END = "<!-- calibration:start -->", "<!-- calibration:end -->"
+def write_block(path: Path, marker: str, command: str, tables: str) -> None:
+    """Replace what stands between `<!-- MARKER:start -->` and `<!-- MARKER:end -->` in `path`, saying how to regenerate it."""
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+    text = path.read_text()
+    if start not in text or end not in text:
+        raise SystemExit(f"{path}: no {start} ... {end} block to replace")
+    block = f"{start}\n<!-- regenerate: {command} -->\n\n{tables}\n{end}"
+    path.write_text(re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.DOTALL))
 
 
 if __name__ == "__main__":

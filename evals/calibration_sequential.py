@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ import numpy as np
 from scipy.signal import fftconvolve
 from scipy.stats import binom
 
-from evals.calibration import ALPHA, GRID_ACCURACY, GRID_MARGIN, GRID_N, LIMIT, discordances, draw, feasible
+from evals.calibration import ALPHA, GRID_ACCURACY, GRID_MARGIN, GRID_N, LIMIT, discordances, draw, feasible, write_block
 from evals.config import GateConfig
 from evals.gate import Verdict, gate_runs
 from evals.inference import Paired, summarise
@@ -30,7 +29,6 @@ from evals.records import Manifest, Record
 from evals.sequential import Design, boundaries, decide, look_sizes
 from evals.simmodel import SimModel
 
-START, END = "<!-- sequential:start -->", "<!-- sequential:end -->"
 DEFAULT_LOOKS, DEFAULT_FUTILITY = GateConfig().looks, GateConfig().futility  # what `[gate]` defaults to
 
 
@@ -291,12 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     tables = out.getvalue()
     sys.stdout.write(tables)
     if args.write:
-        path = Path(args.write)
-        text = path.read_text()
-        block = f"{START}\n<!-- regenerate: python -m evals.calibration_sequential --runs {args.runs} --write {args.write} -->\n\n{tables}\n{END}"
-        if START not in text or END not in text:
-            raise SystemExit(f"{path}: no {START} ... {END} block to replace")
-        path.write_text(re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text, flags=re.DOTALL))
+        write_block(Path(args.write), "sequential", f"python -m evals.calibration_sequential --runs {args.runs} --write {args.write}", tables)
     return 0 if ok else 4  # never 1: that is REGRESSION's code in this project
 
 

@@ -144,24 +144,21 @@ PAIRED_EXTRAS = ("user_simulator", "sequential", "lm_eval_version", "lm_eval_con
 
 def mismatch(reference: Manifest, candidate: Manifest) -> str | None:
     """Name what differs between two runs that must match to be paired."""
-    diffs = []
-    for name in COMPARED:
-        a, b = getattr(reference, name), getattr(candidate, name)
-        if a != b:
-            if isinstance(a, dict) and isinstance(b, dict):
-                keys = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
-                diffs.append(f"{name} ({', '.join(f'{k}: {a.get(k)!r} vs {b.get(k)!r}' for k in keys)})")
-            else:
-                diffs.append(f"{name} ({str(a)[:16]} vs {str(b)[:16]})")
-    for name in PAIRED_EXTRAS:  # engines and libraries that put more into the manifest say so in `extra`
-        a, b = reference.extra.get(name), candidate.extra.get(name)
-        if a != b:
-            if isinstance(a, dict) and isinstance(b, dict):
-                differing = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
-                diffs.append(f"{name} ({len(differing)} differ, first {differing[0]})")
-            else:
-                diffs.append(f"{name} ({str(a)[:40]!r} vs {str(b)[:40]!r})")
+    pairs = [(name, getattr(reference, name), getattr(candidate, name)) for name in COMPARED]
+    # engines and libraries that put more into the manifest say so in `extra`
+    pairs += [(name, reference.extra.get(name), candidate.extra.get(name)) for name in PAIRED_EXTRAS]
+    diffs = [_difference(name, a, b) for name, a, b in pairs if a != b]
     return "runs are not comparable: different " + "; ".join(diffs) if diffs else None
+
+
+def _difference(name: str, a: object, b: object) -> str:
+    """One field's difference, short: the differing keys of a mapping (their values when few), else both values cut."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+        if len(keys) <= 3 and all(len(repr(a.get(k))) + len(repr(b.get(k))) <= 120 for k in keys):
+            return f"{name} ({', '.join(f'{k}: {a.get(k)!r} vs {b.get(k)!r}' for k in keys)})"
+        return f"{name} ({len(keys)} differ, first {keys[0]})"
+    return f"{name} ({str(a)[:40]!r} vs {str(b)[:40]!r})"
 
 
 def error_rate(manifest: Manifest, records: Sequence[Record]) -> tuple[int, float]:

@@ -15,8 +15,8 @@ heading for — when the predictive power of crossing either boundary at the las
 `futility` (Spiegelhalter, Freedman & Blackburn 1986, Control Clin Trials 7:8–17: the conditional
 power averaged over what the data so far say about Δ, flat prior). Predictive rather than
 conditional power under the current trend, because an early trend on a few dozen items is
-mostly noise: under the trend, futility threw away up to 10 points of power where the
-predictive rule loses at most 6 (docs/statistics.md). Stopping early with INCONCLUSIVE never
+mostly noise and the current trend stops on it too eagerly; what the predictive rule costs in
+power is tabulated in docs/statistics.md. Stopping early with INCONCLUSIVE never
 makes a LOSSLESS or a REGRESSION more likely, so the error rates hold; what it costs is power,
 tabulated beside the savings.
 

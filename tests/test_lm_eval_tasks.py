@@ -181,7 +181,7 @@ def test_the_gate_refuses_runs_of_different_lm_eval_configs() -> None:
     ref = Manifest(**base, extra={"lm_eval_version": "0.4.13", "lm_eval_config_hash": "aaa", "request_fingerprints": {"x@0": "1"}})
     cand = Manifest(**base, extra={"lm_eval_version": "0.4.13", "lm_eval_config_hash": "bbb", "request_fingerprints": {"x@0": "2"}})
     problem = mismatch(ref, cand)
-    assert problem is not None and "lm_eval_config_hash" in problem and "request_fingerprints (1 differ, first x@0)" in problem
+    assert problem is not None and "lm_eval_config_hash" in problem and "request_fingerprints (x@0" in problem
     assert mismatch(ref, ref) is None
 
 

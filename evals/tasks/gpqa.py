@@ -29,15 +29,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from evals.errors import UsageError
-from evals.tasks.base import (
-    Item,
-    Request,
-    Response,
-    Scored,
-    Task,
-    TaskOptions,
-    refuse_duplicates,
-)
+from evals.tasks.base import Item, Request, Response, Scored, Task, TaskOptions, refuse_duplicates
 
 HF_DATASET = "Idavidrein/gpqa"
 HF_CONFIG = "gpqa_diamond"

@@ -36,15 +36,7 @@ from pydantic import Field
 
 from evals.errors import UsageError
 from evals.records import sha256_json
-from evals.tasks.base import (
-    Item,
-    Request,
-    Response,
-    Scored,
-    Task,
-    TaskOptions,
-    refuse_duplicates,
-)
+from evals.tasks.base import Item, Request, Response, Scored, Task, TaskOptions, refuse_duplicates
 
 HF_DATASET = "openai/gsm8k"
 HF_CONFIG = "main"
