@@ -31,7 +31,7 @@ from scipy.special import gammaln, xlogy
 
 from evals.config import GateConfig
 from evals.gate import Verdict, gate_runs
-from evals.inference import Paired, critical, noninferiority, statistic, summarise
+from evals.inference import EXACT_ITEMS, Paired, critical, noninferiority, statistic, summarise
 from evals.power import items_needed_binary, power_binary
 from evals.records import Manifest, Record
 from evals.simmodel import SimModel, outcomes
@@ -277,30 +277,104 @@ def clustered_table(runs: int, check: int = 3, seed: int = 1) -> tuple[dict[tupl
     return single, macro, worst_regression, wrong
 
 
-UNEQUAL_SIZES = ((10, 20, 40), (50, 114, 114))  # the second: tau2-bench's airline, retail and telecom tasks
+UNEQUAL_SIZES = ((10, 20, 40), (50, 114, 114), (2, 40, 40), (10, 60, 60))  # tau2-bench's airline, retail, telecom; tiny groups
+UNEQUAL_REPEATS = (1, 2, 4)  # one repeat: an lm-eval group of 0/1 tasks, macro-averaged
+UNEQUAL_ACCURACIES = (*MACRO_ACCURACIES, (0.7, 0.7, 0.7))
+M = 0.05
+UNEQUAL_DELTAS = (  # the macro Δ is exactly −m in each; the smallest group comes first
+    ((-3 * M, 0.0, 0.0), "smallest group −3m, others 0"),
+    ((0.0, -1.5 * M, -1.5 * M), "smallest 0, others −1.5m"),
+    ((-M, -M, -M), "every group −m"),
+    ((-3 * M - 2 * 0.1, 0.1, 0.1), "smallest −3m − 0.2, others +0.1"),
+)
 
 
-def unequal_macro_table(runs: int, check: int = 3, seed: int = 7, all_sizes: tuple[tuple[int, ...], ...] = UNEQUAL_SIZES) -> tuple[dict[tuple[tuple[int, ...], int], Cell], float, int]:
+def unequal_macro_table(runs: int, check: int = 3, seed: int = 7, all_sizes: tuple[tuple[int, ...], ...] = UNEQUAL_SIZES,
+                        repeats: tuple[int, ...] = UNEQUAL_REPEATS) -> tuple[dict[tuple[tuple[int, ...], int], Cell], float, int]:
     """Worst false LOSSLESS at a macro Δ of −m over groups of unequal sizes, the damage in the smallest
-    group or spread over the others; the worst false REGRESSION there; disagreements with gate_runs."""
+    group or spread over the others (the others possibly better than the reference: the macro's
+    damage then sits in a handful of items); the worst false REGRESSION there; disagreements with gate_runs."""
     rng = np.random.default_rng(seed)
     table: dict[tuple[tuple[int, ...], int], Cell] = {}
     worst_regression, wrong = 0.0, 0
-    m = 0.05
     for sizes in all_sizes:
-        for k in (2, 4):
+        for k in repeats:
             worst = table.setdefault((sizes, k), Cell(0.0, ""))
-            for accs in MACRO_ACCURACIES:
-                for deltas, label in (((-3 * m, 0.0, 0.0), "smallest group −3m, others 0"), ((0.0, -1.5 * m, -1.5 * m), "smallest 0, others −1.5m"), ((-m, -m, -m), "every group −m")):
+            for accs in UNEQUAL_ACCURACIES:
+                for deltas, label in UNEQUAL_DELTAS:
                     for disc in CLUSTER_DISCORDANCE:
                         models = [_model(a, d, disc) for a, d in zip(accs, deltas)]
                         if any(x is None for x in models):
                             continue
-                        rate, regression, bad = simulate(models, sizes, k, m, runs, rng, check)  # type: ignore[arg-type]
+                        rate, regression, bad = simulate(models, sizes, k, M, runs, rng, check)  # type: ignore[arg-type]
                         wrong += bad
                         worst_regression = max(worst_regression, regression)
                         if rate > worst.rate:
                             table[(sizes, k)] = worst = Cell(rate, f"accuracies {accs}, {label}, discordance +{disc}")
+    return table, worst_regression, wrong
+
+
+WIDE_N = (10, 15, 20, 30, 50, 100, 200, 300, 301, 500)
+WIDE_MARGIN = (0.01, 0.02, 0.05, 0.1, 0.2)
+
+
+def wide_table() -> dict[int, tuple[Cell, Cell, Cell]]:
+    """Beyond the grid, one repeat, exact: per n, the worst false LOSSLESS and false REGRESSION at a
+    true Δ of −m over margins up to 0.2 and every discordance from m to 1 (every answer changing),
+    and the worst false LOSSLESS the normal's critical value alone would give."""
+    table = {}
+    for n in WIDE_N:
+        lossless, regression, normal = Cell(0.0, ""), Cell(0.0, ""), Cell(0.0, "")
+        for m in WIDE_MARGIN:
+            r = region(n, m)
+            data = Paired(n=n, repeats=1, delta=(r.better - r.worse) / n, var_items=np.nan, worse=r.worse, better=r.better, binary=True)
+            normal_region = np.asarray(statistic(data, -m)[0]) > critical(ALPHA, np.inf)
+            for q in np.linspace(m, 1.0, 241):
+                p = probabilities(r, (q + m) / 2, (q - m) / 2)
+                where = f"m {m}, discordance {q:.2f}"
+                for cell, rate in ((lossless, p[r.lossless].sum()), (regression, p[r.regression].sum()), (normal, p[normal_region].sum())):
+                    if rate > cell.rate:
+                        cell.rate, cell.where = float(rate), where
+        table[n] = (lossless, regression, normal)
+    return table
+
+
+PARTIAL_N = (20, 50, 100, 200, 500)
+PARTIAL_REFERENCE = ((5.0, 1.0), (2.0, 2.0))  # Beta shapes of the reference's per-item scores: strong, middling
+PARTIAL_NOISE = (0.02, 0.1)  # SD of the candidate's small changes
+
+
+def partial_credit_table(runs: int, check: int = 2, seed: int = 9, chunk: int = 5000) -> tuple[dict[tuple[int, int], Cell], float, int]:
+    """Partial credit (scores in [0, 1], a plugin or lm-eval metric such as F1): the candidate changes
+    every score a little (normal noise, clipped to [0, 1]) and fails some items totally (score 0),
+    as often as makes the true Δ exactly −m. The worst false LOSSLESS per (items, repeats), the
+    worst false REGRESSION, and disagreements with gate_runs on sampled runs."""
+    rng = np.random.default_rng(seed)
+    table: dict[tuple[int, int], Cell] = {}
+    worst_regression, wrong = 0.0, 0
+    for n in PARTIAL_N:
+        for k in (1, 4):
+            worst = table.setdefault((n, k), Cell(0.0, ""))
+            for shape in PARTIAL_REFERENCE:
+                for noise in PARTIAL_NOISE:
+                    big = rng.beta(*shape, size=400_000)
+                    changed = np.clip(big + rng.normal(0, noise, big.size), 0, 1).mean()
+                    for m in (0.02, 0.05):
+                        fail = (changed - big.mean() + m) / changed  # P(total failure): Δ = (1 − fail)·E[changed] − E[ref] = −m
+                        lossless = regression = 0.0
+                        for start in range(0, runs, chunk):
+                            size = min(chunk, runs - start)
+                            ref = np.repeat(rng.beta(*shape, size=(size, n, 1)), k, axis=2)
+                            cand = np.clip(ref + rng.normal(0, noise, ref.shape), 0, 1) * (rng.random(ref.shape) >= fail)
+                            test = noninferiority(summarise(ref, cand), m, ALPHA)
+                            lossless += float(np.sum(test.lossless))
+                            regression += float(np.sum(test.regression))
+                            for i in range(check if start == 0 else 0):
+                                expected = Verdict.LOSSLESS if test.lossless[i] else Verdict.REGRESSION if test.regression[i] else Verdict.INCONCLUSIVE
+                                wrong += gate_on_matrices(ref[i], cand[i], m) != expected
+                        worst_regression = max(worst_regression, regression / runs)
+                        if lossless / runs > worst.rate:
+                            table[(n, k)] = worst = Cell(lossless / runs, f"reference Beta{shape}, noise SD {noise}, m {m}, total failures {fail:.1%}")
     return table, worst_regression, wrong
 
 
@@ -410,7 +484,26 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nFalse REGRESSION there, worst: {unequal_reg:.2%}. Sampled runs where gate_runs disagreed with the batch: {wrong_unequal}.", file=out)
     worst_reg = max(worst_reg, unequal_reg)
     wrong_sim += wrong_unequal
-    ok = max(worst.rate, worst_sim.rate, worst_reg, *tied.values(), *(c.rate for c in unequal.values())) <= LIMIT and not wrong_exact and not wrong_sim
+    print("\n## 6. One repeat beyond the grid\n", file=out)
+    print(f"Exact, as section 1, over margins {', '.join(map(str, WIDE_MARGIN))} and every discordance from m to 1 (1: every answer changes). "
+          f"Up to {EXACT_ITEMS} items the LOSSLESS critical value is the exact one (`inference.exact_critical`); above, the normal's.\n", file=out)
+    print("| n | worst false LOSSLESS | where | worst false REGRESSION | where | the normal's critical value alone: false LOSSLESS |\n|---|---|---|---|---|---|", file=out)
+    wide = wide_table()
+    for n, (lossless, regression, normal) in wide.items():
+        print(f"| {n} | {lossless.rate:.2%} | {lossless.where} | {regression.rate:.2%} | {regression.where} | {normal.rate:.2%} ({normal.where}) |", file=out)
+    worst_reg = max(worst_reg, *(r.rate for _, r, _ in wide.values()))
+    print("\n## 7. Partial credit\n", file=out)
+    print(f"Scores in [0, 1]: the candidate changes every score a little and fails some items totally (score 0), as often as makes "
+          f"the true Δ exactly −m; {args.runs:,} simulations per cell, worst over two reference score distributions, two sizes of change and m = 0.02, 0.05.\n", file=out)
+    print("| items | repeats | worst false LOSSLESS | where |\n|---|---|---|---|", file=out)
+    partial, partial_reg, wrong_partial = partial_credit_table(args.runs)
+    for (n, k), cell in partial.items():
+        print(f"| {n} | {k} | {cell.rate:.2%} | {cell.where} |", file=out)
+    print(f"\nFalse REGRESSION there, worst: {partial_reg:.2%}. Sampled runs where gate_runs disagreed with the batch: {wrong_partial}.", file=out)
+    worst_reg = max(worst_reg, partial_reg)
+    wrong_sim += wrong_partial
+    ok = max(worst.rate, worst_sim.rate, worst_reg, *tied.values(), *(c.rate for c in unequal.values()), *(lo.rate for lo, _, _ in wide.values()),
+             *(c.rate for c in partial.values())) <= LIMIT and not wrong_exact and not wrong_sim
     print(f"\n{'PASS' if ok else 'FAIL'}: every false LOSSLESS and false REGRESSION rate ≤ {LIMIT:.1%}, and gate_runs agrees with every sampled cell.", file=out)
     tables = out.getvalue()
     sys.stdout.write(tables)

@@ -358,7 +358,7 @@ def _decide(base: TaskVerdict, matched: Matched, config: GateConfig, design: Des
         base.verdict = Verdict.INCONCLUSIVE
         base.note = _join(base.note, "no variation between the arms to estimate a standard error from (scores that are not 0/1, all alike)")
         return base
-    base.low, base.high = interval(data, alpha)
+    base.low, base.high = interval(data, alpha, margin)
     base.verdict = Verdict.LOSSLESS if test.lossless else Verdict.REGRESSION if test.regression else Verdict.INCONCLUSIVE
     base.mde = (z(alpha) + z(1 - config.power)) * se
     if futile:

@@ -18,6 +18,7 @@ import numpy as np
 from evals.inference import (
     Paired,
     critical,
+    group_variance,
     noninferiority,
     restricted_draw_variance,
     variance_of_delta,
@@ -100,7 +101,7 @@ def items_needed_scaled(data: Paired | list[Paired], margin: float, alpha: float
     if math.isclose(delta, -margin, abs_tol=1e-12):
         return None
     n_now = sum(g.n for g in groups)
-    parts = [variance_of_delta(g, -margin) for g in groups]
+    parts = [(group_variance if isinstance(data, list) else variance_of_delta)(g, -margin) for g in groups]
     unit = sum(n_now * float(v) for v, _ in parts) / len(groups) ** 2  # Var(Δ̂)·n_total
     # degrees of freedom as the test will have them: Welch–Satterthwaite over the groups as they are
     # (unequal groups have fewer than n/G − 1), growing in proportion with the items

@@ -5,10 +5,13 @@ against it): the worst false-LOSSLESS and false-REGRESSION rates over the issue'
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
-from evals.calibration import LIMIT, clustered_table, exact_rates, exact_table, item_tied_table, power_table, region, replaced_rates, unequal_macro_table
+from evals.calibration import LIMIT, clustered_table, exact_rates, exact_table, item_tied_table, partial_credit_table, power_table, region, replaced_rates, unequal_macro_table, wide_table
+from evals.inference import EXACT_ITEMS
 from evals.simmodel import SimModel
 
 ALPHA = 0.025
@@ -48,10 +51,35 @@ def test_failures_tied_to_items_are_not_hidden_by_repeats() -> None:
 
 @pytest.mark.slow
 def test_macros_over_unequal_groups_keep_alpha() -> None:
-    """tau2-bench's domain sizes (50, 114, 114), the damage in the smallest domain or in the others."""
-    table, false_regression, wrong = unequal_macro_table(runs=3000, check=2, all_sizes=((50, 114, 114),))
+    """tau2-bench's domain sizes (50, 114, 114) and tiny groups (2 or 10 items beside 40 or 60), one repeat
+    (an lm-eval group) or several, the damage in the smallest group (the others possibly better) or in the others.
+    Moving every group by the same amount under the null gave up to 10% false LOSSLESS here."""
+    runs = 3000
+    table, false_regression, wrong = unequal_macro_table(runs=runs, check=2, all_sizes=((50, 114, 114), (10, 60, 60), (2, 40, 40)))
     assert wrong == 0
-    assert max(cell.rate for cell in table.values()) <= LIMIT and false_regression <= LIMIT
+    # the worst of ~90 cells of 3,000 runs each: each carries a Monte Carlo error of 0.28 point, so the
+    # claim itself is docs/statistics.md's 20,000-run table; here two errors of slack
+    slack = 2 * math.sqrt(LIMIT * (1 - LIMIT) / runs)
+    assert max(cell.rate for cell in table.values()) <= LIMIT + slack and false_regression <= LIMIT + slack
+
+
+@pytest.mark.slow
+def test_one_repeat_beyond_the_grid_keeps_alpha() -> None:
+    """Margins to 0.2 and discordance to 1 (every answer changing), exact: up to EXACT_ITEMS the exact
+    critical value holds α itself (to the resolution of its discordance grid), beyond it α + 0.5 point."""
+    for n, (lossless, regression, _) in wide_table().items():
+        assert lossless.rate <= (ALPHA + 1e-4 if n <= EXACT_ITEMS else LIMIT), (n, lossless)
+        assert regression.rate <= LIMIT, (n, regression)
+
+
+@pytest.mark.slow
+def test_partial_credit_keeps_alpha() -> None:
+    """Rare total failures among small changes, where the paired t-test alone was liberal."""
+    runs = 3000
+    table, false_regression, wrong = partial_credit_table(runs=runs)
+    assert wrong == 0
+    slack = 2 * math.sqrt(LIMIT * (1 - LIMIT) / runs)  # Monte Carlo error of a cell; the claim is the docs' 20,000-run table
+    assert max(cell.rate for cell in table.values()) <= LIMIT + slack and false_regression <= LIMIT + slack
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ from statsmodels.stats.multitest import multipletests
 
 from evals.config import GateConfig
 from evals.gate import EXIT_CODES, SummaryRow, TaskVerdict, Verdict, gate_runs, gate_summary, overall, read_summary
-from evals.inference import Paired, holm, interval, noninferiority, restricted_draw_variance, statistic, summarise
+from evals.inference import Paired, continuity, exact_critical, group_variance, holm, interval, macro_null, noninferiority, restricted_draw_variance, statistic, summarise
 from evals.power import power_binary
 from evals.records import Manifest, Record
 from evals.report import dumps, gate_json
@@ -84,29 +84,69 @@ def test_interval_inverts_the_test_at_every_margin() -> None:
     repeated = summarise(*(np.stack(correlated_binary(rng, 80 * 4, p=0.7, flip=0.1)).reshape(2, 80, 4)))
     macro = [summarise(*(np.stack(correlated_binary(rng, n * 2, p=0.6, flip=0.1)).reshape(2, n, 2))) for n in (20, 40, 40)]
     for data in (single, repeated, macro):
-        low, high = interval(data, 0.025)
-        for m in np.linspace(0.001, 0.2, 60):
+        for m in np.linspace(0.001, 0.2, 25):
+            low, high = interval(data, 0.025, float(m))  # at the gated margin (single: its exact critical value)
             test = noninferiority(data, float(m), 0.025)
             assert bool(test.lossless) == (low > -m) or abs(low + m) < 1e-7
             assert bool(test.regression) == (high < -m) or abs(high + m) < 1e-7
 
 
-def test_non_binary_scores_are_the_paired_t_test() -> None:
+def test_partial_credit_is_continuous_with_the_0_1_statistic() -> None:
+    """A score ε below 1 gives (nearly) the statistics of the 0/1 data, on both sides: no jump when a task's
+    scores stop being all 0 or 1 (such a jump let one score of 0.5 turn a verdict LOSSLESS)."""
     rng = np.random.default_rng(2)
-    ref, cand = rng.random((40, 1)), rng.random((40, 1))
-    test = noninferiority(summarise(ref, cand), 0.05, 0.025)
-    theirs = sps.ttest_1samp((cand - ref)[:, 0], -0.05, alternative="greater")
-    assert float(test.statistic) == pytest.approx(theirs.statistic, abs=1e-9)
-    assert float(test.p_lossless) == pytest.approx(theirs.pvalue, abs=1e-9)
+    ref, cand = correlated_binary(rng, 80, p=0.8, flip=0.1)
+    binary = summarise(ref[:, None], cand[:, None])
+    right = int(np.flatnonzero((ref == 1) & (cand == 1))[0])
+    nudged = cand.copy()
+    nudged[right] = 1 - 1e-9
+    partial = summarise(ref[:, None], nudged[:, None])
+    assert binary.binary and not partial.binary
+    for delta0 in (-0.1, -0.02, 0.0, 0.05):
+        for shift in (0.0, continuity(binary)):
+            assert float(statistic(partial, delta0, shift)[0]) == pytest.approx(float(statistic(binary, delta0, shift)[0]), abs=1e-6)
+
+
+def test_partial_credit_counts_unseen_total_failures_in_whole_steps() -> None:
+    """Small changes only, and a null 0.05 lower: the paired t-test would take the null's extra loss to
+    come as the same small changes; here it may come as total failures, so the variance is larger."""
+    rng = np.random.default_rng(3)
+    ref = rng.uniform(0.5, 1.0, (60, 1))
+    cand = np.clip(ref + rng.normal(0.0, 0.02, (60, 1)), 0, 1)
+    t, _ = statistic(summarise(ref, cand), -0.05)
+    assert 0 < float(t) < sps.ttest_1samp((cand - ref)[:, 0], -0.05).statistic / 3
 
 
 def test_macro_degrees_of_freedom_are_welch_satterthwaite() -> None:
-    groups = [Paired(n=n, repeats=1, delta=d, var_items=v, worse=0, better=0, binary=False) for n, d, v in ((10, -0.01, 0.04), (30, 0.0, 0.02), (5, -0.03, 0.09))]
+    rng = np.random.default_rng(4)
+    groups = [summarise(*(np.stack(correlated_binary(rng, n * 2, p=0.7, flip=0.1)).reshape(2, n, 2))) for n in (10, 30, 5)]
     t, df = statistic(groups, -0.05)
-    parts = [(v / n, n - 1) for n, v in ((10, 0.04), (30, 0.02), (5, 0.09))]
-    total = sum(v for v, _ in parts)
-    assert df == pytest.approx(total**2 / sum(v**2 / d for v, d in parts), abs=TOL)
-    assert t == pytest.approx((np.mean([-0.01, 0.0, -0.03]) + 0.05) / (math.sqrt(total) / 3), abs=TOL)
+    nulls = macro_null(groups, [np.asarray(g.delta) for g in groups], np.mean([g.delta for g in groups]) + 0.05)
+    parts = [group_variance(g, d) for g, d in zip(groups, nulls)]
+    assert [d for _, d in parts] == [9, 29, 4]
+    total = sum(float(v) for v, _ in parts)
+    assert df == pytest.approx(total**2 / sum(float(v) ** 2 / d for v, d in parts), abs=TOL)
+    assert t == pytest.approx((np.mean([g.delta for g in groups]) + 0.05) / (math.sqrt(total) / 3), abs=TOL)
+    # the null moves each group in proportion to its variance, the macro exactly to −m
+    assert float(np.mean(nulls)) == pytest.approx(-0.05, abs=1e-9)
+    moved = [float(g.delta) - float(d) for g, d in zip(groups, nulls)]
+    assert abs(moved[2]) > abs(moved[0]) > abs(moved[1]) > 0 and len({np.sign(x) for x in moved}) == 1  # 5 items, then 10, then 30
+
+
+def test_a_macros_small_damaged_group_does_not_pass_on_luck() -> None:
+    """One repeat, groups of 50, 50 and 5 items, the 5-item group carrying the damage (a true macro Δ of −m):
+    moving every group by the same amount under the null said LOSSLESS in about 10% of such runs."""
+    rng = np.random.default_rng(5)
+    runs, sizes, deltas = 4000, (50, 50, 5), (0.1, 0.1, -0.35)
+    lossless = np.zeros(runs, dtype=bool)
+    groups = []
+    for size, delta in zip(sizes, deltas):
+        ref = (rng.random((runs, size, 1)) < 0.7).astype(float)
+        u = rng.random((runs, size, 1))
+        cand = np.where(ref == 1, (u >= max(-delta, 0) / 0.7).astype(float), (u < max(delta, 0) / 0.3).astype(float))
+        groups.append(summarise(ref, cand))
+    lossless = np.asarray(noninferiority(groups, 0.05, 0.025).lossless)
+    assert lossless.mean() <= 0.025 + 3 * math.sqrt(0.025 * 0.975 / runs)
 
 
 def test_holm_against_statsmodels() -> None:
@@ -201,12 +241,31 @@ def test_a_score_that_is_not_in_zero_one_is_an_error_naming_it(bad: float) -> No
     json.loads(dumps(gate_json("r", "c", [v])))  # strict JSON, whatever the numbers
 
 
+@pytest.mark.parametrize(("n", "m"), [(20, 0.05), (10, 0.02), (50, 0.2)])
+def test_one_repeat_keeps_alpha_when_every_answer_differs(n: int, m: float) -> None:
+    """Beyond the usual grid (every answer changes: worse ~ Bin(n, (1 + m)/2), better = n − worse, a true Δ
+    of −m), summed exactly through gate_runs: the normal's critical value said LOSSLESS in 3.6–4.8% of
+    such runs; the exact critical value keeps it within α."""
+    p_lossless = 0.0
+    for worse in range(n + 1):
+        ref, cand = np.ones(n), np.ones(n)
+        cand[:worse] = 0
+        ref[worse:] = 0
+        if gate(ref, cand, GateConfig(margins={"gsm8k": m})).verdict == Verdict.LOSSLESS:
+            p_lossless += sps.binom.pmf(worse, n, (1 + m) / 2)
+    assert p_lossless <= 0.025
+
+
 def test_identical_arms_are_not_proof_on_few_items() -> None:
     scores = np.array([1.0, 0.0, 1.0, 1.0])
     assert gate(scores, scores).verdict == Verdict.INCONCLUSIVE
-    # the score test's bound with nothing differing: LOSSLESS once n > z²(1 − m)/m ≈ 188.2 at m = 0.02
-    assert gate(np.ones(188), np.ones(188)).verdict == Verdict.INCONCLUSIVE
-    assert gate(np.ones(189), np.ones(189)).verdict == Verdict.LOSSLESS
+    # with nothing differing the score statistic is √(n·m/(1 − m)): the normal's bound would pass at
+    # n > z²(1 − m)/m ≈ 188.2 (m = 0.02), but on so few items the exact critical value is higher
+    statistic = lambda n: math.sqrt(n * 0.02 / 0.98)
+    first = next(n for n in range(2, 400) if statistic(n) > exact_critical(n, 0.02, 0.025))
+    assert first > 189
+    assert gate(np.ones(first - 1), np.ones(first - 1)).verdict == Verdict.INCONCLUSIVE
+    assert gate(np.ones(first), np.ones(first)).verdict == Verdict.LOSSLESS
 
 
 def test_the_verdict_never_improves_when_the_candidate_gets_worse_one_repeat() -> None:
@@ -247,6 +306,35 @@ def test_the_verdict_never_improves_when_the_candidate_gets_worse_with_repeats()
         before = gate_runs((m, rows(ref)), (m, rows(cand)), GateConfig(margins={"gsm8k": 0.05})).verdict
         after = gate_runs((m, rows(ref)), (m, rows(broken)), GateConfig(margins={"gsm8k": 0.05})).verdict
         assert order[after] <= order[before], trial
+
+
+def test_partial_credit_never_improves_the_verdict_either() -> None:
+    """A task with partial credit: one candidate score lowered (1 → 0.9, 1 → 0.5, 0.5 → 0) never improves the
+    verdict, also where it switches the data from 0/1 (Tango, exact critical value) to partial credit.
+    The review's case: 100 identical items INCONCLUSIVE, one score 1 → 0.5 made it LOSSLESS."""
+    order = {Verdict.REGRESSION: 0, Verdict.INCONCLUSIVE: 1, Verdict.LOSSLESS: 2}
+    config = GateConfig(margins={"plugin": 0.02})
+
+    def verdict(ref: np.ndarray, cand: np.ndarray) -> Verdict:
+        m = manifest(task="plugin", items=len(ref), task_config={})
+        rows = lambda s: [Record(task="plugin", item_id=f"i{i:05d}", endpoint="e", request_hash="h", score=float(x)) for i, x in enumerate(s)]  # noqa: E731
+        return gate_runs((m, rows(ref)), (m, rows(cand)), config).verdict
+
+    for n in (20, 100, 200, 400):
+        for worse in (0, 1, 4):
+            for better in (0, 2, 6):
+                ref, cand = np.ones(n), np.ones(n)
+                cand[:worse] = 0
+                ref[worse : worse + better] = 0
+                before = verdict(ref, cand)
+                for lowered in (0.9, 0.5):
+                    partial = cand.copy()
+                    partial[worse + better] = lowered  # right in both, now partly wrong in the candidate
+                    after = verdict(ref, partial)
+                    assert order[after] <= order[before], (n, worse, better, lowered)
+                    worst = partial.copy()
+                    worst[worse + better] = 0
+                    assert order[verdict(ref, worst)] <= order[after], (n, worse, better, lowered)
 
 
 def test_advice_is_for_the_observed_delta_and_says_when_the_dataset_is_too_small() -> None:
