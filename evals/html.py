@@ -96,6 +96,8 @@ class Prompts:
             return None
         if request.fingerprint() != record.request_hash:
             return None
+        if isinstance(request.prompt, list):  # several prompts, maybe token ids (a multiple_choice document's): its context and each continuation
+            return "\n".join([str(item.input.get("context", "")), *(f"[continuation] {c!r}" for c in item.input.get("continuations", []))])
         if request.prompt is not None:
             return request.prompt
         return "\n\n".join(f"[{m.get('role', '?')}]\n{m.get('content', '')}" for m in request.messages or [])
