@@ -113,6 +113,11 @@ def test_compare_over_http(sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert got == code and gate["verdict"] == verdict, output
     (task,) = gate["tasks"]
     assert task["n"] == sum(SUBTASKS.values())
+    # the group weights by size: the verdict pools the documents, each subtask is a row beside it
+    assert task["groups"] == {} and {name: row["n"] for name, row in task["subtasks"].items()} == SUBTASKS
+    pooled = sum(row["delta"] * row["n"] for row in task["subtasks"].values()) / task["n"]
+    assert abs(pooled - task["delta"]) < 1e-9
+    assert f"{TASK} subtask (pooled by size)" in output and all(f"\n{name} " in output for name in SUBTASKS)
 
 
 def test_an_endpoint_without_prompt_logprobs_is_one_line_before_any_request(sim, tmp_path: Path) -> None:
@@ -200,8 +205,22 @@ def test_the_client_refuses_an_answer_without_prompt_logprobs(broken: dict[str, 
 
     good = {"index": 0, "text": "abc", "finish_reason": "length",
             "logprobs": {"tokens": ["a", "b", "c"], "token_logprobs": [None, -1.0, -0.1], "top_logprobs": [None, {"b": -1.0}, {"c": -0.1}]}}
-    assert parse_completion("completion", "application/json", json.dumps({"choices": [good]}), 1).logprobs == [good["logprobs"]]
+    assert parse_completion("completion", "application/json", json.dumps({"choices": [good]}), [2]).logprobs == [good["logprobs"]]
+    assert parse_completion("completion", "application/json", json.dumps({"choices": [good]}), [None]).logprobs == [good["logprobs"]]  # text
     with pytest.raises(MalformedResponse, match="prompt logprobs|token logprob"):
-        parse_completion("completion", "application/json", json.dumps({"choices": [{**good, **broken}]}), 1)
+        parse_completion("completion", "application/json", json.dumps({"choices": [{**good, **broken}]}), [None])
     with pytest.raises(MalformedResponse, match="1 choices for 2 prompts"):
-        parse_completion("completion", "application/json", json.dumps({"choices": [good]}), 2)
+        parse_completion("completion", "application/json", json.dumps({"choices": [good]}), [2, 2])
+    with pytest.raises(MalformedResponse, match="3 token logprobs in choice 0 for a prompt of 1 tokens and one generated"):
+        parse_completion("completion", "application/json", json.dumps({"choices": [good]}), [1])  # two generated: the slice would take one
+
+
+def test_an_endpoint_config_that_would_change_the_body_is_refused_before_any_request(sim, tmp_path: Path) -> None:
+    """extra_body max_tokens: two generated tokens, and lm-eval's slice would score one as the answer's."""
+    server = sim("--tokenizer", str(TOKENIZER))
+    config = write_config(tmp_path / "evals.toml", {"sim": server.url})
+    config.write_text(config.read_text().replace("retry_backoff_s = 0.01\n", "retry_backoff_s = 0.01\nextra_body = { max_tokens = 2 }\n", 1))
+    result = run_evals("run", "sim", "--tasks", TASK, "--config", str(config), "--out", str(tmp_path / "out"), cwd=REPO, env=OFFLINE)
+    assert result.returncode == 2, result.stderr
+    assert "the endpoint's config sets max_tokens, which these requests need as lm-eval sends them" in result.stderr
+    assert server.stats()["requests"].get("/v1/completions", 0) == 0

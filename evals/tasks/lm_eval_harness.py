@@ -45,7 +45,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from evals.errors import UsageError
 from evals.records import sha256_json
@@ -79,6 +79,7 @@ class LmEvalOptions(TaskOptions):
     gen_kwargs: dict[str, Any] = Field(default_factory=dict)  # merged into the task's generation_kwargs
     metric: str | None = None  # "METRIC,FILTER", default: the first metric under the first filter
     seeds: list[int] = Field(default_factory=lambda: [MODEL_SEED], min_length=1)
+    repeats: int | None = Field(default=None, gt=0)  # K: seeds 1234 .. 1234 + K - 1, for sampled generation
     data_files: dict[str, str] | None = None  # split -> local JSON/JSONL file: dataset_path = "json"
     # loglikelihood / multiple_choice: lm-eval's local-completions model args of the same names
     tokenizer: str | None = None  # the model's Hugging Face tokenizer (hub id or folder): where the answer's tokens start
@@ -98,6 +99,16 @@ class LmEvalOptions(TaskOptions):
         if len(set(value)) != len(value):
             raise ValueError("seeds must be distinct (each is one repeat of every document)")
         return value
+
+    @model_validator(mode="after")
+    def _repeats_as_seeds(self) -> LmEvalOptions:
+        """`repeats = K` is K seeds counted from lm-eval's own (1234), so that `repeats = 1` sends
+        what lm-eval sends; each seed is one record per document, and the statistics cluster by document."""
+        if self.repeats is not None:
+            if "seeds" in self.model_fields_set and self.seeds != [MODEL_SEED + i for i in range(self.repeats)]:
+                raise ValueError("give either seeds or repeats, not both")
+            self.seeds = [MODEL_SEED + i for i in range(self.repeats)]
+        return self
 
 
 # lm-eval's built tasks and documents, by (name, working folder, options): see LmEvalTask._loaded.
@@ -358,6 +369,9 @@ class LmEvalTask(Task):
         prompt = [ids] if lm.tokenized_requests else [PROBE_TEXT]
         params = {k: v for k, v in lm._create_payload(prompt, generate=False, seed=MODEL_SEED).items() if k not in ("model", "prompt")}
         what = f"endpoint {endpoint.name} cannot serve {self.name}, a {' and '.join(kinds)} task"
+        clash = sorted({"max_tokens", "echo", "logprobs", "n", "best_of"} & (endpoint.config.sampling.overrides().keys() | endpoint.config.extra_body.keys()))
+        if clash:  # lm-eval reads the prompt's logprobs as all but the last of one generated token's
+            raise UsageError(f"{what}: the endpoint's config sets {', '.join(clash)}, which these requests need as lm-eval sends them (max_tokens 1, echo, logprobs 1)")
         needs = f"it needs prompt logprobs from {public_url(endpoint.config.urls[0])}/completions (echo + logprobs, as vLLM and sglang serve them)"
         try:
             response, _ = await endpoint.send(Request(kind="completion", prompt=prompt, params=params), endpoint.config.sampling.overrides())
