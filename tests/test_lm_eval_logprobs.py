@@ -224,3 +224,21 @@ def test_an_endpoint_config_that_would_change_the_body_is_refused_before_any_req
     assert result.returncode == 2, result.stderr
     assert "the endpoint's config sets max_tokens, which these requests need as lm-eval sends them" in result.stderr
     assert server.stats()["requests"].get("/v1/completions", 0) == 0
+
+
+def test_an_endpoint_with_another_tokenizer_is_refused_when_text_is_sent(sim, tmp_path: Path) -> None:
+    """Text prompts: the server tokenizes them, and lm-eval's context length (from our tokenizer)
+    would cut its logprobs in the wrong place; the probe's token count tells."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_tokenizer", FOLDER / "make_tokenizer.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    other = module.build(tmp_path / "other-tokenizer", vocab_size=270)  # fewer merges: more tokens for the same text
+    server = sim("--tokenizer", str(other))
+    config = write_config(tmp_path / "evals.toml", {"sim": server.url}, tokenized=False)
+    result = run_evals("run", "sim", "--tasks", TASK, "--config", str(config), "--out", str(tmp_path / "out"), cwd=REPO, env=OFFLINE)
+    assert result.returncode == 2, result.stderr
+    assert f"its tokenizer is not tokenizer = '{TOKENIZER}' (the probe's prompt is " in result.stderr
+    assert server.stats()["requests"]["/v1/completions"] == 1

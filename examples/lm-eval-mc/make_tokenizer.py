@@ -28,14 +28,16 @@ def corpus() -> list[str]:
     return lines
 
 
-def main() -> None:
+def build(folder: Path, vocab_size: int = 400) -> Path:
+    """Train the tokenizer and save it as a Hugging Face tokenizer folder (AutoTokenizer loads it)."""
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=[EOS], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[EOS], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tokenizer.train_from_iterator(corpus(), trainer)
-    PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token=EOS, bos_token=EOS).save_pretrained(HERE / "tokenizer")
+    PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token=EOS, bos_token=EOS).save_pretrained(folder)
+    return folder
 
 
 if __name__ == "__main__":
-    main()
+    build(HERE / "tokenizer")
