@@ -225,6 +225,18 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _sim_tokenizer(path: str | None) -> Any:
+    """The tokenizer `evals sim --tokenizer` serves prompt logprobs with; a bad one is a usage error."""
+    if path is None:
+        return None
+    from evals.simlogprobs import load_tokenizer
+
+    try:
+        return load_tokenizer(path)
+    except Exception as e:  # transformers' errors for a missing folder or an unknown hub id
+        raise UsageError(f"evals sim: --tokenizer {path}: cannot load it ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+
+
 def cmd_sim(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -256,6 +268,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
         ttft_ms=args.ttft_ms,
         tokens_per_s=args.tokens_per_s,
         max_batch=args.max_batch,
+        tokenizer=_sim_tokenizer(args.tokenizer),
     )
 
     async def serve() -> None:
@@ -786,11 +799,12 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--fail-first", type=int, default=0, help="answer the first N generation requests 429")
     sim.add_argument("--retry-after", type=float, default=0.0, help="the Retry-After seconds sent with each 429")
     sim.add_argument("--latency-ms", type=float, default=0.0, help="mean added latency per request")
-    sim.add_argument("--fault", action="append", metavar="KIND:RATE", help="break a fraction RATE of generation requests: malformed, empty, null, abort, hang, close or echo-auth (repeatable)")
+    sim.add_argument("--fault", action="append", metavar="KIND:RATE", help="break a fraction RATE of generation requests: malformed, empty, null, abort, hang, close, echo-auth or nologprobs (repeatable)")
     sim.add_argument("--hang-s", type=float, default=3600.0, help="how long a `hang` fault holds a request (default 3600)")
     sim.add_argument("--ttft-ms", type=float, default=0.0, help="server model: time to first token of each generation")
     sim.add_argument("--tokens-per-s", type=float, default=0.0, help="server model: decode speed of one generation, in tokens (words) per second")
     sim.add_argument("--max-batch", type=int, default=0, help="server model: generations served at once; more queue (default 0: no limit)")
+    sim.add_argument("--tokenizer", help="serve prompt logprobs (echo + logprobs) tokenized by this Hugging Face tokenizer (folder or hub id); without it they are refused, HTTP 400")
     sim.add_argument("--config", help="config file, for data_dir")
     sim.add_argument("--data-dir", help="folder with gsm8k/test.jsonl and/or gpqa/gpqa_diamond.csv (default: data_dir, EVALS_DATA_DIR, else the hub)")
     sim.set_defaults(func=cmd_sim)

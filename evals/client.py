@@ -105,8 +105,12 @@ def _wire_url(url: str) -> tuple[str, str | None]:
 Failure = Literal["timeout", "connection", "transient", "fatal"]
 
 
-def parse_completion(kind: Literal["completion", "chat"], content_type: str, body: str) -> Response:
-    """The answer in a completion body, or MalformedResponse saying what is wrong with it."""
+def parse_completion(kind: Literal["completion", "chat"], content_type: str, body: str, prompt_logprobs: list[int | None] | None = None) -> Response:
+    """The answer in a completion body, or MalformedResponse saying what is wrong with it.
+
+    `prompt_logprobs`: the request sent these prompts with echo + logprobs (each one's length in
+    tokens when sent as token ids), and the answer is their logprobs (`prompt_logprobs_of`),
+    never the text."""
     try:
         data = json.loads(body)
     except ValueError:
@@ -141,7 +145,33 @@ def parse_completion(kind: Literal["completion", "chat"], content_type: str, bod
         raise MalformedResponse(f"{field} is a {type(text).__name__}, not a string")
     usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
     tokens = {k: v if isinstance(v, int) else None for k, v in ((k, usage.get(k)) for k in ("prompt_tokens", "completion_tokens"))}
+    if prompt_logprobs is not None:  # the echoed prompts are the request's own, and max_tokens 1 cuts by design: neither is the answer
+        return Response(text="", logprobs=prompt_logprobs_of(data["choices"], prompt_logprobs), **tokens)
     return Response(text=text, reasoning=reasoning if isinstance(reasoning, str) else None, finish_reason=finish, **tokens)
+
+
+def prompt_logprobs_of(choices: list[Any], lengths: list[int | None]) -> list[dict[str, Any]]:
+    """Each prompt's `logprobs`, by choice index, or MalformedResponse: a server that ignored
+    `echo` or `logprobs` (null logprobs, only the generated token's, a gap) or that generated
+    more than the one token lm-eval's slicing expects (`token_logprobs[ctxlen:-1]`) answered
+    nothing that can be scored, and a guess would be a wrong score."""
+    prompts = len(lengths)
+    if len(choices) != prompts or sorted(c.get("index") if isinstance(c, dict) else None for c in choices) != list(range(prompts)):  # type: ignore[type-var]
+        raise MalformedResponse(f"{len(choices)} choices for {prompts} prompts (echo + logprobs)")
+    out = []
+    for choice in sorted(choices, key=lambda c: c["index"]):
+        logprobs = choice.get("logprobs")
+        values = logprobs.get("token_logprobs") if isinstance(logprobs, dict) else None
+        tops = logprobs.get("top_logprobs") if isinstance(logprobs, dict) else None
+        if not isinstance(values, list) or not isinstance(tops, list) or len(values) < 2 or len(tops) != len(values):
+            raise MalformedResponse(f"no prompt logprobs in choice {choice['index']} (the request asked for echo + logprobs)")
+        if not all(isinstance(v, (int, float)) for v in values[1:]) or not all(isinstance(t, dict) and t for t in tops[1:]):
+            raise MalformedResponse(f"a null or missing token logprob in choice {choice['index']} (echo + logprobs)")
+        expected = lengths[choice["index"]]
+        if expected is not None and len(values) != expected + 1:
+            raise MalformedResponse(f"{len(values)} token logprobs in choice {choice['index']} for a prompt of {expected} tokens and one generated")
+        out.append(logprobs)
+    return out
 
 
 def retry_after(headers: Any) -> float | None:
@@ -333,6 +363,10 @@ class Endpoint:
         """One request, retried as the module docstring says; returns the response and its latency
         in seconds, or raises RequestFailed (EndpointDown when the breaker is open)."""
         params = {**request.params, **overrides}
+        echo = params.get("echo") and params.get("logprobs") is not None and request.kind == "completion"
+        batched = isinstance(request.prompt, list) and bool(request.prompt) and not isinstance(request.prompt[0], int)
+        sent = list(request.prompt or []) if batched else [request.prompt]
+        prompts = [len(p) if isinstance(p, list) else None for p in sent] if echo else None
         payload = json.dumps(self.body(request, params), ensure_ascii=False).encode()
         path = "/completions" if request.kind == "completion" else "/chat/completions"
         deadline = self.config.request_timeout(params.get("max_tokens") or params.get("max_completion_tokens"))
@@ -344,7 +378,7 @@ class Endpoint:
                 base, headers = next(self._next)
                 started = time.monotonic()
                 try:
-                    response = await asyncio.wait_for(self._attempt(base, path, headers, request.kind, payload, deadline), deadline)
+                    response = await asyncio.wait_for(self._attempt(base, path, headers, request.kind, payload, deadline, prompts), deadline)
                 except asyncio.CancelledError:
                     raise
                 except Exception as e:  # sorted below; anything unforeseen is not retried
@@ -363,7 +397,8 @@ class Endpoint:
                 tries[budget] += 1
                 await asyncio.sleep(wait_s if wait_s is not None and 0 < wait_s <= MAX_RETRY_AFTER_S else backoff)
 
-    async def _attempt(self, base: str, path: str, headers: dict[str, str], kind: Literal["completion", "chat"], payload: bytes, deadline: float) -> Response:
+    async def _attempt(self, base: str, path: str, headers: dict[str, str], kind: Literal["completion", "chat"], payload: bytes, deadline: float,
+                       prompt_logprobs: list[int | None] | None = None) -> Response:
         # asyncio's deadline around the call is what bounds the whole request; aiohttp's own
         # timeout only makes connecting fail fast (at most 10 s), so an unreachable host does too.
         import aiohttp
@@ -375,7 +410,7 @@ class Endpoint:
             body = (await http.read()).decode(errors="replace")
             if not 200 <= http.status < 300:
                 raise HTTPStatusError(http.status, http.headers, body)
-            return parse_completion(kind, http.headers.get("Content-Type", ""), body)
+            return parse_completion(kind, http.headers.get("Content-Type", ""), body, prompt_logprobs)
 
     def _classify(self, e: Exception, deadline: float) -> tuple[Failure, str, float | None]:
         """What kind of failure `e` is, a one-line message (redacted) and any Retry-After."""

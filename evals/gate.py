@@ -104,6 +104,8 @@ class TaskVerdict(BaseModel):
     note: str | None = None
     stats: Comparison | None = None
     groups: dict[str, Comparison] = Field(default_factory=dict)
+    # an lm-eval group weighted by size: its verdict pools the documents, and each member is shown beside it
+    subtasks: dict[str, Comparison] = Field(default_factory=dict)
     pass_k: dict[str, dict[int, float]] = Field(default_factory=dict)
     sequential: SequentialState | None = None
 
@@ -193,6 +195,20 @@ def _group_data(matched: Matched) -> dict[str, tuple[np.ndarray, np.ndarray]] | 
     smallest = min(sorted(sizes), key=lambda g: sizes[g])
     labels = np.array([g if g is not None else smallest for g in matched.groups])
     return {g: (matched.reference[labels == g], matched.candidate[labels == g]) for g in sorted(named)}
+
+
+def _subtask_rows(matched: Matched, margin: float, alpha: float) -> dict[str, Comparison]:
+    """Each subtask's comparison when the pooled items come from several (an lm-eval group that
+    weights by size, whose aggregate is the pooled mean): rows to read, not verdicts."""
+    names = sorted({s for s in matched.subtasks if s is not None})
+    if len(names) < 2:
+        return {}
+    labels = np.array([s or "" for s in matched.subtasks])
+    out = {}
+    for name in names:
+        r, c = matched.reference[labels == name], matched.candidate[labels == name]
+        out[name] = describe(r, c, math.sqrt(float(variance_of_delta(summarise(r, c), -margin)[0])), alpha)
+    return out
 
 
 def gate_runs(
@@ -336,6 +352,7 @@ def _decide(base: TaskVerdict, matched: Matched, config: GateConfig, design: Des
     else:
         data = summarise(matched.reference, matched.candidate)
         base.method = _method(data)
+        base.subtasks = _subtask_rows(matched, margin, alpha)
     futile = False
     if design is None:
         test = noninferiority(data, margin, alpha)

@@ -96,6 +96,8 @@ class Prompts:
             return None
         if request.fingerprint() != record.request_hash:
             return None
+        if isinstance(request.prompt, list):  # several prompts, maybe token ids (a multiple_choice document's): its context and each continuation
+            return "\n".join([str(item.input.get("context", "")), *(f"[continuation] {c!r}" for c in item.input.get("continuations", []))])
         if request.prompt is not None:
             return request.prompt
         return "\n\n".join(f"[{m.get('role', '?')}]\n{m.get('content', '')}" for m in request.messages or [])
@@ -554,12 +556,13 @@ def run_html(endpoints: dict[str, dict[str, Run]], data_dir: Path | None) -> str
 def _group_tables(gate: dict[str, Any]) -> str:
     parts = []
     for t in gate["tasks"]:
-        if not t.get("groups"):
+        key, what = ("groups", "group") if t.get("groups") else ("subtasks", "subtask")  # a size-weighted lm-eval group's members: shown, not gated
+        if not t.get(key):
             continue
         rows = "".join(f"<tr><td>{_e(g)}</td><td>{s['n']}</td><td>{_num(s['reference_score'], '.4f')}</td><td>{_num(s['candidate_score'], '.4f')}</td>"
                        f"<td>{_num(s['delta'])}</td><td>{_num(s['se'], '.4f')}</td><td>{'–' if s.get('flip_rate') is None else format(s['flip_rate'], '.1%')}</td></tr>"
-                       for g, s in t["groups"].items())
-        parts.append(f"<h3>{_e(t['task'])} by group</h3><table class='small'><tr><th>group</th><th>n</th><th>reference</th><th>candidate</th>"
+                       for g, s in t[key].items())
+        parts.append(f"<h3>{_e(t['task'])} by {what}</h3><table class='small'><tr><th>{what}</th><th>n</th><th>reference</th><th>candidate</th>"
                      f"<th>Δ</th><th>SE</th><th>flip rate</th></tr>{rows}</table>")
     return "".join(parts)
 

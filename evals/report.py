@@ -120,8 +120,10 @@ def compare_table(verdicts: list[TaskVerdict], tablefmt: str = "simple") -> str:
 
 
 def group_table(v: TaskVerdict, tablefmt: str = "simple") -> str:
-    rows = [[g, s.n, _f(s.reference.mean, ".4f"), _f(s.candidate.mean, ".4f"), _f(s.delta), _f(s.se, ".4f")] for g, s in v.groups.items()]
-    table = tabulate(rows, headers=[v.task + " group", "n", "reference", "candidate", "Δ", "SE"], tablefmt=tablefmt, disable_numparse=True)
+    """A macro's groups, or a size-weighted lm-eval group's subtasks (shown, not gated)."""
+    rows = [[g, s.n, _f(s.reference.mean, ".4f"), _f(s.candidate.mean, ".4f"), _f(s.delta), _f(s.se, ".4f")] for g, s in (v.groups or v.subtasks).items()]
+    what = " group" if v.groups else " subtask (pooled by size)"
+    table = tabulate(rows, headers=[v.task + what, "n", "reference", "candidate", "Δ", "SE"], tablefmt=tablefmt, disable_numparse=True)
     if not v.pass_k:
         return table
     ks = sorted(next(iter(v.pass_k.values())))
@@ -169,6 +171,8 @@ def gate_json(reference: str, candidate: str, verdicts: list[TaskVerdict]) -> di
                 "mcnemar_p": v.stats.mcnemar.pvalue if v.stats and v.stats.mcnemar else None,
                 "groups": {g: {"n": s.n, "reference_score": s.reference.mean, "candidate_score": s.candidate.mean, "delta": s.delta, "se": s.se,
                                "flip_rate": s.flip_rate} for g, s in v.groups.items()},
+                "subtasks": {g: {"n": s.n, "reference_score": s.reference.mean, "candidate_score": s.candidate.mean, "delta": s.delta, "se": s.se,
+                                 "flip_rate": s.flip_rate} for g, s in v.subtasks.items()},
                 "pass_k": v.pass_k,
                 "problem": v.problem,
                 "note": v.note,
@@ -214,7 +218,7 @@ def render_gate(reference: str, candidate: str, verdicts: list[TaskVerdict], fmt
     final = overall(verdicts)
     parts = [f"reference: {reference}   candidate: {candidate}", "", compare_table(verdicts, tablefmt)]
     for v in verdicts:
-        if v.groups:
+        if v.groups or v.subtasks:
             parts += ["", group_table(v, tablefmt)]
     parts.append("")
     bullet = "- " if fmt == "markdown" else ""

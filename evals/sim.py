@@ -39,7 +39,7 @@ from evals.simmodel import Profile, SimModel, uniform
 from evals.tasks import gpqa, gsm8k
 
 # What `--fault KIND:RATE` can break (README, "The simulator", says how each looks on the wire).
-FAULTS = ("malformed", "empty", "null", "abort", "hang", "close", "echo-auth")
+FAULTS = ("malformed", "empty", "null", "abort", "hang", "close", "echo-auth", "nologprobs")
 
 
 @dataclass(frozen=True)
@@ -180,6 +180,7 @@ class Simulator:
     ttft_ms: float = 0.0  # time to first token of each generation
     tokens_per_s: float = 0.0  # decode speed of one generation (0: no decode time)
     max_batch: int = 0  # generations served at once; more queue (0: no limit)
+    tokenizer: Any = None  # serves prompt logprobs (echo + logprobs) with it; without, refuses them (evals.simlogprobs)
     requests: Counter[str] = field(default_factory=Counter)
     arrivals: list[float] = field(default_factory=list)  # monotonic arrival times of generation requests
     params: Counter[str] = field(default_factory=Counter)  # top-level body fields of generation requests
@@ -237,6 +238,9 @@ class Simulator:
             return web.Response(text="upstream returned an unexpected response", content_type="text/plain")
         if fault == "empty":
             payload["choices"] = []
+        elif fault == "nologprobs":  # a server that ignores `logprobs`: an answer that cannot be scored
+            for one in payload["choices"]:
+                one["logprobs"] = None
         elif fault == "null":
             holder[key] = None
         elif fault == "abort":
@@ -327,6 +331,8 @@ class Simulator:
         broken = await self._broken(fault, request)
         if broken is not None:
             return broken
+        if body.get("echo") and body.get("logprobs") is not None:
+            return await self._prompt_logprobs(body, fault)
         prompt = body.get("prompt", "")
         prompt = prompt[0] if isinstance(prompt, list) else prompt
         text, reason = self._finish(self.answer(prompt, int(body.get("seed") or 0)), body)
@@ -343,6 +349,21 @@ class Simulator:
             },
             "completion",
         )
+
+    async def _prompt_logprobs(self, body: dict[str, Any], fault: str | None) -> web.Response:
+        """vLLM's answer to echo + logprobs (`evals.simlogprobs`), or, without a tokenizer, the
+        400 of a server that has no prompt logprobs (OpenAI's words for it)."""
+        if self.tokenizer is None:
+            self.requests["prompt-logprobs-refused"] += 1
+            message = "Setting 'echo' and 'logprobs' at the same time is not supported for this model (evals sim: no --tokenizer)."
+            return web.json_response({"error": {"message": message, "type": "invalid_request_error", "code": None}}, status=400)
+        from evals.simlogprobs import echo_choices
+
+        choices, prompt_tokens = echo_choices(self.tokenizer, body, self.catalogs, self.model, self.profile)
+        self.requests["prompt-logprobs"] += 1
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(choices), "total_tokens": prompt_tokens + len(choices)}
+        payload = {"id": f"cmpl-{self.requests['/v1/completions']}", "object": "text_completion", "created": int(time.time()), "model": self.model_name, "choices": choices, "usage": usage}
+        return self._garbled(fault, payload, "completion")
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         failed = await self._pause_or_fail(request.path)

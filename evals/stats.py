@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import comb
 from statistics import NormalDist
 
@@ -72,6 +72,7 @@ class Matched:
     groups: list[str | None]
     imputed: dict[str, int]  # draws imputed, per arm
     unseen_items: int  # expected items that neither arm holds any record of
+    subtasks: list[str | None] = field(default_factory=list)  # an lm-eval group's member of each item (`details.subtask`), for display
 
     @property
     def delta_answered(self) -> float:
@@ -94,12 +95,14 @@ def match(reference: Sequence[Record], candidate: Sequence[Record], expected_ite
     ref_scores, cand_scores = np.ones(shape), np.zeros(shape)
     ref_ok, cand_ok = np.zeros(shape, bool), np.zeros(shape, bool)
     groups: dict[str, str | None] = {}
+    subtasks: dict[str, str | None] = {}
     for i, item in enumerate(items):
         for rep, j in column.items():
             for arm, scores, ok in ((ref, ref_scores, ref_ok), (cand, cand_scores, cand_ok)):
                 r = arm.get((item, rep))
                 if r is not None:
                     groups.setdefault(item, r.details.get("group"))
+                    subtasks.setdefault(item, r.details.get("subtask"))
                     if r.counts:
                         scores[i, j], ok[i, j] = r.score, True
     return Matched(
@@ -111,6 +114,7 @@ def match(reference: Sequence[Record], candidate: Sequence[Record], expected_ite
         groups=[groups.get(i) for i in items],
         imputed={"reference": int((~ref_ok).sum()), "candidate": int((~cand_ok).sum())},
         unseen_items=unseen,
+        subtasks=[subtasks.get(i) for i in items],
     )
 
 

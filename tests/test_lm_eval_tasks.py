@@ -266,12 +266,13 @@ def test_compare_killed_midway_resumes_with_only_the_missing_requests_then_finds
         assert done(arm) == COMPARE_ITEMS
 
 
-def test_a_multiple_choice_task_is_refused_in_one_line_before_any_download(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_multiple_choice_task_without_a_tokenizer_is_refused_in_one_line_before_any_download(monkeypatch: pytest.MonkeyPatch) -> None:
+    """(tests/test_lm_eval_logprobs.py runs such tasks.)"""
     from evals.errors import UsageError
     from evals.tasks.lm_eval_harness import LmEvalOptions, LmEvalTask
 
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    with pytest.raises(UsageError, match=r"^task lm-eval:arc_easy is a multiple_choice task; only generate_until"):
+    with pytest.raises(UsageError, match=r"^task lm-eval:arc_easy is a multiple_choice task, scored from prompt logprobs per token: set tokenizer"):
         LmEvalTask(LmEvalOptions(), None, "arc_easy").load_items()
 
 

@@ -255,6 +255,8 @@ async def run_jobs(jobs: list[Job]) -> list[Job]:
     endpoints = {id(j.endpoint): j.endpoint for j in jobs}
     await asyncio.gather(*(e.resolve_model() for e in endpoints.values()))
     pendings = [prepare(job) for job in jobs]
+    # a task that needs more of an endpoint than completions (prompt logprobs) probes it once, before any request
+    await asyncio.gather(*(j.task.preflight(j.endpoint) for j, p in zip(jobs, pendings) if p and hasattr(j.task, "preflight")))
     stores = [RunStore(job.folder) for job in jobs]
     for looks in {id(j.looks): j.looks for j in jobs if j.looks is not None}.values():
         looks.start({j.endpoint.name: [r.key for r in s.existing() if r.error is None] for j, s in zip(jobs, stores) if j.looks is looks})

@@ -28,7 +28,9 @@ class Request(BaseModel):
     """One call to an endpoint, before the endpoint's own model name and overrides are added."""
 
     kind: Literal["completion", "chat"]
-    prompt: str | None = None
+    # A list is several prompts in one `/v1/completions` request (text or token ids), as lm-eval's
+    # local-completions batches them: a multiple_choice document's choices, scored by prompt logprobs.
+    prompt: str | list[str] | list[list[int]] | None = None
     messages: list[dict[str, str]] | None = None
     params: dict[str, Any] = Field(default_factory=dict)
 
@@ -42,6 +44,9 @@ class Response(BaseModel):
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    # Per prompt of an echo + logprobs request, its choice's `logprobs` (`tokens`, `token_logprobs`,
+    # `top_logprobs`), checked by the client to cover the prompt: what loglikelihood tasks score.
+    logprobs: list[dict[str, Any]] | None = None
 
 
 class Scored(BaseModel):

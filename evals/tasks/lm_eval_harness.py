@@ -13,11 +13,20 @@ request body is built from lm-eval's `generation_kwargs` the way
 `seed`; the rest passed on). No EOS string is added to `stop` (lm-eval adds one only when
 it has a tokenizer).
 
+`loglikelihood` and `multiple_choice` tasks are scored from prompt logprobs, as lm-eval's
+`local-completions` scores them, and by its own code: an instance of its `LocalCompletionsAPI`
+(with the `tokenizer`, `tokenized_requests` and `max_length` options, which are its model
+args) tokenizes each (context, continuation) pair (`TemplateLM.loglikelihood`), cuts it to
+`max_length` (`batch_loglikelihood_requests`), builds the body (`_create_payload`: echo,
+`logprobs` 1, `max_tokens` 1, temperature 0) and reads the answer (`parse_logprobs`: the
+continuation's logprobs summed, greedy when each is its position's top). What differs: a
+document's instances (a multiple_choice document's choices) go as one request with a list of
+prompts, as lm-eval's `batch_size` > 1 sends them, so that one document is one record. Before
+any request, one probe per endpoint checks that it serves prompt logprobs at all.
+
     evals run fp8 --tasks lm-eval:gsm8k_cot_llama
     evals compare fp8 mxfp4 --tasks lm-eval:examples/lm-eval-task/arith.yaml
-
-`generate_until` tasks only so far; `loglikelihood` and `multiple_choice` tasks are refused
-with one line naming the task type.
+    evals compare fp8 mxfp4 --tasks lm-eval:examples/lm-eval-mc/arith_mc.yaml   # tokenizer = ... in evals.toml
 """
 
 from __future__ import annotations
@@ -36,7 +45,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from evals.errors import UsageError
 from evals.records import sha256_json
@@ -53,6 +62,11 @@ BINARY_METRICS = {"exact_match", "acc", "acc_norm", "acc_mutual_info", "prompt_l
 # Where the documents come from; they are fingerprinted as data, so a local copy of the same
 # documents pairs with the hub's, and an absolute path does not tie a baseline to one machine.
 LOCATION_KEYS = ("dataset_path", "dataset_name", "dataset_kwargs", "metadata")
+# Output types scored from prompt logprobs (echo + logprobs on /v1/completions), and the one
+# that would need them over whole documents, which no endpoint test covers yet.
+LOGPROB_TYPES = ("loglikelihood", "multiple_choice")
+RUNNABLE_TYPES = ("generate_until", *LOGPROB_TYPES)
+PROBE_TEXT = "Question: What is 2 + 3?\nAnswer: 5"  # the probe's prompt: a few tokens in any tokenizer
 
 
 class LmEvalOptions(TaskOptions):
@@ -65,7 +79,12 @@ class LmEvalOptions(TaskOptions):
     gen_kwargs: dict[str, Any] = Field(default_factory=dict)  # merged into the task's generation_kwargs
     metric: str | None = None  # "METRIC,FILTER", default: the first metric under the first filter
     seeds: list[int] = Field(default_factory=lambda: [MODEL_SEED], min_length=1)
+    repeats: int | None = Field(default=None, gt=0)  # K: seeds 1234 .. 1234 + K - 1, for sampled generation
     data_files: dict[str, str] | None = None  # split -> local JSON/JSONL file: dataset_path = "json"
+    # loglikelihood / multiple_choice: lm-eval's local-completions model args of the same names
+    tokenizer: str | None = None  # the model's Hugging Face tokenizer (hub id or folder): where the answer's tokens start
+    tokenized_requests: bool = True  # send token ids (lm-eval's default), else the decoded text
+    max_length: int = Field(default=2048, gt=1)  # context + answer tokens kept (from the right), less the one generated
 
     @field_validator("metric")
     @classmethod
@@ -81,11 +100,23 @@ class LmEvalOptions(TaskOptions):
             raise ValueError("seeds must be distinct (each is one repeat of every document)")
         return value
 
+    @model_validator(mode="after")
+    def _repeats_as_seeds(self) -> LmEvalOptions:
+        """`repeats = K` is K seeds counted from lm-eval's own (1234), so that `repeats = 1` sends
+        what lm-eval sends; each seed is one record per document, and the statistics cluster by document."""
+        if self.repeats is not None:
+            if "seeds" in self.model_fields_set and self.seeds != [MODEL_SEED + i for i in range(self.repeats)]:
+                raise ValueError("give either seeds or repeats, not both")
+            self.seeds = [MODEL_SEED + i for i in range(self.repeats)]
+        return self
+
 
 # lm-eval's built tasks and documents, by (name, working folder, options): see LmEvalTask._loaded.
 _LOADED: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {}
 _DOCS: dict[str, dict[str, _Doc]] = {}
 _ITEMS: dict[str, list[Item]] = {}
+_ENCODERS: dict[tuple[str | None, bool, int], Any] = {}
+_LOGPROB_REQUESTS: dict[str, tuple[list[Any], list[int], dict[str, Any]]] = {}
 
 
 @dataclass
@@ -94,8 +125,9 @@ class _Doc:
 
     task: Any  # lm_eval.api.task.ConfigurableTask
     doc: dict[str, Any]
-    instance: Any  # lm_eval.api.instance.Instance
+    instance: Any  # lm_eval.api.instance.Instance: the first of `instances`
     group: str | None
+    instances: list[Any]  # all of the document's, by idx: a multiple_choice document's choices
 
 
 @contextmanager
@@ -207,7 +239,7 @@ class LmEvalTask(Task):
             if spec not in manager.all_tasks:
                 last = KeyError(spec)
                 continue
-            _refuse_unsupported(manager, spec, self.name)  # before lm-eval downloads anything
+            _refuse_unsupported(manager, spec, self.name, self.options)  # before lm-eval downloads anything
             try:
                 if self.options.data_files is None:
                     loaded = manager.load(spec)
@@ -262,10 +294,7 @@ class LmEvalTask(Task):
         groups = self._groups_of()
         docs: dict[str, _Doc] = {}
         for task_name, task in tasks.items():
-            output_type = task.get_config("output_type")
-            if output_type != "generate_until":
-                raise UsageError(f"task {self.name}: subtask {task_name} is a {output_type} task; only generate_until tasks run here so far "
-                                 "(loglikelihood and multiple_choice need /v1/completions with echo and prompt logprobs)")
+            _check_output_type(task.get_config("output_type"), f"task {self.name}: subtask {task_name}", self.name, self.options)
             if (task.get_config("repeats") or 1) != 1:
                 raise UsageError(f"task {self.name}: subtask {task_name} sets repeats = {task.get_config('repeats')}; use seeds in evals.toml instead")
             if self.options.gen_kwargs:
@@ -287,11 +316,113 @@ class LmEvalTask(Task):
                 chat_template=_json_chat if self.options.chat else None,
                 tokenizer_name="",
             )
-            for instance in sorted(task.instances, key=lambda i: i.doc_id):
+            by_doc: dict[int, list[Any]] = {}
+            for instance in sorted(task.instances, key=lambda i: (i.doc_id, i.idx)):
+                by_doc.setdefault(instance.doc_id, []).append(instance)
+            for doc_id, instances in by_doc.items():
+                instance = instances[0]
                 content = hashlib.sha256(json.dumps(instance.doc, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()[:12]
-                item_id = f"{task_name}:{instance.doc_id}:{content}"
-                docs[item_id] = _Doc(task=task, doc=instance.doc, instance=instance, group=groups.get(task_name))
+                item_id = f"{task_name}:{doc_id}:{content}"
+                docs[item_id] = _Doc(task=task, doc=instance.doc, instance=instance, group=groups.get(task_name), instances=instances)
         return docs
+
+    # ---------------------------------------------------------------- prompt logprobs
+    @property
+    def _encoder(self) -> Any:
+        """lm-eval's own local-completions model, used offline: its tokenizer and its methods."""
+        key = (self.options.tokenizer, self.options.tokenized_requests, self.options.max_length)
+        if key not in _ENCODERS:
+            with _quiet():
+                _ENCODERS[key] = _make_encoder(self.name, *key)
+        return _ENCODERS[key]
+
+    def _logprob_request(self, item_id: str) -> tuple[list[Any], list[int], dict[str, Any]]:
+        """The document's prompts (token ids or text), each one's context length in tokens, and the
+        body's parameters, as lm-eval's local-completions builds them for its instances."""
+        key = f"{self._key}:{item_id}"
+        if key not in _LOGPROB_REQUESTS:
+            lm = self._encoder
+            encoded = lm.loglikelihood(self._docs[item_id].instances, disable_tqdm=True)  # (pair, context ids, continuation ids)
+            inputs, ctxlens, _ = lm.batch_loglikelihood_requests([encoded])
+            prompts = inputs if lm.tokenized_requests else lm.decode_batch(inputs)  # LocalCompletionsAPI.create_message
+            params = {k: v for k, v in lm._create_payload(prompts, generate=False, seed=MODEL_SEED).items() if k not in ("model", "prompt")}
+            _LOGPROB_REQUESTS[key] = (prompts, ctxlens, params)
+        return _LOGPROB_REQUESTS[key]
+
+    def _logprob_kinds(self) -> list[str]:
+        return sorted({t.get_config("output_type") for t in self._loaded[0].values()} & set(LOGPROB_TYPES))
+
+    async def preflight(self, endpoint: Any) -> None:
+        """One probe of `endpoint` before any request of the run, when a subtask is scored from
+        prompt logprobs: a server without them (OpenAI's 400 for echo + logprobs, a null
+        `logprobs`, only the generated token's) is one line naming the task type and what is
+        missing, not a run of error records."""
+        kinds = self._logprob_kinds()
+        if not kinds:
+            return
+        from evals.client import RequestFailed
+        from evals.config import public_url
+        from evals.tasks.base import Request
+
+        lm = self._encoder
+        ids = lm.tok_encode(PROBE_TEXT)
+        prompt = [ids] if lm.tokenized_requests else [PROBE_TEXT]
+        params = {k: v for k, v in lm._create_payload(prompt, generate=False, seed=MODEL_SEED).items() if k not in ("model", "prompt")}
+        what = f"endpoint {endpoint.name} cannot serve {self.name}, a {' and '.join(kinds)} task"
+        clash = sorted({"max_tokens", "echo", "logprobs", "n", "best_of"} & (endpoint.config.sampling.overrides().keys() | endpoint.config.extra_body.keys()))
+        if clash:  # lm-eval reads the prompt's logprobs as all but the last of one generated token's
+            raise UsageError(f"{what}: the endpoint's config sets {', '.join(clash)}, which these requests need as lm-eval sends them (max_tokens 1, echo, logprobs 1)")
+        needs = f"it needs prompt logprobs from {public_url(endpoint.config.urls[0])}/completions (echo + logprobs, as vLLM and sglang serve them)"
+        try:
+            response, _ = await endpoint.send(Request(kind="completion", prompt=prompt, params=params), endpoint.config.sampling.overrides())
+        except RequestFailed as e:
+            raise UsageError(f"{what}: {needs}; the probe got {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        assert response.logprobs is not None  # the client checked them
+        served = len(response.logprobs[0]["token_logprobs"]) - 1  # less the generated token
+        if served != len(ids):
+            raise UsageError(f"{what}: its tokenizer is not tokenizer = {self.options.tokenizer!r} (the probe's prompt is {served} tokens there, {len(ids)} here), "
+                             "so the answer's tokens cannot be found in its logprobs; set the endpoint model's own tokenizer")
+
+    def _score_logprobs(self, d: _Doc, item: Item, response: Response) -> Scored:
+        """lm-eval's `parse_logprobs` on the answer, then its filters and `process_results`."""
+        from lm_eval.api.instance import Instance
+        from lm_eval.models.openai_completions import LocalCompletionsAPI
+
+        if response.logprobs is None:  # the client refuses such answers: never score a guess
+            raise ValueError(f"{self.name}: no prompt logprobs in the answer for {item.item_id}")
+        _, ctxlens, _ = self._logprob_request(item.item_id)
+        outputs = {"choices": [{"index": i, "logprobs": lp} for i, lp in enumerate(response.logprobs)]}
+        answers = LocalCompletionsAPI.parse_logprobs(outputs=outputs, ctxlens=ctxlens)
+        if len(answers) != len(d.instances):
+            raise ValueError(f"{self.name}: {len(answers)} log-likelihoods for {len(d.instances)} requests of {item.item_id}")
+        mine = []
+        for inst, answer in zip(d.instances, answers):
+            copy_ = Instance(request_type=inst.request_type, doc=inst.doc, arguments=inst.arguments, idx=inst.idx, metadata=(inst.task_name, inst.doc_id, inst.repeats))
+            copy_.resps = [answer]
+            mine.append(copy_)
+        for ensemble in getattr(d.task, "_filters", []):
+            ensemble.apply(mine)
+        if not mine[0].filtered_resps:
+            for one in mine:
+                one.filtered_resps["none"] = one.resps[0]
+        metric, flt = self._primary[d.instance.task_name]
+        results = {key: d.task.process_results(d.doc, [one.filtered_resps[key] for one in mine]) for key in mine[0].filtered_resps}
+        lls = [float(ll) for ll, _ in answers]
+        details: dict[str, Any] = {
+            "subtask": d.instance.task_name,
+            "metrics": _jsonable(_plain(results)),
+            "loglikelihoods": lls,
+            "is_greedy": [bool(g) for _, g in answers],
+            "metric": f"{metric},{flt}",
+        }
+        if d.group is not None:
+            details["group"] = d.group
+        if d.task.get_config("output_type") == "multiple_choice":
+            choices = d.task.doc_to_choice(d.doc)
+            extracted = str(choices[max(range(len(choices)), key=lambda i: lls[i])])
+        else:
+            extracted = "greedy" if answers[0][1] else "not greedy"
+        return Scored(score=float(results[flt][metric]), extracted=extracted, details=details)
 
     @cached_property
     def _primary(self) -> dict[str, tuple[str, str]]:
@@ -319,7 +450,8 @@ class LmEvalTask(Task):
         self._primary  # noqa: B018  # a bad metric is a usage error before any request
         if self._key not in _ITEMS:
             _ITEMS[self._key] = [
-                Item(item_id=item_id, index=index, input=_jsonable({"task": d.instance.task_name, "doc_id": d.instance.doc_id, "context": _context(d.instance)}),
+                Item(item_id=item_id, index=index, input=_jsonable({"task": d.instance.task_name, "doc_id": d.instance.doc_id, "context": _context(d.instance),
+                                                                     **({"continuations": [i.args[1] for i in d.instances]} if d.instance.request_type == "loglikelihood" else {})}),
                      gold=str(_jsonable(d.task.doc_to_target(d.doc))))
                 for index, (item_id, d) in enumerate(self._docs.items())
             ]
@@ -329,7 +461,11 @@ class LmEvalTask(Task):
         return list(self.options.seeds)
 
     def build_request(self, item: Item, repeat: int) -> Request:
-        context, gen_kwargs = self._docs[item.item_id].instance.args[:2]
+        d = self._docs[item.item_id]
+        if d.instance.request_type == "loglikelihood":
+            prompts, _, params = self._logprob_request(item.item_id)
+            return Request(kind="completion", prompt=prompts, params={**params, "seed": repeat})
+        context, gen_kwargs = d.instance.args[:2]
         prompt, messages, params = _payload(context, gen_kwargs, self.options.chat, repeat)
         return Request(kind="chat" if self.options.chat else "completion", prompt=prompt, messages=messages, params=params)
 
@@ -338,6 +474,8 @@ class LmEvalTask(Task):
         from lm_eval.api.instance import Instance
 
         d = self._docs[item.item_id]
+        if d.instance.request_type == "loglikelihood":
+            return self._score_logprobs(d, item, response)
         inst = d.instance
         mine = Instance(request_type=inst.request_type, doc=inst.doc, arguments=inst.arguments, idx=inst.idx, metadata=(inst.task_name, inst.doc_id, inst.repeats))
         mine.resps = [response.text]
@@ -412,7 +550,7 @@ def _load_redirected(manager: Any, spec: str, location: dict[str, Any], name: st
     return {"tasks": {task.task_name: task}, "groups": {}}
 
 
-def _refuse_unsupported(manager: Any, spec: str, name: str) -> None:
+def _refuse_unsupported(manager: Any, spec: str, name: str, options: LmEvalOptions) -> None:
     """One line naming a task's type when it is not generate_until, read from its YAML before
     lm-eval builds it (building downloads the data: offline that would fail first, and say less)."""
     from lm_eval.tasks._index import Kind
@@ -422,9 +560,19 @@ def _refuse_unsupported(manager: Any, spec: str, name: str) -> None:
     if entry is None or entry.kind != Kind.TASK or entry.yaml_path is None:
         return  # groups and tags: each subtask is checked once built
     output_type = load_yaml(entry.yaml_path, resolve_func=False, recursive=True).get("output_type", "generate_until")
-    if output_type != "generate_until":
-        raise UsageError(f"task {name} is a {output_type} task; only generate_until tasks run here so far "
-                         "(loglikelihood and multiple_choice need /v1/completions with echo and prompt logprobs)")
+    _check_output_type(output_type, f"task {name}", name, options)
+
+
+def _check_output_type(output_type: str, what: str, name: str, options: LmEvalOptions) -> None:
+    """One line when a task's type cannot run here, or lacks what it needs: prompt logprobs are
+    per token of the model's tokenizer, and there are none on /v1/chat/completions."""
+    if output_type not in RUNNABLE_TYPES:
+        raise UsageError(f"{what} is a {output_type} task; the task types that run here are {', '.join(RUNNABLE_TYPES)}")
+    if output_type in LOGPROB_TYPES and options.tokenizer is None:
+        raise UsageError(f'{what} is a {output_type} task, scored from prompt logprobs per token: set tokenizer = "HF_ID_OR_FOLDER" '
+                         f'(the model\'s tokenizer, lm-eval\'s local-completions `tokenizer`) in [tasks."{name}"]')
+    if output_type in LOGPROB_TYPES and options.chat:
+        raise UsageError(f"{what} is a {output_type} task, scored from prompt logprobs on /v1/completions: chat = true does not apply to it")
 
 
 def _yaml_name(path: Path, name: str) -> str:
@@ -454,3 +602,30 @@ def _context(instance: Any) -> Any:
     return context.prompt if hasattr(context, "prompt") else context
 
 
+
+
+def _make_encoder(name: str, tokenizer: str | None, tokenized_requests: bool, max_length: int) -> Any:
+    """lm-eval's `LocalCompletionsAPI` with the task's tokenizer, whose `loglikelihood` hands back
+    the encoded requests instead of sending them: lm-eval's tokenization (trailing spaces moved
+    to the continuation, an empty context as the prefix token) without a copy of it here."""
+    from lm_eval.models.openai_completions import LocalCompletionsAPI
+
+    class Encoder(LocalCompletionsAPI):  # type: ignore[misc]
+        def _loglikelihood_tokens(self, requests: list[Any], **kwargs: Any) -> list[Any]:
+            return requests
+
+    path = Path(tokenizer or "")
+    try:
+        return Encoder(base_url="http://127.0.0.1/unused", model="unused", tokenizer=str(path.resolve()) if path.is_dir() else tokenizer,
+                       tokenizer_backend="huggingface", tokenized_requests=tokenized_requests, max_length=max_length, seed=MODEL_SEED)
+    except Exception as e:  # transformers' errors: no such folder, an unknown hub id, offline
+        raise UsageError(f"task {name}: cannot load tokenizer = {tokenizer!r} ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+
+
+def _plain(value: Any) -> Any:
+    """numpy's scalars (lm-eval's multiple_choice metrics are some) as Python numbers."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value.item() if hasattr(value, "item") and not isinstance(value, (str, bytes)) else value
