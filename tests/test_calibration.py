@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from evals.calibration import LIMIT, clustered_table, exact_rates, exact_table, item_tied_table, partial_credit_table, power_table, region, replaced_rates, unequal_macro_table, wide_table
+from evals.calibration_monotone import fixed_search, sequential_search
 from evals.inference import EXACT_ITEMS
 from evals.simmodel import SimModel
 
@@ -80,6 +81,15 @@ def test_partial_credit_keeps_alpha() -> None:
     assert wrong == 0
     slack = 2 * math.sqrt(LIMIT * (1 - LIMIT) / runs)  # Monte Carlo error of a cell; the claim is the docs' 20,000-run table
     assert max(cell.rate for cell in table.values()) <= LIMIT + slack and false_regression <= LIMIT + slack
+
+
+@pytest.mark.slow
+def test_no_single_change_made_worse_turns_a_verdict_lossless() -> None:
+    """The random search of `evals.calibration_monotone`, small: no change toward LOSSLESS, and gate_runs
+    confirms every change the batch finds."""
+    for kind, (tried, _, to_lossless, unconfirmed) in fixed_search(2000).items():
+        assert tried >= 2000 and to_lossless == 0 and unconfirmed == 0, kind
+    assert sequential_search(40)[2] == 0
 
 
 @pytest.mark.slow
