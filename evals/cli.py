@@ -448,7 +448,7 @@ async def run_against_baseline(config: Config, baseline: Path, runs: dict[str, R
     from evals.gate import gate_saved
     from evals.records import load_run, task_folder, write_atomic
     from evals.runners import Job, Looks, SequentialPlan, run_any
-    from evals.tasks import Task, task_from_manifest
+    from evals.tasks import runner_of, task_from_manifest
 
     name, endpoint_config = config.endpoint(candidate)
     write_atomic(out / COMPARE_JSON, json.dumps({"reference": "baseline", "reference_dir": str(baseline.resolve()), "candidate": name}) + "\n")
@@ -456,7 +456,7 @@ async def run_against_baseline(config: Config, baseline: Path, runs: dict[str, R
     jobs = [Job(endpoint, task_from_manifest(m, config.resolved_data_dir()), out / name / task_folder(task)) for task, (m, _) in runs.items()]
     for job in jobs:  # a sequential baseline: the candidate goes look by look against it, and stops when one decides
         plan = runs[job.task.name][0].extra.get("sequential")
-        if plan is not None and isinstance(job.task, Task):
+        if plan is not None and runner_of(job.task) == "native":
             from evals.sequential import Design
 
             design = Design.from_manifest(plan)

@@ -147,6 +147,7 @@ class Tau2:
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "tau2-bench airline/retail/telecom, trials, macro over domains (run by inspect_evals or tau2-bench)"
     Options: ClassVar[type[Tau2Options]] = Tau2Options
+    runner: ClassVar[str] = "tau2"  # evals.runners.engines
 
     def __init__(self, options: Tau2Options, data_dir: object = None) -> None:
         self.options = options
