@@ -64,6 +64,19 @@ def _tasks_in(path: Path) -> list[str]:
     return names
 
 
+def inspect_evals_tasks() -> list[str] | None:
+    """The task names inspect_evals registers (its `_registry.py`, read, not imported: importing
+    every benchmark takes many seconds); None when inspect_evals is not installed."""
+    spec = find_spec("inspect_evals")
+    if spec is None or spec.origin is None:
+        return None
+    registry = Path(spec.origin).parent / "_registry.py"
+    if not registry.is_file():
+        return []
+    tree = ast.parse(registry.read_text())
+    return sorted(a.asname or a.name for node in tree.body if isinstance(node, ast.ImportFrom) for a in node.names)
+
+
 class InspectTask:
     """An inspect_ai task, by registry name or task file."""
 
