@@ -98,6 +98,8 @@ def _engine_main(spec: dict[str, Any]) -> None:
             loaded = load_tasks([t["spec"]], t.get("args") or {})
         except Exception as e:  # a task file that does not import, an unknown registry name, bad task args
             _usage(f"inspect could not load {t['spec']}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+        if not loaded:
+            _usage(f"inspect knows no task {t['spec']} (`evals tasks --inspect-evals` lists inspect_evals' own)")
         if len(loaded) != 1:
             _usage(f"{t['spec']} is {len(loaded)} inspect tasks, not one")
         task = loaded[0]

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from evals.config import Config, describe_validation_error
 from evals.errors import UsageError
 from evals.records import Manifest
-from evals.tasks.base import Item, Request, Response, Scored, Task, TaskOptions
+from evals.tasks.base import AnyTask, Item, Request, Response, Scored, Task, TaskOptions
 from evals.tasks.gpqa import GpqaDiamond
 from evals.tasks.gsm8k import Gsm8k
 from evals.tasks.inspect_task import PREFIX as INSPECT_PREFIX
@@ -29,9 +29,8 @@ from evals.tasks.lm_eval_harness import PREFIX as LM_EVAL_PREFIX
 from evals.tasks.lm_eval_harness import LmEvalTask
 from evals.tasks.tau2 import Tau2
 
-__all__ = ["Item", "Request", "Response", "Scored", "Task", "TaskOptions", "registry", "is_known", "runner_of", "make_task", "task_from_manifest", "validate_tasks"]
+__all__ = ["AnyTask", "Item", "Request", "Response", "Scored", "Task", "TaskOptions", "registry", "is_known", "runner_of", "make_task", "task_from_manifest", "validate_tasks"]
 
-AnyTask = Task | Tau2
 BUILTIN: dict[str, type[AnyTask]] = {t.name: t for t in (Gsm8k, GpqaDiamond, Tau2)}
 PREFIXED: dict[str, type[Any]] = {LM_EVAL_PREFIX: LmEvalTask, INSPECT_PREFIX: InspectTask}
 
@@ -72,8 +71,8 @@ def registry() -> dict[str, type[AnyTask]]:
     return {**BUILTIN, **_plugins()[0]}
 
 
-def runner_of(task: Any) -> str:
-    """Which runner in `evals.runners.RUNNERS` runs this task: ours unless it says otherwise."""
+def runner_of(task: AnyTask) -> str:
+    """Which runner in `evals.runners.RUNNERS` runs this task: ours unless it says otherwise (a plugin's)."""
     return str(getattr(task, "runner", "native"))
 
 
