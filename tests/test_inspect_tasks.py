@@ -75,6 +75,13 @@ def test_epochs_are_repeats_and_the_log_is_kept_and_named(sim, tmp_path: Path) -
     assert chat_served(server) == served and len(list((folder / "inspect-logs").iterdir())) == 1
     assert len(records(folder)) == 30
 
+    # a baseline of it, and a candidate run now against that baseline, on its task configuration
+    saved = run_evals("baseline", "save", str(out / "sim"), "arith", "--root", str(tmp_path / "baselines"), "--config", str(cfg), cwd=REPO)
+    assert saved.returncode == 0, saved.stderr
+    gated = run_evals("gate", "--baseline", str(tmp_path / "baselines" / "arith"), "--candidate", "sim", "--config", str(cfg), "--out", str(tmp_path / "g"), cwd=REPO)
+    assert gated.returncode in (0, 3), gated.stdout + gated.stderr  # the same simulator: never REGRESSION, never ERROR
+    assert chat_served(server) == served + 30 and len(records(tmp_path / "g" / "sim" / FOLDER)) == 30
+
 
 def test_compare_true_delta_zero_is_lossless(sim, tmp_path: Path) -> None:
     ref, cand = sim("--seed", "3"), sim("--seed", "3", "--profile", "quantized", "--delta", "0")
@@ -220,6 +227,17 @@ def test_usage_errors_are_one_line_naming_the_task(task: str, message: str, tmp_
     result = run_evals("run", "sim", "--tasks", task, "--config", str(cfg), "--out", str(tmp_path / "o"), cwd=REPO)
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert message in result.stderr and task in result.stderr
+
+
+def test_an_unknown_registry_name_is_one_line(sim, tmp_path: Path) -> None:
+    """Registry names go the same way as tau2's (`inspect_evals/tau2_airline`, tests/test_tau2_inspect.py)."""
+    server = sim()
+    task = "inspect:inspect_evals/no_such_task"
+    result = run_evals("run", "sim", "--tasks", task, "--config", str(config(tmp_path / "evals.toml", {"sim": server.url}, task=task)),
+                       "--out", str(tmp_path / "o"), cwd=REPO)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert f"task {task}: inspect knows no task inspect_evals/no_such_task" in result.stderr
+    assert chat_served(server) == 0
 
 
 def test_without_inspect_ai_the_task_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
