@@ -217,11 +217,22 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_tasks(args: argparse.Namespace) -> int:
     from evals.tasks import registry
+    from evals.tasks.inspect_task import inspect_evals_tasks
 
+    if args.inspect_evals:
+        names = inspect_evals_tasks()
+        if names is None:
+            raise UsageError("inspect_evals is not installed: pip install 'quant-evals[inspect]'")
+        print("\n".join(f"inspect:inspect_evals/{n}" for n in names))
+        return EXIT_OK
     for name, cls in sorted(registry().items()):
         print(f"{name:<16} v{cls.version:<4} {cls.description}")
     print("\nlm-eval:NAME     any lm-evaluation-harness task, group or tag (lm-eval:gsm8k_cot_llama), or a task YAML (lm-eval:path/to/task.yaml);"
           "\n                 `lm-eval ls tasks` lists lm-eval's own; options go in [tasks.\"lm-eval:NAME\"] (docs/tasks.md)")
+    names = inspect_evals_tasks()
+    listed = f"`evals tasks --inspect-evals` lists the {len(names)} installed" if names is not None else "inspect_evals is not installed (pip install 'quant-evals[inspect]')"
+    print("\ninspect:NAME     any inspect_evals task (inspect:inspect_evals/gpqa_diamond) or inspect task file (inspect:path/to/task.py@NAME);"
+          f"\n                 {listed}; options go in [tasks.\"inspect:NAME\"] (docs/tasks.md)")
     return EXIT_OK
 
 
@@ -461,7 +472,7 @@ async def run_against_baseline(config: Config, baseline: Path, runs: dict[str, R
     from evals.gate import gate_saved
     from evals.records import load_run, task_folder, write_atomic
     from evals.runners import Job, Looks, SequentialPlan, run_any
-    from evals.tasks import Task, task_from_manifest
+    from evals.tasks import runner_of, task_from_manifest
 
     name, endpoint_config = config.endpoint(candidate)
     write_atomic(out / COMPARE_JSON, json.dumps({"reference": "baseline", "reference_dir": str(baseline.resolve()), "candidate": name}) + "\n")
@@ -469,7 +480,7 @@ async def run_against_baseline(config: Config, baseline: Path, runs: dict[str, R
     jobs = [Job(endpoint, task_from_manifest(m, config.resolved_data_dir()), out / name / task_folder(task)) for task, (m, _) in runs.items()]
     for job in jobs:  # a sequential baseline: the candidate goes look by look against it, and stops when one decides
         plan = runs[job.task.name][0].extra.get("sequential")
-        if plan is not None and isinstance(job.task, Task):
+        if plan is not None and runner_of(job.task) == "native":
             from evals.sequential import Design
 
             design = Design.from_manifest(plan)
@@ -783,6 +794,7 @@ def parser() -> argparse.ArgumentParser:
     imp.set_defaults(func=cmd_import)
 
     tasks = sub.add_parser("tasks", help="list task adapters")
+    tasks.add_argument("--inspect-evals", action="store_true", help="list the inspect_evals tasks installed, as inspect:inspect_evals/NAME")
     tasks.set_defaults(func=cmd_tasks)
 
     sim = sub.add_parser("sim", help="serve a simulated OpenAI-compatible model")

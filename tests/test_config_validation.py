@@ -197,7 +197,7 @@ def test_compare_refuses_a_misspelt_margin(sim, tmp_path: Path) -> None:
     path = config_file(tmp_path, "[gate]\nmargins = {gsm8k = 0.02, gpqa = 0.03}\n")
     result = run_evals("compare", ref.url, cand.url, "--config", str(path), "--limit", "5", cwd=tmp_path, timeout=60)
     assert result.returncode == 2
-    assert result.stderr == f"evals: error: {path}: gate.margins.gpqa: unknown task 'gpqa'; known tasks: gpqa_diamond, gsm8k, tau2, or lm-eval:NAME\n"
+    assert result.stderr == f"evals: error: {path}: gate.margins.gpqa: unknown task 'gpqa'; known tasks: gpqa_diamond, gsm8k, tau2, or lm-eval:NAME, inspect:NAME\n"
     assert ref.stats()["requests"] == {} and cand.stats()["requests"] == {}
 
 

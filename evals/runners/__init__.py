@@ -1,9 +1,13 @@
-"""How work reaches endpoints: our native runner for our adapters, established engines for the rest."""
+"""How work reaches endpoints: our native runner for our adapters, established engines for the rest.
+
+Every way of running a task has one shape (design §6): given jobs (an endpoint, a task, a
+folder), it leaves records and a manifest in each folder, resumably, and fills the job's
+`records` and `manifest`. A task names its way in `runner`; `RUNNERS` maps the name to it."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +15,10 @@ from evals.client import Endpoint
 from evals.config import Config
 from evals.records import task_folder
 from evals.runners.engines import run_engine_job
+from evals.runners.inspect_eval import run_inspect_job
 from evals.runners.looks import Looks
 from evals.runners.native import Job, SequentialPlan, run_jobs
-from evals.tasks import Task, make_task
+from evals.tasks import make_task, runner_of
 
 __all__ = ["Job", "Looks", "SequentialPlan", "run_any", "run_endpoints"]
 
@@ -21,11 +26,31 @@ __all__ = ["Job", "Looks", "SequentialPlan", "run_any", "run_endpoints"]
 Judge = Callable[[Job, Job], bool]
 
 
+Runner = Callable[[list[Job], Config], Awaitable[object]]
+
+
+def _each(run_one: Callable[[Job, Config], Awaitable[Job]]) -> Runner:
+    """A runner of one job at a time, all jobs at once."""
+
+    async def run(jobs: list[Job], config: Config) -> None:
+        await asyncio.gather(*(run_one(j, config) for j in jobs))
+
+    return run
+
+
+async def _native(jobs: list[Job], config: Config) -> None:
+    await run_jobs(jobs)
+
+
+RUNNERS: dict[str, Runner] = {"native": _native, "tau2": _each(run_engine_job), "inspect": _each(run_inspect_job)}
+
+
 async def run_any(jobs: list[Job], config: Config) -> list[Job]:
-    """Native jobs through our runner and engine-run ones (tau2) through theirs, all at once."""
-    native = [j for j in jobs if isinstance(j.task, Task)]
-    engine = [run_engine_job(j, config) for j in jobs if not isinstance(j.task, Task)]
-    await asyncio.gather(run_jobs(native), *engine)
+    """Every job through its task's runner, all at once."""
+    by_runner: dict[str, list[Job]] = {}
+    for job in jobs:
+        by_runner.setdefault(runner_of(job.task), []).append(job)
+    await asyncio.gather(*(RUNNERS[name](batch, config) for name, batch in by_runner.items()))
     return jobs
 
 
@@ -42,7 +67,7 @@ async def run_endpoints(config: Config, names: list[str], tasks: list[str], out:
         gate = config.gate
         plan = SequentialPlan(looks=gate.looks, alpha=gate.alpha, futility=gate.futility, seed=gate.order_seed)
         for t in tasks:
-            arms = [j for j in jobs if j.task.name == t and isinstance(j.task, Task)]
+            arms = [j for j in jobs if j.task.name == t and runner_of(j.task) == "native"]  # looks need our runner
             looks = Looks(t, lambda a=arms: judge(a[0], a[1])) if judge is not None and len(arms) == 2 else None
             for j in arms:
                 j.looks, j.plan = looks, plan

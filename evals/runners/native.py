@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import evals
 from evals.client import EndpointDown
 from evals.errors import UsageError
-from evals.records import Manifest, Record, RunStore, now, sha256_json
+from evals.records import Manifest, Record, RunStore, sha256_json
 from evals.runners.looks import Looks
+from evals.runners.manifests import finish, new_manifest
 from evals.tasks.base import Item
 
 if TYPE_CHECKING:
@@ -142,23 +142,8 @@ def _manifest(job: Job) -> Manifest:
     task, endpoint = job.task, job.endpoint
     repeats = task.repeats()
     sample = task.build_request(job.items[0], repeats[0]) if job.items else None
-
-    return Manifest(
-        task=task.name,
-        task_version=task.version,
-        task_config=task.config(),
-        dataset_fingerprint=sha256_json([i.model_dump() for i in job.items]),
-        prompt_fingerprint=task.prompt_fingerprint(),
-        sampling=_sampling(sample.params if sample else {}, endpoint),
-        endpoint=endpoint.name,
-        base_url=endpoint.config.public_base_url,
-        model=endpoint.model,
-        tool_version=evals.__version__,
-        items=len(job.items),
-        repeats=repeats,
-        started_at=now(),
-        extra=task.manifest_extra(),
-    )
+    return new_manifest(task, endpoint.name, endpoint.config.public_base_url, endpoint.model, items=len(job.items),
+                        dataset_fingerprint=sha256_json([i.model_dump() for i in job.items]), sampling=_sampling(sample.params if sample else {}, endpoint))
 
 
 def _check_resumable(old: Manifest, new: Manifest, folder: Path) -> None:
@@ -280,10 +265,7 @@ async def run_jobs(jobs: list[Job]) -> list[Job]:
         wanted = {(i.item_id, r) for i in job.items for r in job.task.repeats()}
         job.records = [r for r in store.existing() if r.key in wanted]
         assert job.manifest is not None
-        job.manifest.finished_at = now()
-        job.manifest.records = len(job.records)
-        job.manifest.errors = sum(r.error is not None for r in job.records)
-        job.manifest.status = "complete" if job.manifest.errors == 0 and len(job.records) == len(wanted) else "incomplete"
+        finish(job.manifest, job.records, len(wanted))
         if job.looks is not None and job.looks.stopped and job.manifest.status == "incomplete" and job.manifest.errors == 0:
             job.manifest.status = "stopped"  # a look decided: what was not sent was not needed
         job.manifest.extra["wall_s"] = round(job.wall_s, 3)

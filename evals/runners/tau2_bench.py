@@ -21,7 +21,8 @@ import evals
 from evals.config import EndpointConfig
 from evals.errors import EngineError, UsageError
 from evals.records import Manifest, Record, RunStore, now, sha256_json
-from evals.tasks.tau2 import Tau2Options, records_from_results, results_settings
+from evals.runners.manifests import finish, new_manifest
+from evals.tasks.tau2 import Tau2, Tau2Options, records_from_results, results_settings
 
 ENGINE = "tau2-bench"
 
@@ -158,13 +159,15 @@ async def run_tau2_bench(
         return written[0]
 
     paths = await asyncio.gather(*(one(d) for d in options.domains if options.ids_for(d) != []))
-    manifest, records = import_results(paths, endpoint, folder)
+    imported, records = import_results(paths, endpoint, folder)
     # The options as configured, so that a complete run is reused (`engines.run_engine_job`)
     # and a baseline of it can be run again (`task_from_manifest`); tau2's own settings stay beside them.
     # The model and URL as asked (tau2's results name the litellm id, `openai/<model>`).
-    manifest.extra["tau2_settings"] = manifest.task_config
-    manifest.extra["tau2_agent_llm"] = manifest.model
-    manifest.task_config = options.model_dump(mode="json")
-    manifest.model, manifest.base_url = model, config.public_base_url
+    manifest = new_manifest(Tau2(options), endpoint, config.public_base_url, model, items=imported.items, dataset_fingerprint=imported.dataset_fingerprint,
+                            sampling=imported.sampling, started_at=imported.started_at, **imported.extra,
+                            tau2_settings=imported.task_config, tau2_agent_llm=imported.model)
+    manifest.prompt_fingerprint = imported.prompt_fingerprint  # the domains tau2 ran
+    finish(manifest, records, imported.records)
+    manifest.status = "complete"  # an engine run is all or nothing: it ran; its errors are counted, and gated
     RunStore(folder).write_manifest(manifest)
     return manifest, records

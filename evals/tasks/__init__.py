@@ -20,18 +20,19 @@ from pydantic import ValidationError
 from evals.config import Config, describe_validation_error
 from evals.errors import UsageError
 from evals.records import Manifest
-from evals.tasks.base import Item, Request, Response, Scored, Task, TaskOptions
+from evals.tasks.base import AnyTask, Item, Request, Response, Scored, Task, TaskOptions
 from evals.tasks.gpqa import GpqaDiamond
 from evals.tasks.gsm8k import Gsm8k
+from evals.tasks.inspect_task import PREFIX as INSPECT_PREFIX
+from evals.tasks.inspect_task import InspectTask
 from evals.tasks.lm_eval_harness import PREFIX as LM_EVAL_PREFIX
 from evals.tasks.lm_eval_harness import LmEvalTask
 from evals.tasks.tau2 import Tau2
 
-__all__ = ["Item", "Request", "Response", "Scored", "Task", "TaskOptions", "registry", "is_known", "make_task", "task_from_manifest", "validate_tasks"]
+__all__ = ["AnyTask", "Item", "Request", "Response", "Scored", "Task", "TaskOptions", "registry", "is_known", "runner_of", "make_task", "task_from_manifest", "validate_tasks"]
 
-AnyTask = Task | Tau2
 BUILTIN: dict[str, type[AnyTask]] = {t.name: t for t in (Gsm8k, GpqaDiamond, Tau2)}
-PREFIXED: dict[str, type[LmEvalTask]] = {LM_EVAL_PREFIX: LmEvalTask}
+PREFIXED: dict[str, type[Any]] = {LM_EVAL_PREFIX: LmEvalTask, INSPECT_PREFIX: InspectTask}
 
 
 class TaskPluginWarning(UserWarning):
@@ -70,7 +71,12 @@ def registry() -> dict[str, type[AnyTask]]:
     return {**BUILTIN, **_plugins()[0]}
 
 
-def _prefixed(name: str) -> tuple[type[LmEvalTask], str] | None:
+def runner_of(task: AnyTask) -> str:
+    """Which runner in `evals.runners.RUNNERS` runs this task: ours unless it says otherwise (a plugin's)."""
+    return str(getattr(task, "runner", "native"))
+
+
+def _prefixed(name: str) -> tuple[type[Any], str] | None:
     """The adapter class and the library's own name, for `PREFIX:NAME`."""
     prefix, colon, rest = name.partition(":")
     if colon and prefix in PREFIXED:
@@ -114,7 +120,7 @@ def make_task(name: str, config: Config, overrides: dict[str, Any] | None = None
     item is a usage error before any endpoint is asked anything (items are loaded once; the
     runner's own `load_items` then reuses the rows)."""
     task = _build(name, {**config.tasks.get(name, {}), **(overrides or {})}, config.source, config.resolved_data_dir())
-    if isinstance(task, Task):
+    if runner_of(task) == "native":
         task.load_items()
     return task
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -62,6 +62,25 @@ class TaskOptions(BaseModel):
     limit: int | None = Field(default=None, gt=0)
 
 
+class AnyTask(Protocol):
+    """What every task is to the rest of the program, however it runs (design §6): a name, its
+    configuration and repeats, what fingerprints its prompts, what else its manifest keeps, and
+    which runner (`evals.runners.RUNNERS`) turns it into records and a manifest."""
+
+    name: str
+    version: str
+    description: str
+    runner: str
+
+    def config(self) -> dict[str, Any]: ...
+
+    def repeats(self) -> list[int]: ...
+
+    def prompt_fingerprint(self) -> str: ...
+
+    def manifest_extra(self) -> dict[str, Any]: ...
+
+
 class Task(ABC):
     """A benchmark adapter. Subclasses set `name`, `version`, `Options` and the four methods."""
 
@@ -69,6 +88,7 @@ class Task(ABC):
     version: ClassVar[str]
     description: ClassVar[str]
     Options: ClassVar[type[TaskOptions]] = TaskOptions
+    runner: ClassVar[str] = "native"  # our runner sends its requests
 
     def __init__(self, options: TaskOptions, data_dir: Path | None) -> None:
         self.options = options

@@ -147,6 +147,7 @@ class Tau2:
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "tau2-bench airline/retail/telecom, trials, macro over domains (run by inspect_evals or tau2-bench)"
     Options: ClassVar[type[Tau2Options]] = Tau2Options
+    runner: ClassVar[str] = "tau2"  # evals.runners.engines
 
     def __init__(self, options: Tau2Options, data_dir: object = None) -> None:
         self.options = options
@@ -158,4 +159,12 @@ class Tau2:
         return list(range(self.options.trials))
 
     def prompt_fingerprint(self) -> str:
-        return sha256_json({"engine": self.options.engine, "domains": sorted(self.options.domains)})
+        spec: dict[str, Any] = {"engine": self.options.engine, "domains": sorted(self.options.domains)}
+        if self.options.engine == "inspect":  # the port's prompts are its version's
+            from importlib.metadata import version
+
+            spec["inspect_evals"] = version("inspect_evals")
+        return sha256_json(spec)
+
+    def manifest_extra(self) -> dict[str, Any]:
+        return {}

@@ -1,0 +1,255 @@
+"""`--tasks inspect:NAME`: inspect_ai's own code runs a task file against simulators over real HTTP.
+
+The task is `examples/inspect-task/arith.py` (its own 200 questions and scorers); the simulator
+knows arithmetic questions and answers them right or wrong per (item, profile). What is shown:
+each sample's epochs become records, inspect's eval log is kept beside them and named in the
+manifest, the gate decides a paired comparison both ways, a failed model call is an error
+record (also when the solver catches it and goes on), and a run killed midway resumes with only
+the samples its log does not hold.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import REPO, run_evals
+
+pytest.importorskip("inspect_ai")
+
+TASK = "inspect:examples/inspect-task/arith.py@arith"
+FOLDER = "inspect_examples_inspect-task_arith.py_arith"
+MARGIN = 0.04  # 200 items decide Δ = 0 and Δ = −0.2 against it (the simulators' seed is fixed)
+
+
+def config(path: Path, endpoints: dict[str, str], task: str = TASK, concurrency: int = 16, **options: Any) -> Path:
+    text = "".join(f'[endpoints.{name}]\nbase_url = "{url}"\nmax_concurrency = {concurrency}\nmax_retries = 0\n\n' for name, url in endpoints.items())
+    text += f'[tasks."{task}"]\n' + "".join(f"{k} = {json.dumps(v)}\n" for k, v in options.items())
+    text += f'\n[gate]\nmargins = {{ "{task}" = {MARGIN} }}\n'
+    path.write_text(text)
+    return path
+
+
+def records(folder: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (folder / "records.jsonl").read_text().splitlines()]
+
+
+def chat_served(server: Any) -> int:
+    return server.stats()["requests"].get("/v1/chat/completions", 0)
+
+
+def test_epochs_are_repeats_and_the_log_is_kept_and_named(sim, tmp_path: Path) -> None:
+    from inspect_ai.log import read_eval_log
+
+    server = sim()
+    cfg = config(tmp_path / "evals.toml", {"sim": server.url}, limit=10, epochs=3)
+    out = tmp_path / "out"
+    result = run_evals("run", "sim", "--tasks", TASK, "--config", str(cfg), "--out", str(out), cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    folder = out / "sim" / FOLDER
+    lines = records(folder)
+    assert sorted((r["item_id"], r["repeat"]) for r in lines) == sorted((f"q{i:03d}", e) for i in range(10) for e in range(3))
+    assert all(r["error"] is None and r["score"] in (0.0, 1.0) and r["details"]["scorer"] == "answer_is" for r in lines)
+    assert 0 < sum(r["score"] for r in lines) < 30  # the simulator answers some wrong
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["repeats"] == [0, 1, 2] and manifest["items"] == 10 and manifest["status"] == "complete"
+    assert manifest["extra"]["binary_scores"] is True and manifest["extra"]["scorer"] == "answer_is"
+    (log_name,) = manifest["extra"]["inspect_logs"]
+    log = read_eval_log(str(folder / log_name))
+    assert log.status == "success" and log.eval.config.epochs == 3 and len(log.samples) == 30
+    # the record is the log's sample, score for score
+    by_key = {(r["item_id"], r["repeat"]): r for r in lines}
+    for sample in log.samples:
+        assert by_key[(str(sample.id), sample.epoch - 1)]["score"] == (1.0 if sample.scores["answer_is"].value == "C" else 0.0)
+    assert (folder / "inspect-home" / "inspect_ai").is_dir()  # inspect's own files, under the run folder
+
+    # a finished run is reused as it is: no request, no new log
+    served = chat_served(server)
+    again = run_evals("run", "sim", "--tasks", TASK, "--config", str(cfg), "--out", str(out), cwd=REPO)
+    assert again.returncode == 0, again.stderr
+    assert chat_served(server) == served and len(list((folder / "inspect-logs").iterdir())) == 1
+    assert len(records(folder)) == 30
+
+    # a baseline of it, and a candidate run now against that baseline, on its task configuration
+    saved = run_evals("baseline", "save", str(out / "sim"), "arith", "--root", str(tmp_path / "baselines"), "--config", str(cfg), cwd=REPO)
+    assert saved.returncode == 0, saved.stderr
+    gated = run_evals("gate", "--baseline", str(tmp_path / "baselines" / "arith"), "--candidate", "sim", "--config", str(cfg), "--out", str(tmp_path / "g"), cwd=REPO)
+    assert gated.returncode in (0, 3), gated.stdout + gated.stderr  # the same simulator: never REGRESSION, never ERROR
+    assert chat_served(server) == served + 30 and len(records(tmp_path / "g" / "sim" / FOLDER)) == 30
+
+
+def test_compare_true_delta_zero_is_lossless(sim, tmp_path: Path) -> None:
+    ref, cand = sim("--seed", "3"), sim("--seed", "3", "--profile", "quantized", "--delta", "0")
+    cfg = config(tmp_path / "evals.toml", {"fp8": ref.url, "mxfp4": cand.url})
+    out = tmp_path / "out"
+    result = run_evals("compare", "fp8", "mxfp4", "--tasks", TASK, "--config", str(cfg), "--out", str(out), cwd=REPO)
+    gate = json.loads((out / "gate.json").read_text())
+    assert result.returncode == 0 and gate["verdict"] == "LOSSLESS", result.stdout + result.stderr
+    (task,) = gate["tasks"]
+    assert task["task"] == TASK and task["n"] == 200 and task["margin"] == MARGIN
+    for arm in ("fp8", "mxfp4"):
+        manifest = json.loads((out / arm / FOLDER / "manifest.json").read_text())
+        assert manifest["records"] == 200 and manifest["errors"] == 0
+        assert all((out / arm / FOLDER / log).is_file() for log in manifest["extra"]["inspect_logs"])
+
+
+def test_compare_killed_midway_resumes_with_only_the_missing_samples_then_finds_the_regression(sim, tmp_path: Path) -> None:
+    """True Δ = −0.2: kill -9 of `evals compare` while both arms' inspect runs are sending; the
+    inspect subprocesses stop with it; the rerun imports what their logs hold, sends only the
+    rest, counts nothing twice, and the gate says REGRESSION."""
+    from inspect_ai.log import read_eval_log
+
+    servers = {"fp8": sim("--seed", "3", "--latency-ms", "60"), "mxfp4": sim("--seed", "3", "--latency-ms", "60", "--profile", "quantized", "--delta", "-0.2")}
+    cfg = config(tmp_path / "evals.toml", {arm: s.url for arm, s in servers.items()}, concurrency=4)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "evals", "compare", "fp8", "mxfp4", "--tasks", TASK, "--config", str(cfg), "--out", str(out)]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
+    try:
+        deadline = time.monotonic() + 120
+        while min(chat_served(s) for s in servers.values()) < 40 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+    assert proc.wait(timeout=10) == -9, "the run finished before it was killed"
+    time.sleep(1.5)  # the inspect subprocesses notice that evals is gone
+    stopped = {arm: chat_served(s) for arm, s in servers.items()}
+    time.sleep(1.5)
+    assert {arm: chat_served(s) for arm, s in servers.items()} == stopped, "inspect ran on after evals was killed"
+
+    held: dict[str, int] = {}
+    for arm in servers:
+        folder = out / arm / FOLDER
+        assert json.loads((folder / "manifest.json").read_text())["status"] == "running"
+        assert not (folder / "records.jsonl").exists() or not records(folder)  # nothing scored yet
+        logs = list((folder / "inspect-logs").glob("*.eval"))
+        assert len(logs) == 1
+        try:
+            held[arm] = len(read_eval_log(str(logs[0])).samples or [])
+        except Exception:  # torn by the kill: all of it is run again
+            held[arm] = 0
+        assert held[arm] < 200
+    assert any(held.values()), "no finished sample reached a log before the kill"
+
+    result = run_evals("compare", "fp8", "mxfp4", "--tasks", TASK, "--config", str(cfg), "--out", str(out), cwd=REPO)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "resuming" in result.stderr
+    assert json.loads((out / "gate.json").read_text())["verdict"] == "REGRESSION"
+    for arm, server in servers.items():
+        folder = out / arm / FOLDER
+        assert chat_served(server) - stopped[arm] == 200 - held[arm]  # only what no log held was sent again
+        lines = records(folder)
+        keys = [(r["item_id"], r["repeat"]) for r in lines]
+        assert len(keys) == len(set(keys)) == 200  # each sample once
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert manifest["status"] == "complete" and manifest["records"] == 200
+        assert 1 <= len(manifest["extra"]["inspect_logs"]) <= 2 and all((folder / log).is_file() for log in manifest["extra"]["inspect_logs"])
+
+
+FLAKY_SOLVER = '''
+from inspect_ai import Task, task
+from inspect_ai.dataset import Sample
+from inspect_ai.scorer import match
+from inspect_ai.solver import solver
+
+
+@solver
+def keeps_going():
+    """Like tau2's agent loop: a failed model call is caught and the sample goes on to be scored."""
+    async def solve(state, generate):
+        try:
+            state = await generate(state)
+        except Exception:
+            pass
+        return state
+    return solve
+
+
+@task
+def swallowed():
+    return Task(dataset=[Sample(id=i, input=f"What is {i} + {i}?", target="") for i in range(1, 4)], solver=keeps_going(), scorer=match())
+'''
+
+
+def test_failed_model_calls_are_error_records_never_scores(sim, tmp_path: Path) -> None:
+    broken = sim("--fault-rate", "1.0")
+    # inspect's own sample errors (the model call raised out of generate())
+    cfg = config(tmp_path / "evals.toml", {"broken": broken.url}, limit=4)
+    result = run_evals("run", "broken", "--tasks", TASK, "--config", str(cfg), "--out", str(tmp_path / "a"), cwd=REPO)
+    assert result.returncode == 4, result.stdout + result.stderr
+    lines = records(tmp_path / "a" / "broken" / FOLDER)
+    assert len(lines) == 4 and all(r["error"].startswith("inspect sample error") and r["score"] == 0.0 for r in lines)
+
+    # a solver that catches the failed call and goes on: inspect scores the sample, we do not
+    (tmp_path / "swallow.py").write_text(FLAKY_SOLVER)
+    task = f"inspect:{tmp_path / 'swallow.py'}@swallowed"
+    cfg = config(tmp_path / "evals2.toml", {"broken": broken.url}, task=task)
+    result = run_evals("run", "broken", "--tasks", task, "--config", str(cfg), "--out", str(tmp_path / "b"))
+    assert result.returncode == 4, result.stdout + result.stderr
+    (folder,) = (tmp_path / "b" / "broken").iterdir()
+    lines = records(folder)
+    assert len(lines) == 3 and all("model call(s) failed inside the solver loop" in r["error"] and r["score"] == 0.0 for r in lines)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["errors"] == 3 and manifest["status"] == "incomplete"
+
+
+def test_the_scorer_named_in_the_config_is_the_score(sim, tmp_path: Path) -> None:
+    server = sim()
+    task = "inspect:examples/inspect-task/arith.py@arith_graded"
+    ambiguous = run_evals("run", "sim", "--tasks", task, "--config", str(config(tmp_path / "a.toml", {"sim": server.url}, task=task, limit=5)),
+                          "--out", str(tmp_path / "a"), cwd=REPO)
+    assert ambiguous.returncode == 2 and ambiguous.stderr.count("\n") == 1, ambiguous.stderr
+    assert "several scorers (answer_is, closeness)" in ambiguous.stderr and task in ambiguous.stderr
+    cfg = config(tmp_path / "b.toml", {"sim": server.url}, task=task, limit=20, scorer="closeness")
+    result = run_evals("run", "sim", "--tasks", task, "--config", str(cfg), "--out", str(tmp_path / "b"), cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    (folder,) = (tmp_path / "b" / "sim").iterdir()
+    lines = records(folder)
+    assert {r["details"]["scorer"] for r in lines} == {"closeness"} and any(0 < r["score"] < 1 for r in lines)
+    assert json.loads((folder / "manifest.json").read_text())["extra"]["binary_scores"] is False
+
+
+@pytest.mark.parametrize(
+    ("task", "message"),
+    [
+        ("inspect:examples/inspect-task/nothere.py@arith", "no such task file examples/inspect-task/nothere.py"),
+        ("inspect:examples/inspect-task/arith.py@nope", "defines no @task 'nope' (it defines arith, arith_graded)"),
+        ("inspect:examples/inspect-task/arith.py", "defines several tasks (arith, arith_graded); name one"),
+    ],
+)
+def test_usage_errors_are_one_line_naming_the_task(task: str, message: str, tmp_path: Path) -> None:
+    cfg = tmp_path / "evals.toml"
+    cfg.write_text('[endpoints.sim]\nbase_url = "http://127.0.0.1:9/v1"\n')
+    result = run_evals("run", "sim", "--tasks", task, "--config", str(cfg), "--out", str(tmp_path / "o"), cwd=REPO)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert message in result.stderr and task in result.stderr
+
+
+def test_an_unknown_registry_name_is_one_line(sim, tmp_path: Path) -> None:
+    """Registry names go the same way as tau2's (`inspect_evals/tau2_airline`, tests/test_tau2_inspect.py)."""
+    server = sim()
+    task = "inspect:inspect_evals/no_such_task"
+    result = run_evals("run", "sim", "--tasks", task, "--config", str(config(tmp_path / "evals.toml", {"sim": server.url}, task=task)),
+                       "--out", str(tmp_path / "o"), cwd=REPO)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert f"task {task}: inspect knows no task inspect_evals/no_such_task" in result.stderr
+    assert chat_served(server) == 0
+
+
+def test_without_inspect_ai_the_task_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    from evals.errors import UsageError
+    from evals.tasks import inspect_task
+
+    monkeypatch.setattr(inspect_task, "find_spec", lambda name: None)
+    with pytest.raises(UsageError, match=r"^task inspect:x.py@t needs inspect_ai, which is not installed: pip install"):
+        inspect_task.InspectTask(inspect_task.InspectOptions(), None, "x.py@t")
+
+
+def test_evals_tasks_explains_the_prefixes() -> None:
+    result = run_evals("tasks")
+    assert result.returncode == 0
+    assert "inspect:NAME" in result.stdout and "lm-eval:NAME" in result.stdout and "inspect_evals" in result.stdout
