@@ -103,6 +103,19 @@ class ProgressBoard:
             self.print_status()
 
 
+class _Silent:
+    """The board of a run with nothing to send and no terminal: nothing to show."""
+
+    async def __aenter__(self) -> _Silent:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    def add(self, description: str, total: int, completed: int) -> int:
+        return 0
+
+
 @dataclass
 class Job:
     endpoint: Endpoint
@@ -173,7 +186,10 @@ def _check_resumable(old: Manifest, new: Manifest, folder: Path) -> None:
 
 
 def prepare(job: Job) -> list[tuple[Item, int]]:
-    """Load items, check the folder can be resumed, and list what is still to send."""
+    """Load items, check the folder can be resumed, and list what is still to send.
+
+    The records already there are kept on the job: when nothing new is appended (a rerun of a
+    finished run) they are the run's records, and the file is not read a second time."""
     job.items = job.task.load_items()
     if not job.items:
         raise UsageError(f"task {job.task.name}: no items to evaluate")
@@ -194,11 +210,12 @@ def prepare(job: Job) -> list[tuple[Item, int]]:
         _check_resumable(old, manifest, job.folder)
         manifest.started_at = old.started_at
     job.manifest = manifest
-    done = {r.key for r in store.existing() if r.error is None}
+    job.records = store.existing()
+    done = {r.key for r in job.records if r.error is None}
     return [(item, rep) for item in job.items for rep in manifest.repeats if (item.item_id, rep) not in done]
 
 
-async def _run_one(job: Job, store: RunStore, pending: list[tuple[Item, int]], board: ProgressBoard) -> None:
+async def _run_one(job: Job, store: RunStore, pending: list[tuple[Item, int]], board: ProgressBoard | _Silent) -> None:
     task, endpoint = job.task, job.endpoint
     overrides = endpoint.config.sampling.overrides()
     total = len(job.items) * len(task.repeats())
@@ -257,13 +274,17 @@ async def run_jobs(jobs: list[Job]) -> list[Job]:
     pendings = [prepare(job) for job in jobs]
     stores = [RunStore(job.folder) for job in jobs]
     for looks in {id(j.looks): j.looks for j in jobs if j.looks is not None}.values():
-        looks.start({j.endpoint.name: [r.key for r in s.existing() if r.error is None] for j, s in zip(jobs, stores) if j.looks is looks})
+        looks.start({j.endpoint.name: [r.key for r in j.records if r.error is None] for j in jobs if j.looks is looks})
+    for job, pending in zip(jobs, pendings):
+        if pending:
+            job.records = []  # read again at the end with what this run appends; not held meanwhile
     for job, store in zip(jobs, stores):
         assert job.manifest is not None
         store.open()
         store.write_manifest(job.manifest)
     try:
-        async with ProgressBoard() as board:
+        # nothing to send and no terminal to draw bars on: the board would show nothing, and rich is not imported
+        async with ProgressBoard() if any(pendings) or sys.stderr.isatty() else _Silent() as board:
 
             async def timed(job: Job, store: RunStore, pending: list[tuple[Item, int]]) -> None:
                 t0 = time.perf_counter()
@@ -274,9 +295,9 @@ async def run_jobs(jobs: list[Job]) -> list[Job]:
     finally:
         for store in stores:
             store.close()
-    for job, store in zip(jobs, stores):
+    for job, store, pending in zip(jobs, stores, pendings):
         wanted = {(i.item_id, r) for i in job.items for r in job.task.repeats()}
-        job.records = [r for r in store.existing() if r.key in wanted]
+        job.records = [r for r in (store.existing() if pending else job.records) if r.key in wanted]
         assert job.manifest is not None
         job.manifest.finished_at = now()
         job.manifest.records = len(job.records)
