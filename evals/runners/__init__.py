@@ -21,21 +21,22 @@ __all__ = ["Job", "Looks", "SequentialPlan", "run_any", "run_endpoints"]
 Judge = Callable[[Job, Job], bool]
 
 
-async def run_any(jobs: list[Job], config: Config) -> list[Job]:
+async def run_any(jobs: list[Job], config: Config, answered: Callable[[], None] | None = None) -> list[Job]:
     """Native jobs through our runner and engine-run ones (tau2) through theirs, all at once."""
     native = [j for j in jobs if isinstance(j.task, Task)]
     engine = [run_engine_job(j, config) for j in jobs if not isinstance(j.task, Task)]
-    await asyncio.gather(run_jobs(native), *engine)
+    await asyncio.gather(run_jobs(native, answered), *engine)
     return jobs
 
 
-async def run_endpoints(config: Config, names: list[str], tasks: list[str], out: Path, overrides: dict[str, Any], judge: Judge | None = None) -> list[Job]:
+async def run_endpoints(config: Config, names: list[str], tasks: list[str], out: Path, overrides: dict[str, Any], judge: Judge | None = None,
+                        answered: Callable[[], None] | None = None) -> list[Job]:
     """Every task on every endpoint, all in flight at once; jobs come back in (endpoint, task) order.
 
     Under `[gate] sequential` every native task is sent in its design's order, which the manifest
     records (so that a reference run alone can become a sequential baseline); with `judge` (a
     comparison) the two arms of each task are also held together look by look and stop once
-    `judge` says a look decided the task."""
+    `judge` says a look decided the task. `answered`: see `run_jobs`."""
     endpoints = [Endpoint(*config.endpoint(name)) for name in names]
     jobs = [Job(e, make_task(t, config, overrides), out / e.name / task_folder(t)) for e in endpoints for t in tasks]
     if config.gate.sequential:
@@ -47,7 +48,7 @@ async def run_endpoints(config: Config, names: list[str], tasks: list[str], out:
             for j in arms:
                 j.looks, j.plan = looks, plan
     try:
-        return await run_any(jobs, config)
+        return await run_any(jobs, config, answered)
     finally:
         for e in endpoints:
             await e.aclose()

@@ -11,6 +11,7 @@ import asyncio
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -267,8 +268,19 @@ async def _run_one(job: Job, store: RunStore, pending: list[tuple[Item, int]], b
     await asyncio.gather(*(worker() for _ in range(min(endpoint.config.max_concurrency, len(pending)))))
 
 
-async def run_jobs(jobs: list[Job]) -> list[Job]:
-    """Run every job at once; afterwards each job holds its effective records and manifest."""
+async def _when_answered(jobs: list[Job], callback: Callable[[], None]) -> None:
+    """Call `callback` once the first request of this run has been answered (or has failed):
+    the clients and the progress board are up by then, their imports done."""
+    while not any(j.sent for j in jobs):
+        await asyncio.sleep(0.05)
+    callback()
+
+
+async def run_jobs(jobs: list[Job], answered: Callable[[], None] | None = None) -> list[Job]:
+    """Run every job at once; afterwards each job holds its effective records and manifest.
+
+    `answered` is called once the first request is answered (`evals compare` then readies the
+    gate and the report in a thread, `evals.preload`); not at all when nothing is sent."""
     endpoints = {id(j.endpoint): j.endpoint for j in jobs}
     await asyncio.gather(*(e.resolve_model() for e in endpoints.values()))
     pendings = [prepare(job) for job in jobs]
@@ -291,7 +303,13 @@ async def run_jobs(jobs: list[Job]) -> list[Job]:
                 await _run_one(job, store, pending, board)
                 job.wall_s = time.perf_counter() - t0
 
-            await asyncio.gather(*(timed(j, s, p) for j, s, p in zip(jobs, stores, pendings)))
+            watcher = asyncio.create_task(_when_answered(jobs, answered)) if answered is not None and any(pendings) else None
+            try:
+                await asyncio.gather(*(timed(j, s, p) for j, s, p in zip(jobs, stores, pendings)))
+            finally:
+                if watcher is not None:
+                    watcher.cancel()
+                    await asyncio.gather(watcher, return_exceptions=True)
     finally:
         for store in stores:
             store.close()
