@@ -145,10 +145,8 @@ def announce_resume(out: Path, endpoints: list[str], tasks: list[str]) -> None:
             manifest = read_manifest(out / e / task_folder(t))
             if manifest is None:
                 continue
-            if manifest.status in FINISHED:  # its counts are final: the records need not be read to count them
-                done = manifest.records - manifest.errors
-            else:
-                done = sum(r.error is None for r in read_records(out / e / task_folder(t) / "records.jsonl"))
+            records = out / e / task_folder(t) / "records.jsonl"
+            done = sum(r.error is None for r in read_records(records))
             total = manifest.items * len(manifest.repeats)
             print(f"resuming {out} ({e}/{t}): {min(done, total):,} of {total:,} done, started {manifest.started_at}", file=sys.stderr)
 
