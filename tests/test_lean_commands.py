@@ -76,3 +76,8 @@ def test_compare_report_from_memory_is_the_report_from_disk(sim, tmp_path: Path)
     first = page(out / "report.html")
     assert "<svg" in first or "Plots need matplotlib" in first
     assert first == page(tmp_path / "again.html")
+
+    # a report without --html, its config naming no task: no adapter, no plotting
+    code, modules = modules_after("report", str(out), "--config", str(config))
+    assert code == done.returncode
+    assert "evals.tasks" not in modules and "matplotlib" not in modules and "aiohttp" not in modules
