@@ -3,8 +3,8 @@
 `evals compare` spends its wall time waiting for two endpoints, and its client uses a fraction
 of one core meanwhile. What follows the last answer used to start only then: importing the
 gate's statistics (numpy) and the report's plotting library (matplotlib, whose first figure
-also loads its fonts and SVG backend) took over a second of the ~3 s between the last answer
-and the verdict. A thread does that while the requests are in flight; only the work that
+also loads its fonts and SVG backend) was much of the time between the last answer and the
+verdict (docs/performance.md). A thread does that while the requests are in flight; only the work that
 depends on the answers (the gate, the plots, the page) is left for the end. It starts once the
 first answer is in (`run_jobs(answered=...)`): by then the main thread has imported what
 sending needs (aiohttp, rich), which would otherwise share the GIL with these imports and
