@@ -19,6 +19,9 @@ Against `evals sim` on 127.0.0.1 (always this checkout's simulator), it measures
 - peak RSS of `evals run` on a synthetic 100,000-item GSM8K-like task (and on a tenth of it,
   to show whether memory grows with the task).
 
+The measured checkout's modules are compiled to bytecode first, as an installed package's are
+(`--no-compile` measures it as found).
+
 Each timing is the median of `--repeats` runs (wall and CPU from the child's own rusage). No
 timing is asserted anywhere: these are measurements, not tests. Needs EVALS_DATA_DIR (the
 GSM8K files) and lm-eval installed (`pip install -e '.[test]'`).
@@ -149,6 +152,7 @@ def main() -> int:
     parser.add_argument("--skip-lm-eval", action="store_true", help="leave lm-eval out (it alone takes minutes)")
     parser.add_argument("--big", type=int, help="items of the memory task (default 100,000; 1,000 with --small)")
     parser.add_argument("--json", help="also write the figures here")
+    parser.add_argument("--no-compile", action="store_true", help="measure the checkout as found, without compiling its modules to bytecode first")
     args = parser.parse_args()
     data_dir = Path(os.environ.get("EVALS_DATA_DIR", REPO.parent / "shared" / "data")).resolve()
     if not (data_dir / "gsm8k" / "test.jsonl").exists():
@@ -173,6 +177,12 @@ def main() -> int:
         "sizes": {"gsm8k": n_gsm8k, "big": n_big, "concurrency": CONCURRENCY, "repeats": repeats},
         "evals_src": str(src),
     }
+    if not args.no_compile:
+        # As pip does when it installs a package. Where PYTHONDONTWRITEBYTECODE=1 is set (these 2-core
+        # machines set it), a checkout whose modules were never compiled compiles every module of
+        # `evals` it imports again on every command (~0.05 s of `evals tasks`); an installed one does not.
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(src / "evals")], check=True, stdout=subprocess.DEVNULL)
+    results["machine"]["bytecode"] = "as found" if args.no_compile else "compiled first"
     work = Path(tempfile.mkdtemp(prefix="evals-bench-"))
     print(f"measuring {src} in {work} ({'small' if small else 'full'} sizes, {repeats} runs each)", file=sys.stderr)
 
@@ -220,6 +230,7 @@ def main() -> int:
             "server_model": f"ttft {server['ttft']} ms, {server['reference_tps']} (reference) / {server['candidate_tps']} (candidate) tokens/s, batch {CONCURRENCY}",
             "wall_s": r.wall_s, "cpu_s": r.cpu_s, "requests_wall_s": phase, "slower_arm_service_s": slower,
             "wall_over_service": r.wall_s / slower, "requests_over_service": phase / slower,
+            "outside_requests_s": r.wall_s - phase,  # startup before the first request, the gate and report.html after the last
         }  # fmt: skip
 
     # 3. Startup: commands that should cost only their imports.
@@ -277,12 +288,15 @@ def render(res: dict[str, Any]) -> str:
     rows.append((f"evals compare ({c['server_model']})", f"{c['wall_s']:.2f} s wall ({c['requests_wall_s']:.2f} s sending requests)"))
     rows.append(("slower arm's own service time (Σ generation time / batch)", f"{c['slower_arm_service_s']:.2f} s"))
     rows.append(("compare wall / service time", f"{c['wall_over_service']:.2f} (requests alone: {c['requests_over_service']:.2f})"))
+    if "outside_requests_s" in c:
+        rows.append(("compare wall − sending (startup, gate, report.html)", f"{c['outside_requests_s']:.2f} s"))
     for items, s in res["memory"].items():
         rows.append((f"evals run, {int(items):,} synthetic items: peak RSS", f"{s['max_rss_mb']:.0f} MB ({s['wall_s']:.0f} s wall)"))
     width = max(len(a) for a, _ in rows)
     lines = [f"| {a:<{width}} | {b} |" for a, b in rows]
     lines.insert(1, f"|{'-' * (width + 2)}|---|")
-    head = f"machine: {m['nproc']} × {m['cpu']}, Python {m['python']}, load average {m['load_before']:.1f} before / {m.get('load_after', 0):.1f} after; medians of {n['repeats']} runs"
+    head = (f"machine: {m['nproc']} × {m['cpu']}, Python {m['python']}, load average {m['load_before']:.1f} before / {m.get('load_after', 0):.1f} after; "
+            f"medians of {n['repeats']} runs; bytecode {m.get('bytecode', 'as found')}")
     return head + "\n\n" + "\n".join(lines)
 
 

@@ -28,6 +28,7 @@ from evals.errors import EngineError, OutputError, UsageError, check_name
 if TYPE_CHECKING:  # the commands import what they use: `evals --help` must not load scipy or an HTTP client
     from evals.config import Config
     from evals.gate import TaskVerdict
+    from evals.preload import Preload
     from evals.records import Run
     from evals.runners import Job
 
@@ -58,12 +59,14 @@ class _State:
 
 def _load(args: argparse.Namespace) -> Config:
     from evals.config import load_config
-    from evals.tasks import validate_tasks
 
     config = load_config(Path(args.config) if args.config else None)
     for name in config.endpoints:
         check_name(name, f"{config.source}: endpoint name")
-    validate_tasks(config)
+    if config.tasks or config.gate.margins:  # else nothing to check, and `report`/`gate` need not import the adapters
+        from evals.tasks import validate_tasks
+
+        validate_tasks(config)
     return config
 
 
@@ -422,9 +425,11 @@ def _judge(config: Config) -> Callable[[Job, Job], bool]:
     return judge
 
 
-async def compare(config: Config, reference: str, candidate: str, tasks: list[str], out: Path, overrides: dict[str, Any]) -> list[TaskVerdict]:
-    """Run both endpoints at once, then gate every task (look by look under `[gate] sequential`)."""
-    from evals.gate import gate_saved
+async def compare(config: Config, reference: str, candidate: str, tasks: list[str], out: Path, overrides: dict[str, Any],
+                  preload: Preload | None = None) -> tuple[list[TaskVerdict], dict[str, dict[str, Run]]]:
+    """Run both endpoints at once, then gate every task (look by look under `[gate] sequential`);
+    the verdicts, and the runs by endpoint and task, as the report needs them (not read back).
+    `preload` is started once the first answer is in."""
     from evals.records import write_atomic
     from evals.runners import run_endpoints
 
@@ -433,16 +438,22 @@ async def compare(config: Config, reference: str, candidate: str, tasks: list[st
     if ref_name == cand_name:
         raise UsageError(f"reference and candidate are the same endpoint ({ref_name})")
     write_atomic(out / COMPARE_JSON, json.dumps({"reference": ref_name, "candidate": cand_name, "tasks": tasks}) + "\n")
-    jobs = await run_endpoints(config, [reference, candidate], tasks, out, overrides, _judge(config) if config.gate.sequential else None)
+    jobs = await run_endpoints(config, [reference, candidate], tasks, out, overrides, _judge(config) if config.gate.sequential else None,
+                               preload.start if preload is not None else None)
     runs: dict[str, dict[str, Run]] = {ref_name: {}, cand_name: {}}
     for job in jobs:
         assert job.manifest is not None
         runs[job.endpoint.name][job.task.name] = (job.manifest, job.records)
-    return gate_saved(runs[ref_name], runs[cand_name], config.gate)
+    from evals.gate import gate_saved  # after the requests: numpy and the gate load meanwhile (evals.preload)
+
+    return gate_saved(runs[ref_name], runs[cand_name], config.gate), runs
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     import asyncio
+
+    from evals.preload import Preload
+
     config = _load(args)
     tasks = _task_names(args.tasks)
     names = [_endpoint_name(config, args.reference), _endpoint_name(config, args.candidate)]
@@ -451,8 +462,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out = choose_out(args, names, tasks, pair=(names[0], names[1]))
     with writing(out):
         announce_resume(out, names, tasks)
-        verdicts = asyncio.run(compare(config, args.reference, args.candidate, tasks, out, overrides))
-        page = comparison_page(names[0], names[1], verdicts, _runs_of(out / names[0], tasks), _runs_of(out / names[1], tasks), config.resolved_data_dir())
+        preload = Preload()  # the gate and the report's plots, readied while the requests are in flight
+        verdicts, runs = asyncio.run(compare(config, args.reference, args.candidate, tasks, out, overrides, preload))
+        preload.wait()
+        page = comparison_page(names[0], names[1], verdicts, runs[names[0]], runs[names[1]], config.resolved_data_dir())
         code = _finish_gate(names[0], names[1], verdicts, out, args, page)
     print(f"records in {out}")
     _retry_hint(verdicts, out)
@@ -672,7 +685,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"data: {source}")
     rows = load_split(data_dir, "test")
 
-    async def go() -> list[TaskVerdict]:
+    async def go() -> tuple[list[TaskVerdict], dict[str, dict[str, Run]]]:
         sims = []
         for profile in ("reference", "quantized"):
             model = SimModel(accuracy=args.accuracy, delta=args.delta if profile == "quantized" else 0.0, seed=args.seed)
@@ -690,8 +703,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 await runner.cleanup()
 
     with writing(out):
-        verdicts = asyncio.run(go())
-        page = comparison_page("reference", "quantized", verdicts, _runs_of(out / "reference", ["gsm8k"]), _runs_of(out / "quantized", ["gsm8k"]), data_dir)
+        verdicts, runs = asyncio.run(go())
+        page = comparison_page("reference", "quantized", verdicts, runs["reference"], runs["quantized"], data_dir)
         code = _finish_gate("reference", "quantized", verdicts, out, args, page)
     print(f"records in {out}")
     return code

@@ -32,7 +32,8 @@ ENDPOINT_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # defer_build: a model's validator is built when it is first used, not at import (`evals tasks` uses none)
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class Sampling(Strict):

@@ -36,7 +36,7 @@ FALLBACK_MARGIN = 0.02
 # What the full datasets hold, for advice that asks for more than there is.
 DATASET_ITEMS = {"gsm8k": 1319, "gpqa_diamond": 198}
 # Tasks scored 0 or 1 per draw: any other score there is a broken record, not partial credit
-# (one 0.5 would switch the test to the paired t-test, which a single stray value can fool).
+# (one 0.5 would switch the test to the partial-credit statistic, whose known limits docs/statistics.md lists).
 BINARY_TASKS = {"gsm8k", "gpqa_diamond", "tau2"}
 
 
@@ -391,7 +391,7 @@ def _decide(base: TaskVerdict, matched: Matched, config: GateConfig, design: Des
 
 def _method(data: Paired) -> str:
     if not data.binary:
-        return "paired t-test on per-item means (scores not all 0/1)"
+        return "partial credit: the score statistic over Σ max(r − c, 0), Σ max(c − r, 0) (scores not all 0/1; see the known limits)"
     if data.repeats == 1:
         return "Tango score interval for paired proportions"
     return f"score statistic over {data.repeats} draws per item, design effect (Rao–Scott seen, K unseen), t with {data.n - 1} df"

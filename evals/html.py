@@ -386,15 +386,35 @@ def latency_plot(tasks: dict[str, list[Run]], arms: Sequence[str]) -> str:
     return _svg(fig)
 
 
+PLOT_RC = {"svg.fonttype": "none", "svg.hashsalt": "evals-report", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
+
+
 def _plots(draw: Callable[[], list[tuple[str, str]]]) -> tuple[list[tuple[str, str]], str | None]:
     """The plots, or none and why (matplotlib missing)."""
     try:
         import matplotlib
     except ImportError:
         return [], PLOTS_MISSING
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "evals-report", "font.size": 9,
-                                "axes.spines.top": False, "axes.spines.right": False}):
+    with matplotlib.rc_context(PLOT_RC):
         return draw(), None
+
+
+def warm_up() -> None:
+    """Draw one small throw-away figure: the first figure of a process loads matplotlib's fonts,
+    its SVG backend and their caches (about as long as a plot of the page takes). `evals compare`
+    calls this in a thread while its requests are in flight (`evals.preload`)."""
+    try:
+        import matplotlib
+    except ImportError:
+        return
+    with matplotlib.rc_context(PLOT_RC):
+        fig = _figure(2, 1)
+        ax = fig.add_subplot()
+        ax.plot([0, 1], [0, 1])
+        ax.barh(0, 0.5)
+        ax.set_title("warm-up", fontsize=10)
+        ax.set_xlabel("x")
+        _svg(fig)
 
 
 def _discordance(runs: list[Run]) -> dict[str, int]:

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evals.errors import RecordsWarning, UsageError
 
@@ -50,6 +50,9 @@ def now() -> str:
 
 
 class Record(BaseModel):
+    # built on first use, not at import: `evals tasks` (which imports this module for sha256_json) never validates one
+    model_config = ConfigDict(defer_build=True)
+
     task: str
     item_id: str
     repeat: int = 0
@@ -78,6 +81,8 @@ class Record(BaseModel):
 
 
 class Manifest(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     task: str
     task_version: str
     task_config: dict[str, Any]

@@ -11,6 +11,7 @@ import asyncio
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -103,6 +104,19 @@ class ProgressBoard:
             self.print_status()
 
 
+class _Silent:
+    """The board of a run with nothing to send and no terminal: nothing to show."""
+
+    async def __aenter__(self) -> _Silent:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    def add(self, description: str, total: int, completed: int) -> int:
+        return 0
+
+
 @dataclass
 class Job:
     endpoint: Endpoint
@@ -158,7 +172,10 @@ def _check_resumable(old: Manifest, new: Manifest, folder: Path) -> None:
 
 
 def prepare(job: Job) -> list[tuple[Item, int]]:
-    """Load items, check the folder can be resumed, and list what is still to send."""
+    """Load items, check the folder can be resumed, and list what is still to send.
+
+    The records already there are kept on the job: when nothing new is appended (a rerun of a
+    finished run) they are the run's records, and the file is not read a second time."""
     job.items = job.task.load_items()
     if not job.items:
         raise UsageError(f"task {job.task.name}: no items to evaluate")
@@ -179,11 +196,12 @@ def prepare(job: Job) -> list[tuple[Item, int]]:
         _check_resumable(old, manifest, job.folder)
         manifest.started_at = old.started_at
     job.manifest = manifest
-    done = {r.key for r in store.existing() if r.error is None}
+    job.records = store.existing()
+    done = {r.key for r in job.records if r.error is None}
     return [(item, rep) for item in job.items for rep in manifest.repeats if (item.item_id, rep) not in done]
 
 
-async def _run_one(job: Job, store: RunStore, pending: list[tuple[Item, int]], board: ProgressBoard) -> None:
+async def _run_one(job: Job, store: RunStore, pending: list[tuple[Item, int]], board: ProgressBoard | _Silent) -> None:
     task, endpoint = job.task, job.endpoint
     overrides = endpoint.config.sampling.overrides()
     total = len(job.items) * len(task.repeats())
@@ -235,8 +253,19 @@ async def _run_one(job: Job, store: RunStore, pending: list[tuple[Item, int]], b
     await asyncio.gather(*(worker() for _ in range(min(endpoint.config.max_concurrency, len(pending)))))
 
 
-async def run_jobs(jobs: list[Job]) -> list[Job]:
-    """Run every job at once; afterwards each job holds its effective records and manifest."""
+async def _when_answered(jobs: list[Job], callback: Callable[[], None]) -> None:
+    """Call `callback` once the first request of this run has been answered (or has failed):
+    the clients and the progress board are up by then, their imports done."""
+    while not any(j.sent for j in jobs):
+        await asyncio.sleep(0.05)
+    callback()
+
+
+async def run_jobs(jobs: list[Job], answered: Callable[[], None] | None = None) -> list[Job]:
+    """Run every job at once; afterwards each job holds its effective records and manifest.
+
+    `answered` is called once the first request is answered (`evals compare` then readies the
+    gate and the report in a thread, `evals.preload`); not at all when nothing is sent."""
     endpoints = {id(j.endpoint): j.endpoint for j in jobs}
     await asyncio.gather(*(e.resolve_model() for e in endpoints.values()))
     pendings = [prepare(job) for job in jobs]
@@ -244,26 +273,36 @@ async def run_jobs(jobs: list[Job]) -> list[Job]:
     await asyncio.gather(*(j.task.preflight(j.endpoint) for j, p in zip(jobs, pendings) if p and hasattr(j.task, "preflight")))
     stores = [RunStore(job.folder) for job in jobs]
     for looks in {id(j.looks): j.looks for j in jobs if j.looks is not None}.values():
-        looks.start({j.endpoint.name: [r.key for r in s.existing() if r.error is None] for j, s in zip(jobs, stores) if j.looks is looks})
+        looks.start({j.endpoint.name: [r.key for r in j.records if r.error is None] for j in jobs if j.looks is looks})
+    for job, pending in zip(jobs, pendings):
+        if pending:
+            job.records = []  # read again at the end with what this run appends; not held meanwhile
     for job, store in zip(jobs, stores):
         assert job.manifest is not None
         store.open()
         store.write_manifest(job.manifest)
     try:
-        async with ProgressBoard() as board:
+        # nothing to send and no terminal to draw bars on: the board would show nothing, and rich is not imported
+        async with ProgressBoard() if any(pendings) or sys.stderr.isatty() else _Silent() as board:
 
             async def timed(job: Job, store: RunStore, pending: list[tuple[Item, int]]) -> None:
                 t0 = time.perf_counter()
                 await _run_one(job, store, pending, board)
                 job.wall_s = time.perf_counter() - t0
 
-            await asyncio.gather(*(timed(j, s, p) for j, s, p in zip(jobs, stores, pendings)))
+            watcher = asyncio.create_task(_when_answered(jobs, answered)) if answered is not None and any(pendings) else None
+            try:
+                await asyncio.gather(*(timed(j, s, p) for j, s, p in zip(jobs, stores, pendings)))
+            finally:
+                if watcher is not None:
+                    watcher.cancel()
+                    await asyncio.gather(watcher, return_exceptions=True)
     finally:
         for store in stores:
             store.close()
-    for job, store in zip(jobs, stores):
+    for job, store, pending in zip(jobs, stores, pendings):
         wanted = {(i.item_id, r) for i in job.items for r in job.task.repeats()}
-        job.records = [r for r in store.existing() if r.key in wanted]
+        job.records = [r for r in (store.existing() if pending else job.records) if r.key in wanted]
         assert job.manifest is not None
         finish(job.manifest, job.records, len(wanted))
         if job.looks is not None and job.looks.stopped and job.manifest.status == "incomplete" and job.manifest.errors == 0:

@@ -13,13 +13,11 @@ import warnings
 from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from evals.config import Config, describe_validation_error
 from evals.errors import UsageError
-from evals.records import Manifest
 from evals.tasks.base import AnyTask, Item, Request, Response, Scored, Task, TaskOptions
 from evals.tasks.gpqa import GpqaDiamond
 from evals.tasks.gsm8k import Gsm8k
@@ -28,6 +26,10 @@ from evals.tasks.inspect_task import InspectTask
 from evals.tasks.lm_eval_harness import PREFIX as LM_EVAL_PREFIX
 from evals.tasks.lm_eval_harness import LmEvalTask
 from evals.tasks.tau2 import Tau2
+
+if TYPE_CHECKING:  # `evals tasks` lists the registry without building the configuration's models
+    from evals.config import Config
+    from evals.records import Manifest
 
 __all__ = ["AnyTask", "Item", "Request", "Response", "Scored", "Task", "TaskOptions", "registry", "is_known", "runner_of", "make_task", "task_from_manifest", "validate_tasks"]
 
@@ -97,6 +99,8 @@ def _unknown(name: str, tasks: dict[str, type[AnyTask]]) -> str:
 
 
 def _options(cls: type[AnyTask], raw: dict[str, Any], source: str, name: str | None = None) -> Any:
+    from evals.config import describe_validation_error
+
     try:
         return cls.Options.model_validate(raw)
     except ValidationError as e:

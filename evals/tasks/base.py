@@ -18,6 +18,9 @@ from evals.records import sha256_json
 
 
 class Item(BaseModel):
+    # every model here is built on first use, not at import: `evals tasks` and `evals report` use few of them
+    model_config = ConfigDict(defer_build=True)
+
     item_id: str
     index: int
     input: dict[str, Any]
@@ -26,6 +29,8 @@ class Item(BaseModel):
 
 class Request(BaseModel):
     """One call to an endpoint, before the endpoint's own model name and overrides are added."""
+
+    model_config = ConfigDict(defer_build=True)
 
     kind: Literal["completion", "chat"]
     # A list is several prompts in one `/v1/completions` request (text or token ids), as lm-eval's
@@ -39,6 +44,8 @@ class Request(BaseModel):
 
 
 class Response(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     text: str
     reasoning: str | None = None
     finish_reason: str | None = None
@@ -50,6 +57,8 @@ class Response(BaseModel):
 
 
 class Scored(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     score: float
     extracted: str | None
     invalid: bool = False
@@ -57,7 +66,7 @@ class Scored(BaseModel):
 
 
 class TaskOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built when a task is configured
 
     limit: int | None = Field(default=None, gt=0)
 
