@@ -15,13 +15,11 @@ few answers happened to change is not mistaken for a precise one.
   48:577–585: draws of one item are exchangeable given the item, so their differences are
   non-negatively correlated); the part the data did not show, by K, the design effect of
   failures tied to items, which nothing observed can rule out.
-- Scores in [0, 1] that are not all 0/1 (partial credit): the variance the data show (the paired
-  t-test's), plus, for the losses and the gains the null has beyond the data's (Tango's restricted
-  estimate from Σ max(reference − candidate, 0) and Σ max(candidate − reference, 0)), the
-  variance of whole ±1 steps with the design effect K: they could be total failures, which small
-  changes say nothing about. The paired t-test alone was liberal when rare total failures mix
-  with small changes (runs that drew fewer failures also show a smaller variance), and a task
-  switching from it to the score test when one score became 0.5 could turn LOSSLESS.
+- Scores in [0, 1] that are not all 0/1 (partial credit): the 0/1 statistic extended
+  continuously (discordance Σ max(reference − candidate, 0) and Σ max(candidate − reference, 0);
+  Tango's null variance less what steps smaller than ±1 save on it), so that lowering a score
+  never improves the verdict across the 0/1 boundary. It does not keep α where rare total
+  failures meet many small changes the other way (docs/statistics.md, known limits).
 - A macro over groups (tau2's domains, lm-eval groups): Δ = mean of the groups' Δ,
   Var = Σ Var_g / G², each group's variance taken at its Δ under the macro's null (the groups
   moved in proportion to their variances, `macro_null`), t with Welch–Satterthwaite degrees of
@@ -113,7 +111,8 @@ def variance_of_delta(p: Paired, delta0: ArrayLike) -> tuple[ArrayLike, float]:
         # Partial credit: the null as Tango's over the discordance Σ max(r − c, 0), Σ max(c − r, 0),
         # less what the data's steps, smaller than whole ±1s, save on it: the same formula as for
         # 0/1 scores there (where the saving is 0), so a score moving between 0, 0.5 and 1 moves
-        # the statistic continuously, and the null's extra discordance still counts as whole steps.
+        # the statistic continuously. Known limit: many small steps one way hide rare whole steps
+        # the other way (docs/statistics.md).
         seen = np.maximum(np.asarray(p.square) / draws - delta**2, 0.0)
         shown = np.maximum((worse + better) / draws - delta**2, 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -184,9 +183,9 @@ def macro_null(data: list[Paired], estimates: list[np.ndarray], moved: ArrayLike
     second order, the group Δs closest to the estimates in Σ (Δ_g − Δ̂_g)² / Var_g subject to
     mean Δ_g = Δ0, that is each group moved in proportion to its variance, by `steps` fixed-point
     steps with the variances taken at the moved Δs (not always converged, and clipped to (−1, 1):
-    the calibration measures what is computed, not the exact optimum). Moving every group by the same amount instead left a small, damaged group's null
-    variance as small as its luck made it, and such macros said LOSSLESS at a true Δ of −m in up
-    to 10% of runs."""
+    the calibration measures what is computed, not the exact optimum). Moving every group by the
+    same amount instead left a small, damaged group's null variance as small as its luck made it,
+    and such macros said LOSSLESS at a true Δ of −m well above α (test_stats has the case)."""
     g = len(data)
     nulls = [np.clip(e - moved, -1 + 1e-9, 1 - 1e-9) for e in estimates]
     for _ in range(steps):
