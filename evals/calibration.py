@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import re
 import sys
 from collections.abc import Iterator
@@ -31,7 +32,7 @@ from scipy.special import gammaln, xlogy
 
 from evals.config import GateConfig
 from evals.gate import Verdict, gate_runs
-from evals.inference import EXACT_ITEMS, Paired, critical, noninferiority, statistic, summarise
+from evals.inference import EXACT_ITEMS, Paired, Test, critical, noninferiority, statistic, summarise
 from evals.power import items_needed_binary, power_binary
 from evals.records import Manifest, Record
 from evals.simmodel import SimModel, outcomes
@@ -346,8 +347,8 @@ PARTIAL_NOISE = (0.02, 0.1)  # SD of the candidate's small changes
 
 def partial_credit_table(runs: int, check: int = 2, seed: int = 9, chunk: int = 5000) -> tuple[dict[tuple[int, int], Cell], float, int]:
     """Partial credit (scores in [0, 1], a plugin or lm-eval metric such as F1): the candidate changes
-    every score a little (normal noise, clipped to [0, 1]) and fails some items totally (score 0),
-    as often as makes the true Δ exactly −m. The worst false LOSSLESS per (items, repeats), the
+    every score a little (normal noise, clipped to [0, 1]) and fails some draws totally (score 0),
+    as often as makes the true Δ exactly −m; with repeats, also every draw of some items. The worst false LOSSLESS per (items, repeats), the
     worst false REGRESSION, and disagreements with gate_runs on sampled runs."""
     rng = np.random.default_rng(seed)
     table: dict[tuple[int, int], Cell] = {}
@@ -359,13 +360,14 @@ def partial_credit_table(runs: int, check: int = 2, seed: int = 9, chunk: int = 
                 for noise in PARTIAL_NOISE:
                     big = rng.beta(*shape, size=400_000)
                     changed = np.clip(big + rng.normal(0, noise, big.size), 0, 1).mean()
-                    for m in (0.02, 0.05):
+                    for m, tied in itertools.product((0.02, 0.05), (False, True) if k > 1 else (False,)):
                         fail = (changed - big.mean() + m) / changed  # P(total failure): Δ = (1 − fail)·E[changed] − E[ref] = −m
                         lossless = regression = 0.0
                         for start in range(0, runs, chunk):
                             size = min(chunk, runs - start)
                             ref = np.repeat(rng.beta(*shape, size=(size, n, 1)), k, axis=2)
-                            cand = np.clip(ref + rng.normal(0, noise, ref.shape), 0, 1) * (rng.random(ref.shape) >= fail)
+                            failed = rng.random((size, n, 1) if tied else ref.shape) < fail  # tied: every draw of a failed item
+                            cand = np.clip(ref + rng.normal(0, noise, ref.shape), 0, 1) * ~failed
                             test = noninferiority(summarise(ref, cand), m, ALPHA)
                             lossless += float(np.sum(test.lossless))
                             regression += float(np.sum(test.regression))
@@ -374,8 +376,77 @@ def partial_credit_table(runs: int, check: int = 2, seed: int = 9, chunk: int = 
                                 wrong += gate_on_matrices(ref[i], cand[i], m) != expected
                         worst_regression = max(worst_regression, regression / runs)
                         if lossless / runs > worst.rate:
-                            table[(n, k)] = worst = Cell(lossless / runs, f"reference Beta{shape}, noise SD {noise}, m {m}, total failures {fail:.1%}")
+                            table[(n, k)] = worst = Cell(lossless / runs, f"reference Beta{shape}, noise SD {noise}, m {m}, total failures {fail:.1%}{' of items' if tied else ''}")
     return table, worst_regression, wrong
+
+
+SKEWED_N = (20, 50, 100, 200, 500)
+SKEWED_MARGIN = (0.01, 0.02, 0.05)
+SKEWED_STEPS = (  # (loss, gain) of one item's score difference: one of them whole, the other small
+    *((-1.0, g) for g in (0.02, 0.05, 0.1, 0.2, 0.5)),
+    *((loss, 1.0) for loss in (-0.05, -0.1, -0.2, -0.5)),
+)
+
+
+def _mixture_rates(n: int, margin: float, loss: float, gain: float, p_loss: np.ndarray, delta: float) -> tuple[np.ndarray, np.ndarray, Paired, np.ndarray, Test]:
+    """P(LOSSLESS), P(REGRESSION), for each p_loss, when each item's difference is `loss` w.p. p_loss, `gain` w.p.
+    whatever makes the mean `delta`, else 0: exactly, over every count of losses and gains (and those counts'
+    data, probabilities and test)."""
+    i, j = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
+    keep = i + j <= n
+    losses, gains = i[keep].astype(float), j[keep].astype(float)
+    worse, better = -loss * losses, gain * gains
+    data = Paired(n=n, repeats=1, delta=(better - worse) / n, var_items=np.nan, worse=worse, better=better, binary=False,
+                  square=loss * loss * losses + gain * gain * gains)
+    test = noninferiority(data, margin, ALPHA)
+    p_gain = (delta - loss * p_loss) / gain
+    rest = n - losses - gains
+    log = gammaln(n + 1) - gammaln(losses + 1) - gammaln(gains + 1) - gammaln(rest + 1)
+    log = log + xlogy(losses, p_loss[:, None]) + xlogy(gains, p_gain[:, None]) + xlogy(rest, (1 - p_loss - p_gain)[:, None])
+    prob = np.exp(log)
+    return prob @ np.asarray(test.lossless), prob @ np.asarray(test.regression), data, prob, test
+
+
+def _mixture_matrices(n: int, loss: float, gain: float, losses: int, gains: int) -> tuple[np.ndarray, np.ndarray]:
+    """Records' scores with that many losses and gains: a loss lowers a 1, a gain raises 1 − gain to 1."""
+    ref, cand = np.ones((n, 1)), np.ones((n, 1))
+    cand[:losses] = 1 + loss
+    ref[losses:losses + gains] = 1 - gain
+    return ref, cand
+
+
+def skewed_partial_table(grid_n: tuple[int, ...] = SKEWED_N, check: int = 2) -> tuple[dict[int, tuple[Cell, Cell, Cell]], int]:
+    """Partial credit at its hardest, exactly: rare whole-step changes one way, many small ones the other
+    (a candidate that fails a few items totally and gains a little on many), one repeat. Per n: the worst
+    false LOSSLESS and false REGRESSION at a true Δ of −m, and false REGRESSION at Δ = 0, over m and
+    SKEWED_STEPS and the share of items changed; and how often gate_runs disagreed on the likeliest
+    deciding counts."""
+    table: dict[int, tuple[Cell, Cell, Cell]] = {}
+    wrong = 0
+    for n in grid_n:
+        worst = [Cell(0.0, ""), Cell(0.0, ""), Cell(0.0, "")]
+        for m in SKEWED_MARGIN:
+            for loss, gain in SKEWED_STEPS:
+                for column, delta in ((0, -m), (2, 0.0)):
+                    # P(loss) from the least the mean allows (no gains at Δ = −m) to where changes take every item
+                    low, high = max(delta / loss, 1e-4), (1 - delta / gain) / (1 - loss / gain)
+                    if low * 1.0001 >= high:
+                        continue
+                    p_loss = np.geomspace(low * 1.0001, high * 0.999, 10)
+                    lossless, regression, data, prob, test = _mixture_rates(n, m, loss, gain, p_loss, delta)
+                    where = [f"m {m}, steps {loss:+g}/{gain:+g}, P({loss:+g}) {p:.3g}" for p in p_loss]
+                    rates = ((lossless, 0), (regression, 1)) if column == 0 else ((regression, 2),)
+                    for rate, slot in rates:
+                        k = int(np.argmax(rate))
+                        if rate[k] > worst[slot].rate:
+                            worst[slot] = Cell(float(rate[k]), where[k])
+                    expected = np.where(np.asarray(test.lossless), 1, np.where(np.asarray(test.regression), 2, 0))
+                    for cell in np.argsort(-(prob.max(axis=0) * (expected > 0)))[:check]:
+                        losses, gains = int(round(float(np.asarray(data.worse)[cell]) / -loss)), int(round(float(np.asarray(data.better)[cell]) / gain))
+                        verdict = gate_on_matrices(*_mixture_matrices(n, loss, gain, losses, gains), m)
+                        wrong += verdict != (Verdict.INCONCLUSIVE, Verdict.LOSSLESS, Verdict.REGRESSION)[int(expected[cell])]
+        table[n] = (worst[0], worst[1], worst[2])
+    return table, wrong
 
 
 def item_tied_table(runs: int, seed: int = 4) -> dict[tuple[int, int, float], float]:
@@ -493,8 +564,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {n} | {lossless.rate:.2%} | {lossless.where} | {regression.rate:.2%} | {regression.where} | {normal.rate:.2%} ({normal.where}) |", file=out)
     worst_reg = max(worst_reg, *(r.rate for _, r, _ in wide.values()))
     print("\n## 7. Partial credit\n", file=out)
-    print(f"Scores in [0, 1]: the candidate changes every score a little and fails some items totally (score 0), as often as makes "
-          f"the true Δ exactly −m; {args.runs:,} simulations per cell, worst over two reference score distributions, two sizes of change and m = 0.02, 0.05.\n", file=out)
+    print(f"Scores in [0, 1]: the candidate changes every score a little and fails some draws totally (score 0; with repeats, also every draw of some items), "
+          f"as often as makes the true Δ exactly −m; {args.runs:,} simulations per cell, worst over two reference score distributions, two sizes of change and m = 0.02, 0.05.\n", file=out)
     print("| items | repeats | worst false LOSSLESS | where |\n|---|---|---|---|", file=out)
     partial, partial_reg, wrong_partial = partial_credit_table(args.runs)
     for (n, k), cell in partial.items():
@@ -502,8 +573,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nFalse REGRESSION there, worst: {partial_reg:.2%}. Sampled runs where gate_runs disagreed with the batch: {wrong_partial}.", file=out)
     worst_reg = max(worst_reg, partial_reg)
     wrong_sim += wrong_partial
+    print("\nAt its hardest, exactly: one repeat, each item's score difference a whole step one way (rare) or a small step the other (many), "
+          f"else 0, over m = {', '.join(map(str, SKEWED_MARGIN))}, steps {', '.join(f'{a:+g}/{b:+g}' for a, b in SKEWED_STEPS)} "
+          "and 10 shares of items changed per pair.\n", file=out)
+    print("| items | worst false LOSSLESS (Δ = −m) | where | worst false REGRESSION (Δ = −m) | where | worst false REGRESSION (Δ = 0) | where |\n|---|---|---|---|---|---|---|", file=out)
+    skewed, wrong_skewed = skewed_partial_table()
+    for n, cells in skewed.items():
+        print(f"| {n} | " + " | ".join(f"{c.rate:.2%} | {c.where}" for c in cells) + " |", file=out)
+    print(f"\nCounts where gate_runs disagreed with the enumeration: {wrong_skewed}.", file=out)
+    worst_reg = max(worst_reg, *(c.rate for _, r, z in skewed.values() for c in (r, z)))
+    wrong_exact += wrong_skewed
     ok = max(worst.rate, worst_sim.rate, worst_reg, *tied.values(), *(c.rate for c in unequal.values()), *(lo.rate for lo, _, _ in wide.values()),
-             *(c.rate for c in partial.values())) <= LIMIT and not wrong_exact and not wrong_sim
+             *(c.rate for c in partial.values()), *(lo.rate for lo, _, _ in skewed.values())) <= LIMIT and not wrong_exact and not wrong_sim
     print(f"\n{'PASS' if ok else 'FAIL'}: every false LOSSLESS and false REGRESSION rate ≤ {LIMIT:.1%}, and gate_runs agrees with every sampled cell.", file=out)
     tables = out.getvalue()
     sys.stdout.write(tables)
