@@ -27,7 +27,7 @@ few answers happened to change is not mistaken for a precise one.
   Var = Σ Var_g / G², each group's variance taken at its Δ under the macro's null (the groups
   moved in proportion to their variances, `macro_null`), t with Welch–Satterthwaite degrees of
   freedom, each group counting at most n_g − 1.
-- On the REGRESSION side, a continuity correction of one discordant draw (`continuity`).
+- On the REGRESSION side, a continuity correction of one discordant item (`continuity`).
 
 Every function takes numpy arrays as well as numbers, so the calibration runs thousands of
 simulated comparisons through exactly the code the gate runs.
@@ -125,18 +125,22 @@ def variance_of_delta(p: Paired, delta0: ArrayLike) -> tuple[ArrayLike, float]:
 
 
 def continuity(data: Paired | list[Paired]) -> float:
-    """One draw's worth of Δ: the REGRESSION side's continuity correction.
+    """One item's worth of Δ: the REGRESSION side's continuity correction.
 
     When few answers change, the count of answers lost is skewed to the right and the score
     statistic's lower tail is liberal: at a true Δ of exactly −m, REGRESSION was said about twice
-    as often as α (n = 200, a candidate that only breaks answers). Moving the
-    statistic by one discordant draw toward the null keeps it within α (docs/statistics.md).
+    as often as α (n = 200, one repeat, a candidate that only breaks answers). Moving the
+    statistic by one discordant item toward the null keeps it within α (docs/statistics.md).
+    With repeats the unit that can be missing is the item, not the draw: a reference whose few
+    wrong draws sit on one or two hard items, which the candidate gets right, gives a run that
+    happened to draw none of those items the look of a clean regression, and a correction of one
+    draw's worth said REGRESSION there in up to 5% of runs (20 items × 8 repeats at accuracy 0.95).
     Partial credit gets the same (its statistic is the 0/1 one where scores are 0 or 1, and a
     score moving from 1 to 0.5 must not escape a REGRESSION that 0 would not).
     The LOSSLESS side needs no correction."""
     if isinstance(data, list):
         return float(np.mean([continuity(g) for g in data])) / len(data)
-    return 1.0 / data.draws
+    return 1.0 / data.n
 
 
 def statistic(data: Paired | list[Paired], delta0: ArrayLike, shift: float = 0.0) -> tuple[ArrayLike, ArrayLike]:
