@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -243,6 +242,8 @@ def render_gate(reference: str, candidate: str, verdicts: list[TaskVerdict], fmt
 
 def junit_xml(verdicts: list[TaskVerdict]) -> str:
     """One testcase per task; anything but LOSSLESS is a failure whose message is the verdict line."""
+    import xml.etree.ElementTree as ET
+
     from evals.gate import Verdict
 
     failing = [v for v in verdicts if v.verdict != Verdict.LOSSLESS]
