@@ -574,8 +574,6 @@ def cmd_baseline_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from evals.baseline import BASELINE_JSON, load_baseline
-    from evals.gate import gate_saved
     from evals.records import load_run
     from evals.report import dumps, run_table, summarise
 
@@ -583,7 +581,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     folder = Path(args.dir)
     if not folder.is_dir():
         raise UsageError(f"{folder}: no such folder")
-    if (folder / COMPARE_JSON).exists():
+    if (folder / COMPARE_JSON).exists():  # a comparison: the gate (and numpy); a single run's table needs neither
+        from evals.baseline import BASELINE_JSON, load_baseline
+        from evals.gate import gate_saved
+
         pair = _read_compare(folder / COMPARE_JSON)
         reference = Path(pair["reference_dir"]) if "reference_dir" in pair else folder / pair["reference"]
         if (reference / BASELINE_JSON).exists():  # a gate against a baseline: its digests are checked again

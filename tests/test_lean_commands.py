@@ -65,6 +65,11 @@ def test_rerun_of_a_finished_run_needs_no_server_no_client_and_no_numpy(sim, tmp
     table = [line for line in first.stdout.splitlines() if "gsm8k" in line]
     assert [re.sub(r"\s+\S+s$", "", line) for line in table] == [re.sub(r"\s+\S+s$", "", line) for line in again.stdout.splitlines() if "gsm8k" in line]
 
+    # a single run's report is the same table: no gate, so no numpy either
+    code, modules = modules_after("report", str(out))
+    assert code == 0
+    assert not {"numpy", "evals.gate", "matplotlib"} & modules
+
     # with something left to send, the endpoint is asked first, and its being down stops the run before any request
     path.write_text("".join(records.splitlines(keepends=True)[:20]))
     resumed = run_evals("run", "sim", "--config", str(config), "--limit", "30", "--out", str(out))
