@@ -15,7 +15,6 @@ import os
 import shlex
 import signal
 import sys
-import traceback
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -880,6 +879,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as e:  # noqa: BLE001 - the one place where anything unexpected becomes exit 4, never 1
         if debug:
+            import traceback  # only on a failure: every command would pay for it at start
+
             traceback.print_exc()
         if isinstance(e, (OutputError, EngineError)):
             what = str(e)
