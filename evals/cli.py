@@ -506,8 +506,6 @@ async def run_against_baseline(config: Config, baseline: Path, runs: dict[str, R
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
-    import asyncio
-
     from evals.baseline import load_baseline
     from evals.gate import gate_saved, gate_summary, read_summary
     from evals.records import load_run
@@ -521,6 +519,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
     if args.baseline:
         baseline = Path(args.baseline)
         if args.candidate and not args.runs:
+            import asyncio  # a candidate to run; gating saved runs sends nothing and needs no event loop
+
             name = _endpoint_name(config, args.candidate)
             runs, problems = load_baseline(baseline)  # checked before a single request is sent
             if not runs:

@@ -97,3 +97,8 @@ def test_compare_report_from_memory_is_the_report_from_disk(sim, tmp_path: Path)
     code, modules = modules_after("report", str(out), "--config", str(config))
     assert code == done.returncode
     assert "evals.tasks" not in modules and "matplotlib" not in modules and "aiohttp" not in modules
+
+    # gating the saved runs sends nothing: no event loop, no client, no plotting
+    code, modules = modules_after("gate", str(out / "fp8"), str(out / "mxfp4"), "--config", str(config))
+    assert code == done.returncode
+    assert not {"asyncio", "aiohttp", "matplotlib"} & modules
