@@ -15,7 +15,6 @@ import os
 import shlex
 import signal
 import sys
-import traceback
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -507,8 +506,6 @@ async def run_against_baseline(config: Config, baseline: Path, runs: dict[str, R
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
-    import asyncio
-
     from evals.baseline import load_baseline
     from evals.gate import gate_saved, gate_summary, read_summary
     from evals.records import load_run
@@ -522,6 +519,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
     if args.baseline:
         baseline = Path(args.baseline)
         if args.candidate and not args.runs:
+            import asyncio  # a candidate to run; gating saved runs sends nothing and needs no event loop
+
             name = _endpoint_name(config, args.candidate)
             runs, problems = load_baseline(baseline)  # checked before a single request is sent
             if not runs:
@@ -574,8 +573,6 @@ def cmd_baseline_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from evals.baseline import BASELINE_JSON, load_baseline
-    from evals.gate import gate_saved
     from evals.records import load_run
     from evals.report import dumps, run_table, summarise
 
@@ -583,7 +580,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     folder = Path(args.dir)
     if not folder.is_dir():
         raise UsageError(f"{folder}: no such folder")
-    if (folder / COMPARE_JSON).exists():
+    if (folder / COMPARE_JSON).exists():  # a comparison: the gate (and numpy); a single run's table needs neither
+        from evals.baseline import BASELINE_JSON, load_baseline
+        from evals.gate import gate_saved
+
         pair = _read_compare(folder / COMPARE_JSON)
         reference = Path(pair["reference_dir"]) if "reference_dir" in pair else folder / pair["reference"]
         if (reference / BASELINE_JSON).exists():  # a gate against a baseline: its digests are checked again
@@ -879,6 +879,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as e:  # noqa: BLE001 - the one place where anything unexpected becomes exit 4, never 1
         if debug:
+            import traceback  # only on a failure: every command would pay for it at start
+
             traceback.print_exc()
         if isinstance(e, (OutputError, EngineError)):
             what = str(e)

@@ -26,7 +26,8 @@ from evals.errors import UsageError
 from evals.inference import Paired, holm, interval, noninferiority, summarise, variance_of_delta
 from evals.power import items_needed_binary, items_needed_scaled, repeats_needed
 from evals.records import Manifest, Record, Run
-from evals.stats import Comparison, Matched, describe, match, pass_hat_k, within_variance, z
+from evals.scores import pass_hat_k, z
+from evals.stats import Comparison, Matched, describe, match, within_variance
 
 if TYPE_CHECKING:  # scipy's boundaries are loaded only for a sequential run
     from evals.sequential import Design

@@ -46,7 +46,8 @@ from evals.config import public_url
 from evals.gate import SequentialState, TaskVerdict
 from evals.records import Manifest, Record, Run
 from evals.report import gate_json, sequential_line, summarise
-from evals.stats import match, z
+from evals.scores import z
+from evals.stats import match
 
 REPORT_HTML = "report.html"
 TEXT_CAP = 20_000  # characters per text of an item whose answers differ

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from pydantic import BaseModel
 from tabulate import tabulate
 
 from evals.records import Manifest, Record
-from evals.stats import clustered_mean, item_scores, pass_hat_k
+from evals.scores import clustered_mean, item_scores, mean, pass_hat_k
 
 if TYPE_CHECKING:  # the gate (and its statistics) is imported where a verdict is rendered: `evals run` needs none
     from evals.gate import SequentialState, TaskVerdict
@@ -244,6 +242,8 @@ def render_gate(reference: str, candidate: str, verdicts: list[TaskVerdict], fmt
 
 def junit_xml(verdicts: list[TaskVerdict]) -> str:
     """One testcase per task; anything but LOSSLESS is a failure whose message is the verdict line."""
+    import xml.etree.ElementTree as ET
+
     from evals.gate import Verdict
 
     failing = [v for v in verdicts if v.verdict != Verdict.LOSSLESS]
@@ -267,7 +267,7 @@ def domain_table(records: list[Record], trials: int, tablefmt: str = "simple") -
     for group, rs in sorted(by_group.items()):
         rows.append([group, len({r.item_id for r in rs}), len(rs), sum(r.error is not None for r in rs)] + [f"{pass_hat_k(rs, k):.4f}" for k in ks])
     if len(by_group) > 1:
-        macro = [np.mean([pass_hat_k(rs, k) for rs in by_group.values()]) for k in ks]
+        macro = [mean(pass_hat_k(rs, k) for rs in by_group.values()) for k in ks]
         rows.append(["macro", "", "", ""] + [f"{m:.4f}" for m in macro])
     headers = ["domain", "tasks", "trials run", "errors"] + [f"pass^{k}" for k in ks]
     return tabulate(rows, headers=headers, tablefmt=tablefmt, disable_numparse=True)

@@ -1,56 +1,22 @@
 """The numbers behind a verdict (design §7).
 
-Every estimate works on per-item scores: an item's score is its mean over repeats (seeds
-or trials), so the standard error is clustered by item (Miller 2024, "Adding Error Bars to
-Evals", arXiv:2411.00640): treating seeds as independent questions understates it.
+Every estimate works on per-item scores, with the standard error clustered by item
+(`evals.scores`, which also serves a single run's summary table without numpy).
 Two endpoints are compared item by item (the paired Δ), which removes the between-question
 variance both share; the unpaired SE is reported beside it.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from math import comb
-from statistics import NormalDist
 
 import numpy as np
 from pydantic import BaseModel
 
 from evals.records import Record
-
-
-def z(alpha: float) -> float:
-    """The one-sided critical value z_{1−α}."""
-    return NormalDist().inv_cdf(1 - alpha)  # the stdlib's quantile (Wichura's AS241, as scipy's ndtri): no scipy to import
-
-
-class Estimate(BaseModel):
-    mean: float
-    se: float
-    n: int
-    low: float
-    high: float
-
-
-def clustered_mean(scores: Iterable[float], alpha: float = 0.025) -> Estimate:
-    """Mean of per-item scores with SE = sd(ddof=1)/sqrt(n) and a two-sided 1−2α interval."""
-    values = np.asarray(list(scores), dtype=float)
-    n = len(values)
-    mean = float(values.mean()) if n else float("nan")
-    se = float(values.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
-    half = z(alpha) * se
-    return Estimate(mean=mean, se=se, n=n, low=mean - half, high=mean + half)
-
-
-def item_scores(records: Iterable[Record]) -> dict[str, float]:
-    """Mean score per item over its repeats whose score stands (see `Record.counts`)."""
-    by_item: dict[str, list[float]] = defaultdict(list)
-    for r in records:
-        if r.counts:
-            by_item[r.item_id].append(r.score)
-    return {item: float(np.mean(scores)) for item, scores in by_item.items()}
+from evals.scores import Estimate, clustered_mean
 
 
 @dataclass
@@ -180,11 +146,3 @@ def describe(reference: np.ndarray, candidate: np.ndarray, se: float, alpha: flo
         mcnemar=mcnemar_exact(ref_items, cand_items) if binary and n else None,
     )
 
-
-def pass_hat_k(records: Sequence[Record], k: int) -> float:
-    """tau2's pass^k: per item C(c, k) / C(n, k) over its n trials with c successes, averaged over items."""
-    by_item: dict[str, list[float]] = defaultdict(list)
-    for r in records:
-        by_item[r.item_id].append(r.score if r.counts else 0.0)  # a trial that errored did not succeed
-    values = [comb(int(sum(s)), k) / comb(len(s), k) for s in by_item.values() if len(s) >= k]
-    return float(np.mean(values)) if values else float("nan")

@@ -16,7 +16,7 @@ import pytest
 from conftest import run_evals
 
 from evals.records import read_records
-from evals.stats import clustered_mean, item_scores
+from evals.scores import clustered_mean, item_scores
 from evals.synthetic import write_gpqa_like
 from evals.tasks.base import Response
 from evals.tasks.gpqa import (

@@ -39,26 +39,42 @@ def write_config(path: Path, **urls: str) -> Path:
     return path
 
 
-def test_rerun_of_a_finished_run_needs_no_client_and_no_progress_bar(sim, tmp_path: Path) -> None:
+def test_rerun_of_a_finished_run_needs_no_server_no_client_and_no_numpy(sim, tmp_path: Path) -> None:
+    """Nothing left to send: the folder is read and summarised, the endpoint is not asked (it is
+    down here), and neither the HTTP client, the progress bar nor numpy is imported."""
     server = sim()
     config = write_config(tmp_path / "evals.toml", sim=server.url)
     out = tmp_path / "out"
     first = run_evals("run", "sim", "--config", str(config), "--limit", "30", "--out", str(out))
     assert first.returncode == 0, first.stderr
-    records = (out / "sim" / "gsm8k" / "records.jsonl").read_text()
+    path = out / "sim" / "gsm8k" / "records.jsonl"
+    records = path.read_text()
+    assert server.stats()["requests"]["/v1/completions"] == 30
+    server.stop()
 
     code, modules = modules_after("run", "sim", "--config", str(config), "--limit", "30", "--out", str(out))
     assert code == 0
-    assert "aiohttp" not in modules and "rich" not in modules and "matplotlib" not in modules
-    assert (out / "sim" / "gsm8k" / "records.jsonl").read_text() == records  # nothing sent, nothing appended
+    assert not {"aiohttp", "rich", "matplotlib", "numpy"} & modules
+    assert path.read_text() == records  # nothing sent, nothing appended
     manifest = json.loads((out / "sim" / "gsm8k" / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["records"] == 30 and manifest["errors"] == 0
-    assert server.stats()["requests"]["/v1/completions"] == 30
+    assert manifest["model"] == "sim-reference"  # the run's own, not asked of the server again
 
     again = run_evals("run", "sim", "--config", str(config), "--limit", "30", "--out", str(out))
     assert again.returncode == 0 and "30 of 30 done" in again.stderr
     table = [line for line in first.stdout.splitlines() if "gsm8k" in line]
     assert [re.sub(r"\s+\S+s$", "", line) for line in table] == [re.sub(r"\s+\S+s$", "", line) for line in again.stdout.splitlines() if "gsm8k" in line]
+
+    # a single run's report is the same table: no gate, so no numpy either
+    code, modules = modules_after("report", str(out))
+    assert code == 0
+    assert not {"numpy", "evals.gate", "matplotlib"} & modules
+
+    # with something left to send, the endpoint is asked first, and its being down stops the run before any request
+    path.write_text("".join(records.splitlines(keepends=True)[:20]))
+    resumed = run_evals("run", "sim", "--config", str(config), "--limit", "30", "--out", str(out))
+    assert resumed.returncode == 2 and "cannot reach" in resumed.stderr
+    assert path.read_text().count("\n") == 20
 
 
 def test_compare_report_from_memory_is_the_report_from_disk(sim, tmp_path: Path) -> None:
@@ -81,3 +97,8 @@ def test_compare_report_from_memory_is_the_report_from_disk(sim, tmp_path: Path)
     code, modules = modules_after("report", str(out), "--config", str(config))
     assert code == done.returncode
     assert "evals.tasks" not in modules and "matplotlib" not in modules and "aiohttp" not in modules
+
+    # gating the saved runs sends nothing: no event loop, no client, no plotting
+    code, modules = modules_after("gate", str(out / "fp8"), str(out / "mxfp4"), "--config", str(config))
+    assert code == done.returncode
+    assert not {"asyncio", "aiohttp", "matplotlib"} & modules

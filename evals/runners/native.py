@@ -131,6 +131,7 @@ class Job:
     sent: int = 0
     looks: Looks | None = None  # a sequentially gated task: shared with the other arm
     plan: SequentialPlan | None = None
+    design: dict[str, Any] | None = None  # the plan made for these items, as the manifest records it
 
 
 @dataclass(frozen=True)
@@ -152,11 +153,11 @@ def _sampling(params: dict[str, Any], endpoint: Endpoint) -> dict[str, Any]:
     return sampling
 
 
-def _manifest(job: Job) -> Manifest:
+def _manifest(job: Job, model: str) -> Manifest:
     task, endpoint = job.task, job.endpoint
     repeats = task.repeats()
     sample = task.build_request(job.items[0], repeats[0]) if job.items else None
-    return new_manifest(task, endpoint.name, endpoint.config.public_base_url, endpoint.model, items=len(job.items),
+    return new_manifest(task, endpoint.name, endpoint.config.public_base_url, model, items=len(job.items),
                         dataset_fingerprint=sha256_json([i.model_dump() for i in job.items]), sampling=_sampling(sample.params if sample else {}, endpoint))
 
 
@@ -171,34 +172,45 @@ def _check_resumable(old: Manifest, new: Manifest, folder: Path) -> None:
             raise UsageError(f"{folder} holds a run with a different {what}; pass another --out to start afresh")
 
 
-def prepare(job: Job) -> list[tuple[Item, int]]:
-    """Load items, check the folder can be resumed, and list what is still to send.
+def to_send(job: Job) -> list[tuple[Item, int]]:
+    """Load the items (in a sequential design's order) and the records already in the folder; what is still to send.
 
-    The records already there are kept on the job: when nothing new is appended (a rerun of a
-    finished run) they are the run's records, and the file is not read a second time."""
+    The records are kept on the job: when nothing new is appended (a rerun of a finished run)
+    they are the run's records, and the file is not read a second time."""
     job.items = job.task.load_items()
     if not job.items:
         raise UsageError(f"task {job.task.name}: no items to evaluate")
-    store = RunStore(job.folder)
-    manifest = _manifest(job)
+    repeats = job.task.repeats()
     if job.plan is not None:  # a sequential design: the seeded order, recorded, and the looks when gated live
         from evals.sequential import Design, look_sizes, order
 
         ordered = order([i.item_id for i in job.items], job.plan.seed)
         design = Design(tuple(look_sizes(len(ordered), job.plan.looks)), job.plan.alpha, job.plan.futility, job.plan.seed)
-        manifest.extra["sequential"] = design.to_manifest(ordered)
+        job.design = design.to_manifest(ordered)
         if job.looks is not None:
-            job.looks.register(job.endpoint.name, ordered, design.sizes, len(manifest.repeats))
+            job.looks.register(job.endpoint.name, ordered, design.sizes, len(repeats))
         rank = {item: i for i, item in enumerate(ordered)}
         job.items.sort(key=lambda i: rank[i.item_id])
-    old = store.manifest()
+    job.records = RunStore(job.folder).existing()
+    done = {r.key for r in job.records if r.error is None}
+    return [(item, rep) for item in job.items for rep in repeats if (item.item_id, rep) not in done]
+
+
+def prepare(job: Job) -> None:
+    """The job's manifest, checked against the one in its folder: a rerun resumes only the same run.
+
+    Its model is the one the endpoint serves (`resolve_model`, asked when anything is to be sent
+    to it) or, with nothing to send, the one the folder's run was made with: a rerun of a
+    finished run does not ask the endpoint anything. A model named in the config is checked
+    against the folder's either way."""
+    old = RunStore(job.folder).manifest()
+    manifest = _manifest(job, job.endpoint.model or (old.model if old is not None else ""))
+    if job.design is not None:
+        manifest.extra["sequential"] = job.design
     if old is not None:
         _check_resumable(old, manifest, job.folder)
         manifest.started_at = old.started_at
     job.manifest = manifest
-    job.records = store.existing()
-    done = {r.key for r in job.records if r.error is None}
-    return [(item, rep) for item in job.items for rep in manifest.repeats if (item.item_id, rep) not in done]
 
 
 async def _run_one(job: Job, store: RunStore, pending: list[tuple[Item, int]], board: ProgressBoard | _Silent) -> None:
@@ -266,9 +278,13 @@ async def run_jobs(jobs: list[Job], answered: Callable[[], None] | None = None) 
 
     `answered` is called once the first request is answered (`evals compare` then readies the
     gate and the report in a thread, `evals.preload`); not at all when nothing is sent."""
-    endpoints = {id(j.endpoint): j.endpoint for j in jobs}
-    await asyncio.gather(*(e.resolve_model() for e in endpoints.values()))
-    pendings = [prepare(job) for job in jobs]
+    pendings = [to_send(job) for job in jobs]
+    # an endpoint is asked whether it answers, and which model it serves, only when there is
+    # something to send it: a rerun of a finished run reads its folder and needs no server
+    sending = {id(j.endpoint): j.endpoint for j, p in zip(jobs, pendings) if p}
+    await asyncio.gather(*(e.resolve_model() for e in sending.values()))
+    for job in jobs:
+        prepare(job)
     # a task that needs more of an endpoint than completions (prompt logprobs) probes it once, before any request
     await asyncio.gather(*(j.task.preflight(j.endpoint) for j, p in zip(jobs, pendings) if p and hasattr(j.task, "preflight")))
     stores = [RunStore(job.folder) for job in jobs]

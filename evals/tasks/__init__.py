@@ -112,7 +112,7 @@ def _build(name: str, raw: dict[str, Any], source: str, data_dir: Path | None) -
     if prefixed is not None:
         cls, rest = prefixed
         return cls(_options(cls, raw, source, name), data_dir, rest)
-    tasks = registry()
+    tasks = BUILTIN if name in BUILTIN else registry()  # a plugin cannot replace a built-in: the entry points need no scan for one
     if name not in tasks:
         raise UsageError(_unknown(name, tasks))
     cls = tasks[name]

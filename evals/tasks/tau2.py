@@ -34,9 +34,9 @@ ERROR_TERMINATIONS = {"infrastructure_error", "agent_error"}
 
 def __getattr__(name: str) -> Any:
     """`pass_hat_k`, tau2's own metric, is kept here where tau2 users look; imported on use, so
-    that listing the tasks does not load the statistics (and numpy)."""
+    that listing the tasks does not load the scores' models."""
     if name == "pass_hat_k":
-        from evals.stats import pass_hat_k
+        from evals.scores import pass_hat_k
 
         return pass_hat_k
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
