@@ -10,6 +10,7 @@ the samples its log does not hold.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -78,9 +79,25 @@ def test_epochs_are_repeats_and_the_log_is_kept_and_named(sim, tmp_path: Path) -
     # a baseline of it, and a candidate run now against that baseline, on its task configuration
     saved = run_evals("baseline", "save", str(out / "sim"), "arith", "--root", str(tmp_path / "baselines"), "--config", str(cfg), cwd=REPO)
     assert saved.returncode == 0, saved.stderr
-    gated = run_evals("gate", "--baseline", str(tmp_path / "baselines" / "arith"), "--candidate", "sim", "--config", str(cfg), "--out", str(tmp_path / "g"), cwd=REPO)
+    baseline = tmp_path / "baselines" / "arith"
+    # the log goes with it, where the baseline's manifest says, and under a digest
+    kept = baseline / FOLDER / log_name
+    assert json.loads((baseline / FOLDER / "manifest.json").read_text())["extra"]["inspect_logs"] == [log_name]
+    assert kept.read_bytes() == (folder / log_name).read_bytes() and len(read_eval_log(str(kept)).samples) == 30
+    digests = json.loads((baseline / "baseline.json").read_text())["tasks"][TASK]["files_sha256"]
+    assert digests == {log_name: hashlib.sha256(kept.read_bytes()).hexdigest()}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["baselines", "evals.toml", "out"]  # nothing written beside it
+    assert sorted(p.name for p in (tmp_path / "baselines").iterdir()) == ["arith"]
+
+    gated = run_evals("gate", "--baseline", str(baseline), "--candidate", "sim", "--config", str(cfg), "--out", str(tmp_path / "g"), cwd=REPO)
     assert gated.returncode in (0, 3), gated.stdout + gated.stderr  # the same simulator: never REGRESSION, never ERROR
     assert chat_served(server) == served + 30 and len(records(tmp_path / "g" / "sim" / FOLDER)) == 30
+
+    # `baseline verify` covers the log: a changed one is an ERROR naming it
+    assert run_evals("baseline", "verify", str(baseline)).returncode == 0
+    kept.write_bytes(kept.read_bytes() + b"\0")
+    changed = run_evals("baseline", "verify", str(baseline))
+    assert changed.returncode == 4 and f"{kept} does not match its sha256" in changed.stdout, changed.stdout
 
 
 def test_compare_true_delta_zero_is_lossless(sim, tmp_path: Path) -> None:
