@@ -146,14 +146,20 @@ def announce_resume(out: Path, endpoints: list[str], tasks: list[str]) -> None:
 
     for e in endpoints:
         for t in tasks:
-            manifest = read_manifest(out / e / task_folder(t))
+            folder = out / e / task_folder(t)
+            manifest = read_manifest(folder)
             if manifest is None:
                 continue
             refused = why_not_rerun(manifest)
             if refused:
-                raise UsageError(f"{out / e / task_folder(t)}: {refused}; pass another --out")
-            records = out / e / task_folder(t) / "records.jsonl"
-            done = sum(r.error is None for r in read_records(records))
+                raise UsageError(f"{folder}: {refused}; pass another --out")
+            if t.startswith("inspect:"):  # its records are written when inspect ends: count what its logs hold too
+                from evals.runners.inspect_eval import held_records
+
+                held = held_records(folder, manifest)
+            else:
+                held = read_records(folder / "records.jsonl")
+            done = sum(r.error is None for r in held)
             total = manifest.items * len(manifest.repeats)
             print(f"resuming {out} ({e}/{t}): {min(done, total):,} of {total:,} done, started {manifest.started_at}", file=sys.stderr)
 

@@ -117,8 +117,9 @@ def test_compare_true_delta_zero_is_lossless(sim, tmp_path: Path) -> None:
 
 def test_compare_killed_midway_resumes_with_only_the_missing_samples_then_finds_the_regression(sim, tmp_path: Path) -> None:
     """True Δ = −0.2: kill -9 of `evals compare` while both arms' inspect runs are sending; the
-    inspect subprocesses stop with it; the rerun imports what their logs hold, sends only the
-    rest, counts nothing twice, and the gate says REGRESSION."""
+    inspect subprocesses stop with it; the rerun says how much of each arm is done (what the logs
+    hold, of the 200 samples the manifest owes since inspect loaded the task), imports it, sends
+    only the rest, counts nothing twice, and the gate says REGRESSION."""
     from inspect_ai.log import read_eval_log
 
     servers = {"fp8": sim("--seed", "3", "--latency-ms", "60"), "mxfp4": sim("--seed", "3", "--latency-ms", "60", "--profile", "quantized", "--delta", "-0.2")}
@@ -141,7 +142,8 @@ def test_compare_killed_midway_resumes_with_only_the_missing_samples_then_finds_
     held: dict[str, int] = {}
     for arm in servers:
         folder = out / arm / FOLDER
-        assert json.loads((folder / "manifest.json").read_text())["status"] == "running"
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert manifest["status"] == "running" and manifest["items"] == 200 and manifest["dataset_fingerprint"]
         assert not (folder / "records.jsonl").exists() or not records(folder)  # nothing scored yet
         logs = list((folder / "inspect-logs").glob("*.eval"))
         assert len(logs) == 1
@@ -154,7 +156,8 @@ def test_compare_killed_midway_resumes_with_only_the_missing_samples_then_finds_
 
     result = run_evals("compare", "fp8", "mxfp4", "--tasks", TASK, "--config", str(cfg), "--out", str(out), cwd=REPO)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "resuming" in result.stderr
+    for arm in servers:
+        assert f"resuming {out} ({arm}/{TASK}): {held[arm]} of 200 done" in result.stderr, result.stderr
     assert json.loads((out / "gate.json").read_text())["verdict"] == "REGRESSION"
     for arm, server in servers.items():
         folder = out / arm / FOLDER
