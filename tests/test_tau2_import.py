@@ -229,3 +229,22 @@ def test_an_import_is_gated_and_saved_as_a_baseline_but_never_run_again(tau2_dir
     assert resumed.returncode == 2 and resumed.stderr.count("\n") == 1, resumed.stderr
     assert f"{folder}: tau2 on fp8 was imported" in resumed.stderr and "pass another --out" in resumed.stderr
     assert (folder / "records.jsonl").read_bytes() == before and read_manifest(folder) == manifest
+
+
+@pytest.mark.parametrize(("change", "named"), [(("seed",), "seed"), (("user_info", "llm_args", "temperature"), "user temperature")])
+def test_files_of_two_runs_are_not_imported_as_one(tau2_dir: Path, tmp_path: Path, change: tuple[str, ...], named: str) -> None:
+    """The options an import's manifest holds are one run's: domains run with another seed or user temperature are refused."""
+    from evals.errors import UsageError
+
+    data = json.loads((tau2_dir / "mock_success_2trials.results.json").read_text())
+    (tmp_path / "a.json").write_text(json.dumps(data))
+    data["info"]["environment_info"]["domain_name"] = "other"
+    *path, last = change
+    target = data["info"]
+    for key in path:
+        target = target[key]
+    target[last] = 7
+    (tmp_path / "b.json").write_text(json.dumps(data))
+    with pytest.raises(UsageError, match=f"^the results files disagree on {named} "):
+        import_results([tmp_path / "a.json", tmp_path / "b.json"], "fp8", tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -1,7 +1,8 @@
 """Tasks that an established engine runs (tau2): pick the engine, resolve the user simulator, resume.
 
 An engine run is all or nothing: a finished run with the same configuration is reused as it
-is, anything else is run again (the engines keep their own logs).
+is, anything else is run again (the engines keep their own logs). A folder holding results
+imported by `evals import tau2` is neither: it is refused (`manifests.why_not_rerun`).
 """
 
 from __future__ import annotations

@@ -99,11 +99,11 @@ def imported_options(settings: dict[str, dict[str, Any]], records: list[Record])
     No `user_model`: results files name the user simulator's model and URL, not an endpoint of
     an evals.toml (`extra.user_simulator` keeps what they name)."""
     tau2 = tau2_settings(settings)
-    user_temperature = {json.dumps(s["user_simulator"].get("temperature")) for s in settings.values()}
+    user_temperature = _agreed({d: {"user temperature": s["user_simulator"].get("temperature")} for d, s in settings.items()}, "user temperature")
     options: dict[str, Any] = {"engine": ENGINE, "domains": tau2["domains"], "trials": tau2["num_trials"],
                                "task_ids": sorted({r.item_id for r in records})}
     for field, value in (("max_steps", tau2["max_steps"]), ("seed", tau2["seed"]), ("temperature", tau2["agent_temperature"]),
-                         ("user_temperature", json.loads(user_temperature.pop()) if len(user_temperature) == 1 else None)):
+                         ("user_temperature", user_temperature)):
         if value is not None:  # tau2 left it to its default: the options' default stands, tau2_settings keeps the null
             options[field] = value
     try:
