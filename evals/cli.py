@@ -138,16 +138,27 @@ def choose_out(args: argparse.Namespace, endpoints: list[str], tasks: list[str],
 
 
 def announce_resume(out: Path, endpoints: list[str], tasks: list[str]) -> None:
-    """Say so on stderr when a folder already holds part of this run: no silent resumes."""
+    """Say so on stderr when a folder already holds part of this run: no silent resumes (and
+    refuse, before anything is sent, a folder whose run cannot be resumed here: an import)."""
     from evals.records import read_manifest, read_records, task_folder
+    from evals.runners.manifests import why_not_rerun
 
     for e in endpoints:
         for t in tasks:
-            manifest = read_manifest(out / e / task_folder(t))
+            folder = out / e / task_folder(t)
+            manifest = read_manifest(folder)
             if manifest is None:
                 continue
-            records = out / e / task_folder(t) / "records.jsonl"
-            done = sum(r.error is None for r in read_records(records))
+            refused = why_not_rerun(manifest)
+            if refused:
+                raise UsageError(f"{folder}: {refused}; pass another --out")
+            if t.startswith("inspect:"):  # its records are written when inspect ends: count what its logs hold too
+                from evals.runners.inspect_eval import held_records
+
+                held = held_records(folder, manifest)
+            else:
+                held = read_records(folder / "records.jsonl")
+            done = sum(r.error is None for r in held)
             total = manifest.items * len(manifest.repeats)
             print(f"resuming {out} ({e}/{t}): {min(done, total):,} of {total:,} done, started {manifest.started_at}", file=sys.stderr)
 
@@ -523,6 +534,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
             name = _endpoint_name(config, args.candidate)
             runs, problems = load_baseline(baseline)  # checked before a single request is sent
+            _refuse_imported(baseline, runs)
             if not runs:
                 return _finish_gate(f"baseline {baseline}", args.candidate, _integrity_errors(problems, config), None, args)
             out = choose_out(args, [name], sorted(runs), prefix="gate-", pair=("baseline", name))
@@ -548,6 +560,16 @@ def cmd_gate(args: argparse.Namespace) -> int:
     ref_runs, cand_runs = load_run(ref), load_run(cand)
     verdicts = gate_saved(ref_runs, cand_runs, config.gate)
     return _finish_gate(str(ref), str(cand), verdicts, None, args, comparison_page(str(ref), str(cand), verdicts, ref_runs, cand_runs, config.resolved_data_dir()))
+
+
+def _refuse_imported(baseline: Path, runs: dict[str, Run]) -> None:
+    """A baseline task imported from an engine's results cannot be matched by a candidate run here: one line, exit 2."""
+    from evals.runners.manifests import why_not_rerun
+
+    for manifest, _ in runs.values():
+        refused = why_not_rerun(manifest)
+        if refused:
+            raise UsageError(f"baseline {baseline}: {refused}: `evals gate --baseline {baseline} RUN_DIR`")
 
 
 def cmd_baseline_save(args: argparse.Namespace) -> int:

@@ -189,18 +189,25 @@ def read_manifest(folder: Path) -> Manifest | None:
 Run = tuple[Manifest, list[Record]]
 
 
-def load_run(folder: Path) -> dict[str, Run]:
-    """A saved run by task: a task folder (with manifest.json) or a folder of task folders."""
+def run_folders(folder: Path) -> list[Path]:
+    """The task folders of a saved run: `folder` itself (with manifest.json) or its subfolders holding one."""
     folders = [folder] if (folder / MANIFEST).exists() else sorted(p for p in folder.glob("*") if (p / MANIFEST).exists())
     if not folders:
         raise UsageError(f"{folder}: no run here (expected manifest.json, or task folders holding one)")
-    runs = {}
-    for f in folders:
-        manifest = read_manifest(f)
-        assert manifest is not None
-        records = f / RECORDS if (f / RECORDS).exists() else f / RECORDS_GZ
-        runs[manifest.task] = (manifest, read_records(records))
-    return runs
+    return folders
+
+
+def load_run(folder: Path) -> dict[str, Run]:
+    """A saved run by task: a task folder (with manifest.json) or a folder of task folders."""
+    return {run[0].task: run for run in map(load_task_run, run_folders(folder))}
+
+
+def load_task_run(folder: Path) -> Run:
+    """One task folder's manifest and records (records.jsonl, or a baseline's records.jsonl.gz)."""
+    manifest = read_manifest(folder)
+    assert manifest is not None
+    records = folder / RECORDS if (folder / RECORDS).exists() else folder / RECORDS_GZ
+    return manifest, read_records(records)
 
 
 class FolderLock:

@@ -165,3 +165,51 @@ def test_the_shipped_baseline_gates_offline(sim, tmp_path: Path, data_dir: Path)
     cfg.write_text(f'[endpoints.candidate]\nbase_url = "{damaged.url}"\n')
     result = run_evals("gate", "--baseline", str(shipped), "--candidate", "candidate", "--config", str(cfg), "--out", str(tmp_path / "p"))
     assert result.returncode == 1, result.stdout + result.stderr
+
+
+def named_run(folder: Path, logs: list[str]) -> Path:
+    """A finished one-record run whose manifest names `logs` as inspect's eval logs (written by hand: what is
+    tested is which names save_baseline follows, not inspect)."""
+    from evals.records import Manifest, Record, RunStore
+
+    store = RunStore(folder / "t")
+    store.open()
+    store.append(Record(task="t", item_id="a", endpoint="e", request_hash="h", score=1.0))
+    store.close()
+    store.write_manifest(Manifest(task="t", task_version="1", task_config={}, dataset_fingerprint="d", prompt_fingerprint="p", sampling={},
+                                  endpoint="e", base_url="", model="m", tool_version="", items=1, repeats=[0], started_at="",
+                                  status="complete", records=1, extra={"inspect_logs": logs}))
+    return folder
+
+
+@pytest.mark.parametrize("name", ["../outside.eval", "{tmp}/outside.eval", "inspect-logs/link.eval", "inspect-logs/absent.eval", "manifest.json"])
+def test_a_named_file_outside_the_run_is_refused_and_nothing_is_written(tmp_path: Path, name: str) -> None:
+    from evals.baseline import save_baseline
+    from evals.errors import UsageError
+
+    (tmp_path / "outside.eval").write_text("not the run's")
+    run = named_run(tmp_path / "run", [name.format(tmp=tmp_path)])
+    (run / "t" / "inspect-logs").mkdir()
+    (run / "t" / "inspect-logs" / "link.eval").symlink_to(tmp_path / "outside.eval")
+    with pytest.raises(UsageError, match="not a file inside"):
+        save_baseline(run, "b", tmp_path / "bl", max_error_rate=0.0)
+    assert not (tmp_path / "bl").exists() and not (tmp_path / "run" / "outside.eval").exists()
+
+
+def test_a_named_file_is_kept_at_its_name_and_verified(tmp_path: Path) -> None:
+    from evals.baseline import save_baseline, verify
+
+    run = named_run(tmp_path / "run", ["inspect-logs/a/x.eval"])
+    (run / "t" / "inspect-logs" / "a").mkdir(parents=True)
+    (run / "t" / "inspect-logs" / "a" / "x.eval").write_bytes(b"log")
+    baseline = save_baseline(run, "b", tmp_path / "bl", max_error_rate=0.0)
+    assert (baseline / "t" / "inspect-logs" / "a" / "x.eval").read_bytes() == b"log"
+    assert verify(baseline) == (["t"], {})
+    (baseline / "t" / "inspect-logs" / "a" / "x.eval").unlink()
+    good, problems = verify(baseline)
+    assert good == [] and problems["t"].endswith("x.eval missing from the baseline")
+    # a baseline.json without the log's digest (an older evals's) is not taken for whole
+    info = json.loads((baseline / "baseline.json").read_text())
+    del info["tasks"]["t"]["files_sha256"]
+    (baseline / "baseline.json").write_text(json.dumps(info))
+    assert "holds no sha256 for" in verify(baseline)[1]["t"]

@@ -10,6 +10,7 @@ the samples its log does not hold.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -78,9 +79,25 @@ def test_epochs_are_repeats_and_the_log_is_kept_and_named(sim, tmp_path: Path) -
     # a baseline of it, and a candidate run now against that baseline, on its task configuration
     saved = run_evals("baseline", "save", str(out / "sim"), "arith", "--root", str(tmp_path / "baselines"), "--config", str(cfg), cwd=REPO)
     assert saved.returncode == 0, saved.stderr
-    gated = run_evals("gate", "--baseline", str(tmp_path / "baselines" / "arith"), "--candidate", "sim", "--config", str(cfg), "--out", str(tmp_path / "g"), cwd=REPO)
+    baseline = tmp_path / "baselines" / "arith"
+    # the log goes with it, where the baseline's manifest says, and under a digest
+    kept = baseline / FOLDER / log_name
+    assert json.loads((baseline / FOLDER / "manifest.json").read_text())["extra"]["inspect_logs"] == [log_name]
+    assert kept.read_bytes() == (folder / log_name).read_bytes() and len(read_eval_log(str(kept)).samples) == 30
+    digests = json.loads((baseline / "baseline.json").read_text())["tasks"][TASK]["files_sha256"]
+    assert digests == {log_name: hashlib.sha256(kept.read_bytes()).hexdigest()}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["baselines", "evals.toml", "out"]  # nothing written beside it
+    assert sorted(p.name for p in (tmp_path / "baselines").iterdir()) == ["arith"]
+
+    gated = run_evals("gate", "--baseline", str(baseline), "--candidate", "sim", "--config", str(cfg), "--out", str(tmp_path / "g"), cwd=REPO)
     assert gated.returncode in (0, 3), gated.stdout + gated.stderr  # the same simulator: never REGRESSION, never ERROR
     assert chat_served(server) == served + 30 and len(records(tmp_path / "g" / "sim" / FOLDER)) == 30
+
+    # `baseline verify` covers the log: a changed one is an ERROR naming it
+    assert run_evals("baseline", "verify", str(baseline)).returncode == 0
+    kept.write_bytes(kept.read_bytes() + b"\0")
+    changed = run_evals("baseline", "verify", str(baseline))
+    assert changed.returncode == 4 and f"{kept} does not match its sha256" in changed.stdout, changed.stdout
 
 
 def test_compare_true_delta_zero_is_lossless(sim, tmp_path: Path) -> None:
@@ -100,8 +117,9 @@ def test_compare_true_delta_zero_is_lossless(sim, tmp_path: Path) -> None:
 
 def test_compare_killed_midway_resumes_with_only_the_missing_samples_then_finds_the_regression(sim, tmp_path: Path) -> None:
     """True Δ = −0.2: kill -9 of `evals compare` while both arms' inspect runs are sending; the
-    inspect subprocesses stop with it; the rerun imports what their logs hold, sends only the
-    rest, counts nothing twice, and the gate says REGRESSION."""
+    inspect subprocesses stop with it; the rerun says how much of each arm is done (what the logs
+    hold, of the 200 samples the manifest owes since inspect loaded the task), imports it, sends
+    only the rest, counts nothing twice, and the gate says REGRESSION."""
     from inspect_ai.log import read_eval_log
 
     servers = {"fp8": sim("--seed", "3", "--latency-ms", "60"), "mxfp4": sim("--seed", "3", "--latency-ms", "60", "--profile", "quantized", "--delta", "-0.2")}
@@ -124,7 +142,8 @@ def test_compare_killed_midway_resumes_with_only_the_missing_samples_then_finds_
     held: dict[str, int] = {}
     for arm in servers:
         folder = out / arm / FOLDER
-        assert json.loads((folder / "manifest.json").read_text())["status"] == "running"
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert manifest["status"] == "running" and manifest["items"] == 200 and manifest["dataset_fingerprint"]
         assert not (folder / "records.jsonl").exists() or not records(folder)  # nothing scored yet
         logs = list((folder / "inspect-logs").glob("*.eval"))
         assert len(logs) == 1
@@ -137,7 +156,8 @@ def test_compare_killed_midway_resumes_with_only_the_missing_samples_then_finds_
 
     result = run_evals("compare", "fp8", "mxfp4", "--tasks", TASK, "--config", str(cfg), "--out", str(out), cwd=REPO)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "resuming" in result.stderr
+    for arm in servers:
+        assert f"resuming {out} ({arm}/{TASK}): {held[arm]} of 200 done" in result.stderr, result.stderr
     assert json.loads((out / "gate.json").read_text())["verdict"] == "REGRESSION"
     for arm, server in servers.items():
         folder = out / arm / FOLDER

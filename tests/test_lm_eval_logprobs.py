@@ -178,12 +178,19 @@ def test_the_request_is_lm_evals_tokens_and_body(monkeypatch: pytest.MonkeyPatch
 @pytest.mark.parametrize(("options", "message"), [
     ({}, r'^task lm-eval:arc_easy is a multiple_choice task, scored from prompt logprobs per token: set tokenizer = "HF_ID_OR_FOLDER"'),
     ({"tokenizer": str(TOKENIZER), "chat": True}, r"^task lm-eval:arc_easy is a multiple_choice task, scored from prompt logprobs on /v1/completions: chat = true"),
+    # lm-eval's local-chat-completions has no loglikelihood either: chat = true is refused for it too
+    ({"tokenizer": str(TOKENIZER), "chat": True, "task": "lambada_openai"},
+     r"^task lm-eval:lambada_openai is a loglikelihood task, scored from prompt logprobs on /v1/completions: chat = true does not apply to it$"),
+    # perplexity over rolling windows (wikitext) is not run here: the one line names the task type and those that run
+    ({"tokenizer": str(TOKENIZER), "task": "wikitext"},
+     r"^task lm-eval:wikitext is a loglikelihood_rolling task; the task types that run here are generate_until, loglikelihood, multiple_choice$"),
 ])
 def test_what_a_logprob_task_lacks_is_one_line_before_any_download(monkeypatch: pytest.MonkeyPatch, options: dict[str, Any], message: str) -> None:
     from evals.errors import UsageError
 
+    task = options.pop("task", "arc_easy")
     with pytest.raises(UsageError, match=message):
-        make_task(monkeypatch, "arc_easy", **options).load_items()
+        make_task(monkeypatch, task, **options).load_items()
 
 
 def test_a_tokenizer_that_does_not_load_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

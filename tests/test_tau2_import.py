@@ -190,3 +190,61 @@ def test_tau2_bench_engine_runs_tau2_and_imports_what_it_wrote(sim, tau2_dir: Pa
     failed = run_evals("run", "fp8", "--tasks", "tau2", "--config", str(config), "--out", "out2", cwd=tmp_path, env=env)
     assert failed.returncode == 4, failed.stderr  # the engine failed: not a usage error
     assert failed.stderr.startswith("evals: error: tau2 run --domain mock failed (exit 1") and "no route" in failed.stderr
+
+
+def test_an_import_is_gated_and_saved_as_a_baseline_but_never_run_again(tau2_dir: Path, tmp_path: Path) -> None:
+    """An import's manifest comes from the one manifest builder, with options a `[tasks.tau2]` table could hold;
+    it pairs with another import and makes a baseline. Running it again cannot match it (its user simulator
+    was no endpoint of ours): a candidate run against it, or a resume into its folder, is one line, exit 2,
+    before any request (the endpoint below does not even listen)."""
+    import evals
+    from evals.records import read_manifest
+    from evals.tasks import task_from_manifest
+
+    results = str(tau2_dir / "mock_success_2trials.results.json")
+    for arm in ("fp8", "mxfp4"):
+        assert run_evals("import", "tau2", results, "--endpoint", arm, "--out", str(tmp_path / arm)).returncode == 0
+    folder = tmp_path / "fp8" / "fp8" / "tau2"
+    manifest = read_manifest(folder)
+    assert manifest.tool_version == evals.__version__ and manifest.extra["imported_from"] == [results]
+    task = task_from_manifest(manifest, None)
+    assert task.config() == manifest.task_config and task.prompt_fingerprint() == manifest.prompt_fingerprint
+    assert task.options.engine == "tau2-bench" and task.options.trials == 2 and task.options.task_ids == ["mock/create_task_1"]
+    assert task.options.user_model is None and manifest.extra["tau2_settings"]["max_errors"] == 10
+
+    saved = run_evals("baseline", "save", str(tmp_path / "fp8" / "fp8"), "imported", "--root", str(tmp_path / "bl"))
+    assert saved.returncode == 0, saved.stderr
+    baseline = tmp_path / "bl" / "imported"
+    gated = run_evals("gate", "--baseline", str(baseline), str(tmp_path / "mxfp4" / "mxfp4"))
+    assert gated.returncode in (0, 3) and "tau2:" in gated.stdout and "ERROR" not in gated.stdout, gated.stdout + gated.stderr
+
+    config = tmp_path / "evals.toml"
+    config.write_text('[endpoints.fp8]\nbase_url = "http://127.0.0.1:9/v1"\n[endpoints.user]\nbase_url = "http://127.0.0.1:9/v1"\n'
+                      '[tasks.tau2]\nengine = "tau2-bench"\ndomains = ["mock"]\ntrials = 2\nuser_model = "user"\n')
+    rerun = run_evals("gate", "--baseline", str(baseline), "--candidate", "fp8", "--config", str(config), "--out", str(tmp_path / "g"))
+    assert rerun.returncode == 2 and rerun.stderr.count("\n") == 1, rerun.stderr
+    assert f"baseline {baseline}: tau2 on fp8 was imported from tau2-bench results" in rerun.stderr and "cannot be run again" in rerun.stderr
+    before = (folder / "records.jsonl").read_bytes()
+    resumed = run_evals("run", "fp8", "--tasks", "tau2", "--config", str(config), "--out", str(tmp_path / "fp8"))
+    assert resumed.returncode == 2 and resumed.stderr.count("\n") == 1, resumed.stderr
+    assert f"{folder}: tau2 on fp8 was imported" in resumed.stderr and "pass another --out" in resumed.stderr
+    assert (folder / "records.jsonl").read_bytes() == before and read_manifest(folder) == manifest
+
+
+@pytest.mark.parametrize(("change", "named"), [(("seed",), "seed"), (("user_info", "llm_args", "temperature"), "user temperature")])
+def test_files_of_two_runs_are_not_imported_as_one(tau2_dir: Path, tmp_path: Path, change: tuple[str, ...], named: str) -> None:
+    """The options an import's manifest holds are one run's: domains run with another seed or user temperature are refused."""
+    from evals.errors import UsageError
+
+    data = json.loads((tau2_dir / "mock_success_2trials.results.json").read_text())
+    (tmp_path / "a.json").write_text(json.dumps(data))
+    data["info"]["environment_info"]["domain_name"] = "other"
+    *path, last = change
+    target = data["info"]
+    for key in path:
+        target = target[key]
+    target[last] = 7
+    (tmp_path / "b.json").write_text(json.dumps(data))
+    with pytest.raises(UsageError, match=f"^the results files disagree on {named} "):
+        import_results([tmp_path / "a.json", tmp_path / "b.json"], "fp8", tmp_path / "out")
+    assert not (tmp_path / "out").exists()

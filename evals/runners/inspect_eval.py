@@ -34,13 +34,14 @@ from pathlib import Path
 from typing import Any
 
 from evals.errors import EngineError, UsageError
-from evals.records import Record, RunStore, read_records, sha256_json
+from evals.records import RECORDS, Record, RunStore, read_records, sha256_json
 
 ENGINE = "inspect"
 LOGS = "inspect-logs"
 HOME = "inspect-home"  # inspect's XDG data dir (traces, control sockets, sample buffers) for the subprocess
 KEYS = "EVALS_INSPECT_KEY_"  # + role: the API keys, through the environment only
 USAGE_EXIT = 2
+LINE_LIMIT = 1 << 26  # the subprocess's JSON lines list every sample id: far beyond asyncio's 64 KiB default
 # inspect's letter values (inspect_ai.scorer: CORRECT, INCORRECT, PARTIAL, NOANSWER) as scores
 LETTERS = {"C": 1.0, "I": 0.0, "P": 0.5, "N": 0.0}
 BINARY_LETTERS = {"C", "I", "N"}
@@ -120,6 +121,9 @@ def _engine_main(spec: dict[str, Any]) -> None:
         fingerprint = sha256_json([by_id[i].model_dump(mode="json", include={"id", "input", "target", "choices"}) for i in ids])
         tasks.append((t, task, ids, todo, fingerprint))
 
+    # what will be run, before anything is: the parent's manifest says how many items a run owes
+    # even when it is killed before a sample reaches a log
+    print(json.dumps({"planned": [{"key": t["key"], "ids": [str(i) for i in ids], "fingerprint": f} for t, _, ids, _, f in tasks]}), flush=True)
     roles = {r: model(r) for r in spec["models"] if r != "model"}
     out: dict[str, Any] = {"tasks": []}
     for t, task, ids, todo, fingerprint in tasks:
@@ -217,6 +221,27 @@ def read_log_samples(path: Path) -> tuple[Any, list[Any]] | None:
     return log, list(log.samples or [])
 
 
+def held_records(folder: Path, manifest: Any) -> list[Record]:
+    """What an `inspect:NAME` run's folder holds: its records, and the samples its eval logs hold
+    that no record does yet (an interrupted run's, which a rerun imports before it sends anything).
+
+    For the resume line: records are written when inspect ends, so after a kill they alone
+    would say that nothing is done."""
+    records = {r.key: r for r in read_records(folder / RECORDS)}
+    imported = set(manifest.extra.get("inspect_logs") or [])
+    logs = folder / LOGS
+    for path in sorted(logs.glob("*.eval")) if logs.is_dir() else []:
+        if str(path.relative_to(folder)) in imported:
+            continue
+        read = read_log_samples(path)
+        for sample in read[1] if read is not None else []:
+            record = sample_record(sample, manifest.task, manifest.endpoint, manifest.task_config.get("scorer"))
+            kept = records.get(record.key)
+            if kept is None or (kept.error is not None and record.error is None):
+                records[record.key] = record
+    return list(records.values())
+
+
 # ---------------------------------------------------------------- the parent side
 
 
@@ -234,12 +259,14 @@ async def run_inspect(
     message_limit: int | None = None,
     max_connections: int = 16,
     imported: Iterable[str] = (),
+    planned: Callable[[dict[str, tuple[list[str], str]]], None] | None = None,
 ) -> tuple[list[Record], dict[str, tuple[list[str], str]], list[str]]:
     """Run what is still missing of `tasks` (each {"key", "spec", "args"}) through inspect.
 
     Returns the records held (read back), per task key its sample ids and the fingerprint of
     its samples, and the log files (relative to `folder`) whose samples the records hold. `to_record(sample, key)`
-    turns one sample's epoch into a record."""
+    turns one sample's epoch into a record. `planned` is given the sample ids and fingerprint
+    per task key as soon as inspect has loaded the tasks, before any sample runs."""
     store = RunStore(folder)
     folder.mkdir(parents=True, exist_ok=True)
     logs_dir = folder / LOGS
@@ -289,19 +316,15 @@ async def run_inspect(
     home = folder.resolve() / HOME
     env = {**os.environ, **{KEYS + role: key for role, key in keys.items()}, "XDG_DATA_HOME": str(home)}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "evals.runners.inspect_eval", json.dumps(spec), env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        sys.executable, "-m", "evals.runners.inspect_eval", json.dumps(spec), env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        limit=LINE_LIMIT,
     )
     try:
-        out, err = await proc.communicate()
+        result, err = await _read_engine(proc, planned)
     except asyncio.CancelledError:
         if proc.returncode is None:
             proc.kill()
         raise
-    last = out.decode(errors="replace").strip().splitlines()[-1:] or [""]
-    try:
-        result = json.loads(last[0])
-    except ValueError:
-        result = {}
     if proc.returncode == USAGE_EXIT and "usage" in result:
         raise UsageError(f"task {tasks[0]['name']}: {result['usage']}")
     if proc.returncode != 0 or "tasks" not in result:
@@ -329,6 +352,25 @@ async def run_inspect(
             imported_logs.add(str(path.resolve().relative_to(folder.resolve())))
     _append(store, fresh)
     return read_records(store.records_path), ids, sorted(imported_logs)
+
+
+async def _read_engine(proc: asyncio.subprocess.Process, planned: Callable[[dict[str, tuple[list[str], str]]], None] | None) -> tuple[dict[str, Any], bytes]:
+    """The subprocess's last JSON line (its result) and its stderr; its plan goes to `planned` as it comes."""
+    assert proc.stdout is not None and proc.stderr is not None
+    err = asyncio.ensure_future(proc.stderr.read())  # read beside stdout: a full stderr pipe must not stall inspect
+    result: dict[str, Any] = {}
+    async for line in proc.stdout:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue  # anything else a library printed
+        if isinstance(message, dict) and "planned" in message:
+            if planned is not None:
+                planned({t["key"]: (t["ids"], t["fingerprint"]) for t in message["planned"]})
+        elif isinstance(message, dict):
+            result = message
+    await proc.wait()
+    return result, await err
 
 
 def _belongs(item_id: str, key: str, n_tasks: int) -> bool:
@@ -390,6 +432,14 @@ async def run_inspect_job(job: Any, config: Any) -> Any:
     store.write_manifest(manifest)  # "running": an interrupted run is found and resumed
     started = time.perf_counter()
     key = "task"
+
+    def planned(ids: dict[str, tuple[list[str], str]]) -> None:
+        """The items owed, in the manifest before any sample runs (what a resume line counts against)."""
+        manifest.items = len(ids[key][0])
+        if not manifest.dataset_fingerprint:  # another fingerprint than the old run's is refused after the run, not overwritten
+            manifest.dataset_fingerprint = ids[key][1]
+        store.write_manifest(manifest)
+
     records, ids, logs = await run_inspect(
         job.folder,
         endpoint.name,
@@ -403,6 +453,7 @@ async def run_inspect_job(job: Any, config: Any) -> Any:
         message_limit=task.options.message_limit,
         max_connections=endpoint.config.max_concurrency,
         imported=imported,
+        planned=planned,
     )
     job.wall_s = time.perf_counter() - started
     sample_ids, fingerprint = ids[key]

@@ -17,11 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import evals
 from evals.config import EndpointConfig
 from evals.errors import EngineError, UsageError
-from evals.records import Manifest, Record, RunStore, now, sha256_json
-from evals.runners.manifests import finish, new_manifest
+from evals.records import Manifest, Record, RunStore, sha256_json
+from evals.runners.manifests import IMPORTED, finish, new_manifest
 from evals.tasks.tau2 import Tau2, Tau2Options, records_from_results, results_settings
 
 ENGINE = "tau2-bench"
@@ -80,51 +79,76 @@ def load_results(paths: Sequence[Path], endpoint: str) -> tuple[list[Record], di
     return records, settings, agent
 
 
-def manifest_for(records: list[Record], settings: dict[str, dict[str, Any]], endpoint: str, agent: dict[str, Any]) -> Manifest:
-    trials = sorted({s["num_trials"] for s in settings.values()})
-    if len(trials) != 1:
-        raise UsageError(f"the results files disagree on the number of trials ({trials})")
-    same = {k: sorted({json.dumps(s[k]) for s in settings.values()}) for k in ("max_steps", "max_errors", "seed", "agent_temperature")}
-    config = {
-        "engine": ENGINE,
-        "domains": sorted(settings),
-        "trials": trials[0],
-        **{k: json.loads(v[0]) if len(v) == 1 else [json.loads(x) for x in v] for k, v in same.items()},
-    }
-    return Manifest(
-        task="tau2",
-        task_version="1",
-        task_config=config,
+def _agreed(settings: dict[str, dict[str, Any]], key: str) -> Any:
+    """One setting that every domain's results file must share: two arms pair only on one configuration."""
+    values = sorted({json.dumps(s[key]) for s in settings.values()})
+    if len(values) != 1:
+        raise UsageError(f"the results files disagree on {key} ({', '.join(values)}); import the files of one tau2 run")
+    return json.loads(values[0])
+
+
+def tau2_settings(settings: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """tau2-bench's own settings of a run, as its results files give them (the manifest keeps them beside the options)."""
+    keys = ("num_trials", "max_steps", "max_errors", "seed", "agent_temperature")
+    return {"engine": ENGINE, "domains": sorted(settings), **{k: _agreed(settings, k) for k in keys}}
+
+
+def imported_options(settings: dict[str, dict[str, Any]], records: list[Record]) -> Tau2Options:
+    """The task options that describe an imported run: what tau2 ran, as `[tasks.tau2]` would say it.
+
+    No `user_model`: results files name the user simulator's model and URL, not an endpoint of
+    an evals.toml (`extra.user_simulator` keeps what they name)."""
+    tau2 = tau2_settings(settings)
+    user_temperature = _agreed({d: {"user temperature": s["user_simulator"].get("temperature")} for d, s in settings.items()}, "user temperature")
+    options: dict[str, Any] = {"engine": ENGINE, "domains": tau2["domains"], "trials": tau2["num_trials"],
+                               "task_ids": sorted({r.item_id for r in records})}
+    for field, value in (("max_steps", tau2["max_steps"]), ("seed", tau2["seed"]), ("temperature", tau2["agent_temperature"]),
+                         ("user_temperature", user_temperature)):
+        if value is not None:  # tau2 left it to its default: the options' default stands, tau2_settings keeps the null
+            options[field] = value
+    try:
+        return Tau2Options(**options)
+    except ValueError as e:
+        raise UsageError(f"the results files do not describe one tau2 run: {str(e).splitlines()[0]}") from None
+
+
+def results_manifest(task: Tau2, records: list[Record], settings: dict[str, dict[str, Any]], endpoint: str, base_url: str | list[str], model: str,
+                     agent: dict[str, Any], **extra: Any) -> Manifest:
+    """The manifest of tau2-bench results (run here, or imported), through the one manifest builder:
+    the task's options, tau2's own settings beside them, the user simulator the files name."""
+    manifest = new_manifest(
+        task, endpoint, base_url, model, items=len({r.item_id for r in records}), sampling={"temperature": _agreed(settings, "agent_temperature")},
         dataset_fingerprint=sha256_json({d: s["tasks"] for d, s in sorted(settings.items())}),
-        prompt_fingerprint=sha256_json({"engine": ENGINE, "domains": sorted(settings)}),
-        sampling={"temperature": config["agent_temperature"]},
-        endpoint=endpoint,
-        base_url=agent.get("api_base") or "",
-        model=agent.get("llm") or "",
-        tool_version=evals.__version__,
-        items=len({r.item_id for r in records}),
-        repeats=list(range(trials[0])),
-        started_at=now(),
-        finished_at=now(),
-        status="complete",
-        records=len(records),
-        errors=sum(r.error is not None for r in records),
-        extra={"engine": ENGINE, "user_simulator": {d: s["user_simulator"] for d, s in sorted(settings.items())}},
+        engine=ENGINE, user_simulator={d: s["user_simulator"] for d, s in sorted(settings.items())},
+        tau2_settings=tau2_settings(settings), tau2_agent_llm=agent.get("llm"), **extra,
     )
+    manifest.prompt_fingerprint = sha256_json({"engine": ENGINE, "domains": sorted(settings)})  # the domains tau2 ran
+    finish(manifest, records, len(records))
+    manifest.status = "complete"  # tau2 ran to its end: its errors are counted, and gated
+    return manifest
 
 
-def import_results(paths: Sequence[Path], endpoint: str, folder: Path) -> tuple[Manifest, list[Record]]:
-    """`evals import tau2`: results files become `folder/records.jsonl` and `folder/manifest.json`."""
-    records, settings, agent = load_results(paths, endpoint)
-    manifest = manifest_for(records, settings, endpoint, agent)
+def _write(folder: Path, manifest: Manifest, records: list[Record]) -> None:
     store = RunStore(folder)
     if store.records_path.exists():
-        store.records_path.unlink()  # an import replaces, it does not append
+        store.records_path.unlink()  # results replace, they do not append
     store.open()
     for record in records:
         store.append(record)
     store.close()
     store.write_manifest(manifest)
+
+
+def import_results(paths: Sequence[Path], endpoint: str, folder: Path) -> tuple[Manifest, list[Record]]:
+    """`evals import tau2`: results files become `folder/records.jsonl` and `folder/manifest.json`.
+
+    The manifest names the files (`extra.imported_from`): such a run cannot be run again or resumed here (no
+    endpoint of ours played the agent or the user), only gated and saved as a baseline."""
+    records, settings, agent = load_results(paths, endpoint)
+    task = Tau2(imported_options(settings, records))
+    manifest = results_manifest(task, records, settings, endpoint, agent.get("api_base") or "", agent.get("llm") or "", agent,
+                                **{IMPORTED: [str(p) for p in paths]})
+    _write(folder, manifest, records)
     return manifest, records
 
 
@@ -159,15 +183,10 @@ async def run_tau2_bench(
         return written[0]
 
     paths = await asyncio.gather(*(one(d) for d in options.domains if options.ids_for(d) != []))
-    imported, records = import_results(paths, endpoint, folder)
-    # The options as configured, so that a complete run is reused (`engines.run_engine_job`)
-    # and a baseline of it can be run again (`task_from_manifest`); tau2's own settings stay beside them.
+    records, settings, agent = load_results(paths, endpoint)
+    # The options as configured, so that a complete run is reused (`engines.run_engine_job`) and a
+    # baseline of it can be run again (`task_from_manifest`); tau2's own settings stay beside them.
     # The model and URL as asked (tau2's results name the litellm id, `openai/<model>`).
-    manifest = new_manifest(Tau2(options), endpoint, config.public_base_url, model, items=imported.items, dataset_fingerprint=imported.dataset_fingerprint,
-                            sampling=imported.sampling, started_at=imported.started_at, **imported.extra,
-                            tau2_settings=imported.task_config, tau2_agent_llm=imported.model)
-    manifest.prompt_fingerprint = imported.prompt_fingerprint  # the domains tau2 ran
-    finish(manifest, records, imported.records)
-    manifest.status = "complete"  # an engine run is all or nothing: it ran; its errors are counted, and gated
-    RunStore(folder).write_manifest(manifest)
+    manifest = results_manifest(Tau2(options), records, settings, endpoint, config.public_base_url, model, agent)
+    _write(folder, manifest, records)
     return manifest, records
