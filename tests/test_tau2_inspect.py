@@ -58,6 +58,17 @@ def test_compare_tau2_through_inspect(sim, tmp_path: Path) -> None:
     refused = run_evals("gate", str(out / "fp8"), str(out / "mxfp4"))
     assert refused.returncode == 4 and "user_simulator" in refused.stdout
 
+    # A rerun with another configuration into the same folder is refused before anything is
+    # sent, and the run that is there keeps its records and logs.
+    held = {p: p.read_bytes() for p in (out / "fp8").rglob("*") if p.is_file()}
+    changed = tmp_path / "changed.toml"
+    changed.write_text(config.read_text().replace("trials = 2", "trials = 3"))
+    sent = fp8.stats()["requests"]["/v1/chat/completions"]
+    rerun = run_evals("run", "fp8", "--tasks", "tau2", "--config", str(changed), "--out", str(out), timeout=120)
+    assert rerun.returncode == 2 and "different task config" in rerun.stderr, rerun.stdout + rerun.stderr
+    assert {p: p.read_bytes() for p in (out / "fp8").rglob("*") if p.is_file()} == held
+    assert fp8.stats()["requests"]["/v1/chat/completions"] == sent
+
 
 def test_tau2_without_a_user_simulator_is_a_config_error(tmp_path: Path, sim) -> None:
     server = sim()

@@ -16,7 +16,6 @@ keeps such a sample as a failure with `error` set, as it does a sample inspect m
 
 from __future__ import annotations
 
-import shutil
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 from evals.config import EndpointConfig
 from evals.errors import UsageError
 from evals.records import Manifest, Record, RunStore, sha256_json
-from evals.runners.inspect_eval import LOGS, endpoint_model, run_inspect, sample_error
+from evals.runners.inspect_eval import endpoint_model, run_inspect, sample_error
 from evals.runners.manifests import finish, new_manifest
 from evals.tasks.tau2 import Tau2, Tau2Options, trial_record
 
@@ -61,11 +60,12 @@ async def run_inspect_tau2(
     store = RunStore(folder)
     old = store.manifest()
     extra = {"engine": ENGINE, "user_simulator": user_simulator(user, options)}
-    if old is not None and (old.task_config != task.config() or old.model != model or old.extra.get("user_simulator") != extra["user_simulator"]):
-        # another configuration ran here: its records and logs are not this run's to resume
-        store.records_path.unlink(missing_ok=True)
-        shutil.rmtree(folder / LOGS, ignore_errors=True)
-        old = None
+    if old is not None:
+        # another configuration's records and logs are not this run's to resume, nor ours to delete
+        changed = [name for name, before, now in (("task config", old.task_config, task.config()), ("model", old.model, model),
+                                                  ("user simulator", old.extra.get("user_simulator"), extra["user_simulator"])) if before != now]
+        if changed:
+            raise UsageError(f"{folder} holds a run with a different {', '.join(changed)}; pass another --out to start afresh")
     domains = [d for d in options.domains if options.ids_for(d) != []]  # a domain none of task_ids names is not run
     records, ids, logs = await run_inspect(
         folder,
