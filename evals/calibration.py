@@ -380,11 +380,11 @@ def partial_credit_table(runs: int, check: int = 2, seed: int = 9, chunk: int = 
     return table, worst_regression, wrong
 
 
-SKEWED_N = (20, 50, 100, 200, 500)
-SKEWED_MARGIN = (0.01, 0.02, 0.05)
-SKEWED_STEPS = (  # (loss, gain) of one item's score difference: one of them whole, the other small
-    *((-1.0, g) for g in (0.02, 0.05, 0.1, 0.2, 0.5)),
-    *((loss, 1.0) for loss in (-0.05, -0.1, -0.2, -0.5)),
+SKEWED_N = (10, 20, 30, 50, 100, 200, 500)
+SKEWED_MARGIN = (0.01, 0.02, 0.05, 0.1)
+SKEWED_STEPS = (  # (loss, gain) of one item's score difference: one of them whole, the other small or nearly whole
+    *((-1.0, g) for g in (0.02, 0.05, 0.1, 0.2, 0.5, 0.9, 0.95, 0.985)),
+    *((loss, 1.0) for loss in (-0.05, -0.1, -0.2, -0.5, -0.9, -0.95, -0.985)),
 )
 
 
@@ -417,7 +417,8 @@ def _mixture_matrices(n: int, loss: float, gain: float, losses: int, gains: int)
 
 def skewed_partial_table(grid_n: tuple[int, ...] = SKEWED_N, check: int = 2) -> tuple[dict[int, tuple[Cell, Cell, Cell]], int]:
     """Partial credit at its hardest, exactly: rare whole-step changes one way, many small ones the other
-    (a candidate that fails a few items totally and gains a little on many), one repeat. Per n: the worst
+    (a candidate that fails a few items totally and gains a little on many), or nearly whole ones
+    (scores just off the counts of 0/1 scores, where every item may change), one repeat. Per n: the worst
     false LOSSLESS and false REGRESSION at a true Δ of −m, and false REGRESSION at Δ = 0, over m and
     SKEWED_STEPS and the share of items changed; and how often gate_runs disagreed on the likeliest
     deciding counts."""
@@ -557,7 +558,7 @@ def main(argv: list[str] | None = None) -> int:
     wrong_sim += wrong_unequal
     print("\n## 6. One repeat beyond the grid\n", file=out)
     print(f"Exact, as section 1, over margins {', '.join(map(str, WIDE_MARGIN))} and every discordance from m to 1 (1: every answer changes). "
-          f"Up to {EXACT_ITEMS} items the LOSSLESS critical value is the exact one (`inference.exact_critical`); above, the normal's.\n", file=out)
+          f"Up to {EXACT_ITEMS} items the LOSSLESS critical value is the exact one (`inference.exact_critical`), at least Student's t with 2(n − 1)/3 df; above, the normal's.\n", file=out)
     print("| n | worst false LOSSLESS | where | worst false REGRESSION | where | the normal's critical value alone: false LOSSLESS |\n|---|---|---|---|---|---|", file=out)
     wide = wide_table()
     for n, (lossless, regression, normal) in wide.items():

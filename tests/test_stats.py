@@ -13,7 +13,7 @@ from statsmodels.stats.multitest import multipletests
 
 from evals.config import GateConfig
 from evals.gate import EXIT_CODES, SummaryRow, TaskVerdict, Verdict, gate_runs, gate_summary, overall, read_summary
-from evals.inference import Paired, continuity, exact_critical, group_variance, holm, interval, macro_null, noninferiority, restricted_draw_variance, statistic, summarise
+from evals.inference import Paired, continuity, group_variance, lossless_critical, holm, interval, macro_null, noninferiority, restricted_draw_variance, statistic, summarise
 from evals.power import power_binary
 from evals.records import Manifest, Record
 from evals.report import dumps, gate_json
@@ -278,9 +278,10 @@ def test_identical_arms_are_not_proof_on_few_items() -> None:
     scores = np.array([1.0, 0.0, 1.0, 1.0])
     assert gate(scores, scores).verdict == Verdict.INCONCLUSIVE
     # with nothing differing the score statistic is √(n·m/(1 − m)): the normal's bound would pass at
-    # n > z²(1 − m)/m ≈ 188.2 (m = 0.02), but on so few items the exact critical value is higher
+    # n > z²(1 − m)/m ≈ 188.2 (m = 0.02), but on so few items LOSSLESS's critical value is higher
     statistic = lambda n: math.sqrt(n * 0.02 / 0.98)
-    first = next(n for n in range(2, 400) if statistic(n) > exact_critical(n, 0.02, 0.025))
+    same = lambda n: Paired(n=n, repeats=1, delta=0.0, var_items=0.0, worse=0.0, better=0.0, binary=True)
+    first = next(n for n in range(2, 400) if statistic(n) > lossless_critical(same(n), 0.02, 0.025))
     assert first > 189
     assert gate(np.ones(first - 1), np.ones(first - 1)).verdict == Verdict.INCONCLUSIVE
     assert gate(np.ones(first), np.ones(first)).verdict == Verdict.LOSSLESS
