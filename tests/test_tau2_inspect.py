@@ -11,6 +11,9 @@ on both arms.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -95,3 +98,44 @@ def test_failed_model_calls_are_errors_not_scores(sim, tmp_path: Path) -> None:
     assert all(r["error"] and "model call(s) failed" in r["error"] and r["score"] == 0.0 for r in records)
     manifest = json.loads((tmp_path / "o" / "broken" / "tau2" / "manifest.json").read_text())
     assert manifest["sampling"] == {"temperature": 0.7} and manifest["errors"] == 2
+
+
+def test_killed_midway_the_folder_says_what_ran_there(sim, tmp_path: Path) -> None:
+    """kill -9 while the agent is talking: the manifest already names the configuration and the
+    tasks owed, so a rerun with another configuration is refused without touching the folder,
+    and the same configuration finishes it with each (task, trial) once."""
+    agent, user = sim("--latency-ms", "150"), sim("--model", "user-sim")
+    config = tmp_path / "evals.toml"
+    config.write_text(
+        f'[endpoints.fp8]\nbase_url = "{agent.url}"\nmax_concurrency = 1\n[endpoints.user]\nbase_url = "{user.url}"\n\n'
+        '[tasks.tau2]\ndomains = ["airline"]\ntrials = 2\nlimit = 3\nmessage_limit = 4\nuser_model = "user"\n'
+    )
+    out = tmp_path / "o"
+    command = [sys.executable, "-m", "evals", "run", "fp8", "--tasks", "tau2", "--config", str(config), "--out", str(out)]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while agent.stats()["requests"].get("/v1/chat/completions", 0) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+    assert proc.wait(timeout=10) == -9, "the run finished before it was killed"
+    time.sleep(2)  # the inspect subprocess notices that evals is gone
+    folder = out / "fp8" / "tau2"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["status"] == "running" and manifest["items"] == 3 and manifest["extra"]["user_simulator"]["model"] == "user-sim"
+
+    held = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    changed = tmp_path / "changed.toml"
+    changed.write_text(config.read_text().replace("message_limit = 4", "message_limit = 6"))
+    refused = run_evals("run", "fp8", "--tasks", "tau2", "--config", str(changed), "--out", str(out), timeout=120)
+    assert refused.returncode == 2 and "different task config" in refused.stderr, refused.stdout + refused.stderr
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == held
+
+    rerun = run_evals("run", "fp8", "--tasks", "tau2", "--config", str(config), "--out", str(out), timeout=300)
+    assert rerun.returncode in (0, 4), rerun.stdout + rerun.stderr
+    assert "of 6 done" in rerun.stderr, rerun.stderr  # 3 tasks × 2 trials owed, as the killed run's manifest says
+    lines = [json.loads(line) for line in (folder / "records.jsonl").read_text().splitlines()]
+    keys = [(r["item_id"], r["repeat"]) for r in lines]
+    assert len(keys) == len(set(keys)) == 6
+    assert json.loads((folder / "manifest.json").read_text())["status"] in ("complete", "incomplete")

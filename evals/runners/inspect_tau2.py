@@ -66,6 +66,19 @@ async def run_inspect_tau2(
                                                   ("user simulator", old.extra.get("user_simulator"), extra["user_simulator"])) if before != now]
         if changed:
             raise UsageError(f"{folder} holds a run with a different {', '.join(changed)}; pass another --out to start afresh")
+    port = version("inspect_evals")
+    sampling = {"temperature": options.temperature}
+    # "running" before any sample: a killed run's folder says what ran there (a rerun with another
+    # configuration is refused above, not mixed with its logs) and how much it owes (the resume line)
+    manifest = new_manifest(task, endpoint, config.public_base_url, model, items=old.items if old is not None else 0, sampling=sampling,
+                            dataset_fingerprint="", started_at=old.started_at if old is not None else None, **extra,
+                            inspect_logs=old.extra.get("inspect_logs", []) if old is not None else [])
+    store.write_manifest(manifest)
+
+    def planned(ids: dict[str, tuple[list[str], str]]) -> None:
+        manifest.items = sum(len(sample_ids) for sample_ids, _ in ids.values())
+        store.write_manifest(manifest)
+
     domains = [d for d in options.domains if options.ids_for(d) != []]  # a domain none of task_ids names is not run
     records, ids, logs = await run_inspect(
         folder,
@@ -80,15 +93,14 @@ async def run_inspect_tau2(
         lambda sample, domain: sample_record(sample, domain, endpoint),
         limit=options.limit,
         max_connections=config.max_concurrency,
-        imported=old.extra.get("inspect_logs", []) if old is not None else (),
+        imported=manifest.extra["inspect_logs"],
+        planned=planned,
     )
     items = sorted(f"{d}/{i}" for d, (sample_ids, _) in ids.items() for i in sample_ids)
     wanted = {(i, r) for i in items for r in task.repeats()}
     records = [r for r in records if r.key in wanted]
-    port = version("inspect_evals")
-    manifest = new_manifest(task, endpoint, config.public_base_url, model, items=len(items), sampling={"temperature": options.temperature},
-                            dataset_fingerprint=sha256_json({"inspect_evals": port, "items": items}),
-                            started_at=old.started_at if old is not None else None, **extra, inspect_logs=logs)
+    manifest.items, manifest.dataset_fingerprint = len(items), sha256_json({"inspect_evals": port, "items": items})
+    manifest.extra["inspect_logs"] = logs
     finish(manifest, records, len(wanted))
     store.write_manifest(manifest)
     return manifest, records
