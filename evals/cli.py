@@ -316,7 +316,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 def comparison_page(reference: str, candidate: str, verdicts: list[TaskVerdict], reference_runs: dict[str, Run], candidate_runs: dict[str, Run],
                     data_dir: Path | None) -> Callable[[], str]:
-    """The HTML report of a comparison, rendered only when a file is to be written (matplotlib is slow to import)."""
+    """The HTML report of a comparison, rendered only when a file is to be written (reading the task's data to rebuild every prompt is work a gate alone does not need)."""
     def render() -> str:
         from evals.html import comparison_html
 
@@ -472,9 +472,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out = choose_out(args, names, tasks, pair=(names[0], names[1]))
     with writing(out):
         announce_resume(out, names, tasks)
-        preload = Preload()  # the gate and the report's plots, readied while the requests are in flight
+        preload = Preload()  # the gate and the report, imported while the requests are in flight
         verdicts, runs = asyncio.run(compare(config, args.reference, args.candidate, tasks, out, overrides, preload))
-        preload.wait()
         page = comparison_page(names[0], names[1], verdicts, runs[names[0]], runs[names[1]], config.resolved_data_dir())
         code = _finish_gate(names[0], names[1], verdicts, out, args, page)
     print(f"records in {out}")

@@ -10,14 +10,8 @@ One self-contained file: inline CSS, inline JavaScript, inline SVG, the records 
 JSON. It is opened from CI artifacts and on air-gapped clusters, so nothing is fetched at view
 time. The numbers at the top are `report.gate_json`'s, the very dict written to gate.json.
 
-Plots are drawn with matplotlib's SVG backend, an optional extra (`pip install
-'quant-evals[html]'`): the most widely packaged and longest-maintained Python plotting
-library (in Debian, conda and every wheel index), with a vector backend that needs no browser,
-no JavaScript runtime and no network, whose output is plain SVG that inlines into the page.
-Plotly or Bokeh would add a multi-megabyte JavaScript bundle to every report. Without
-matplotlib the page is still written, with its tables and answer browser, and says how to get
-the plots. matplotlib is imported only inside this module's functions, so `evals --help` and
-every command that writes no report never pay for it.
+Plots are inline SVG written by `evals.plots` (which says why not a plotting library): every
+report has them, with nothing to install.
 
 Prompts are rebuilt from the task (its manifest's configuration) and the items, not stored:
 each rebuilt request is checked against the request hash its record holds, and a prompt whose
@@ -30,13 +24,12 @@ characters of each text, the others share a budget; a cut text says how much was
 from __future__ import annotations
 
 import html
-import io
 import json
 import math
 import os
 import sys
-from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,9 +37,16 @@ from typing import Any
 from evals import __version__
 from evals.config import public_url
 from evals.gate import SequentialState, TaskVerdict
+from evals.plots import (
+    VERDICT_COLOURS,
+    discordance_plot,
+    forest_plot,
+    item_means_plot,
+    latency_plot,
+    tokens_plot,
+)
 from evals.records import Manifest, Record, Run
 from evals.report import gate_json, sequential_line, summarise
-from evals.scores import z
 from evals.stats import match
 
 REPORT_HTML = "report.html"
@@ -55,9 +55,6 @@ CONCORDANT_BUDGET = 2_000_000  # characters shared by the texts of all other ite
 MIN_CONCORDANT_CAP = 400
 PREFIX_MIN = 200  # a shared prompt prefix shorter than this is not worth factoring out
 
-VERDICT_COLOURS = {"LOSSLESS": "#1a7f37", "REGRESSION": "#cf222e", "INCONCLUSIVE": "#bf8700", "ERROR": "#6e7781"}
-ARM_COLOURS = ("#0969da", "#e16f24")
-PLOTS_MISSING = "Plots need matplotlib: pip install 'quant-evals[html]' and run `evals report DIR --html FILE` again."
 
 
 # ---------------------------------------------------------------- prompts and gold answers
@@ -228,196 +225,6 @@ def browser_data(tasks: dict[str, list[Run]], data_dir: Path | None) -> dict[str
 # ---------------------------------------------------------------- plots
 
 
-def _svg(fig: Any) -> str:
-    """The figure as inline SVG: text kept as text (small, selectable), no XML prolog, fixed ids."""
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    text = buf.getvalue()
-    return text[text.index("<svg"):]
-
-
-def _figure(width: float, height: float) -> Any:
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), layout="constrained")
-
-
-def forest_plot(gate: dict[str, Any]) -> str:
-    """One row per task (and per tau2 domain or other group): Δ, the two-sided 1 − 2α interval,
-    the one-sided bound that decides (its lower end L), and the task's margin −m; coloured by verdict."""
-    rows: list[dict[str, Any]] = []
-    for t in gate["tasks"]:
-        rows.append({"label": t["task"], "delta": t["delta"], "low": t["ci"][0], "high": t["ci"][1], "margin": t["margin"],
-                     "colour": VERDICT_COLOURS.get(t["verdict"], "#6e7781"), "verdict": t["verdict"], "group": False, "key": t["task"]})
-        half = z(t["alpha"])
-        for g, s in (t.get("groups") or {}).items():
-            ok = s["delta"] is not None and s["se"] is not None
-            rows.append({"label": f"   {t['task']} · {g}", "delta": s["delta"], "low": s["delta"] - half * s["se"] if ok else None,
-                         "high": s["delta"] + half * s["se"] if ok else None, "margin": t["margin"], "colour": "#57606a", "verdict": "group (descriptive)", "group": True,
-                         "key": f"{t['task']}.{g}"})
-    fig = _figure(11, 1.0 + 0.45 * len(rows))
-    ax = fig.add_subplot()
-    ys = list(range(len(rows)))[::-1]
-    for y, row in zip(ys, rows, strict=True):
-        (margin,) = ax.plot([-row["margin"]] * 2, [y - 0.4, y + 0.4], color="#cf222e", linestyle="--", linewidth=1.2)
-        margin.set_gid(f"forest-{'group' if row['group'] else 'task'}-{row['key']}")  # every row has one: an id the page's test counts
-        if row["delta"] is None:
-            ax.text(0, y, "no estimate", va="center", ha="center", fontsize=8, color="#57606a")
-            continue
-        if row["low"] is not None and row["high"] is not None:
-            ax.plot([row["low"], row["high"]], [y, y], color=row["colour"], linewidth=1.6, solid_capstyle="butt")
-            ax.plot([row["high"]] * 2, [y - 0.12, y + 0.12], color=row["colour"], linewidth=1.2)
-            if not row["group"]:  # the one-sided bound the verdict rests on
-                ax.plot([row["low"]] * 2, [y - 0.28, y + 0.28], color=row["colour"], linewidth=3.2)
-            else:
-                ax.plot([row["low"]] * 2, [y - 0.12, y + 0.12], color=row["colour"], linewidth=1.2)
-        ax.plot([row["delta"]], [y], marker="D" if not row["group"] else "o", color=row["colour"], markersize=7 if not row["group"] else 5)
-    ax.axvline(0, color="#8c959f", linewidth=0.8)
-    ax.set_yticks(ys, [r["label"] for r in rows])
-    for label, row in zip(ax.get_yticklabels(), rows, strict=True):
-        label.set_color(row["colour"] if not row["group"] else "#57606a")
-    ax.set_ylim(-0.7, len(rows) - 0.3)
-    ax.set_xlabel("Δ = candidate − reference (score units); red dashes: −margin; thick tick: one-sided bound L")
-    lows = [v for r in rows for v in (r["low"], r["high"], r["delta"], -r["margin"]) if v is not None and math.isfinite(v)]
-    span = max(lows + [0.0]) - min(lows + [0.0])
-    ax.set_xlim(min(lows + [0.0]) - 0.1 * span - 1e-3, max(lows + [0.0]) + 0.1 * span + 1e-3)
-    ax.grid(axis="x", color="#eaeef2")
-    ax.set_title(f"Δ with its two-sided {100 * (1 - 2 * gate['tasks'][0]['alpha']):g}% interval per task" if gate["tasks"] else "no tasks", fontsize=10)
-    return _svg(fig)
-
-
-def discordance_plot(counts: dict[str, dict[str, int]], flip_rates: dict[str, float | None]) -> str:
-    """Per task, the share of draws right in both, only in the reference, only in the candidate, in neither."""
-    kinds = [("both right", "#8fd19e"), ("only reference right", "#cf222e"), ("only candidate right", "#0969da"), ("neither", "#d0d7de")]
-    fig = _figure(11, 1.1 + 0.55 * len(counts))
-    ax = fig.add_subplot()
-    names = list(counts)
-    ys = list(range(len(names)))[::-1]
-    for y, task in zip(ys, names, strict=True):
-        total = sum(counts[task].values()) or 1
-        left = 0.0
-        for kind, colour in kinds:
-            share = counts[task].get(kind, 0) / total
-            ax.barh(y, share, left=left, color=colour, edgecolor="white", height=0.6, label=kind if y == ys[0] else None)
-            if share > 0.04:
-                ax.text(left + share / 2, y, f"{counts[task].get(kind, 0):,}", ha="center", va="center", fontsize=8)
-            left += share
-    ax.set_yticks(ys, [f"{t}\nflips {flip_rates[t]:.1%}" if flip_rates.get(t) is not None else t for t in names])
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("share of draws (item × repeat), counts in the bars")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35 if len(names) < 3 else -0.15), ncols=4, fontsize=8, frameon=False)
-    ax.set_title("Which answers changed correctness (flip rate: share that changed either way)", fontsize=10)
-    return _svg(fig)
-
-
-def item_means_plot(task: str, ref_means: Sequence[float], cand_means: Sequence[float], repeats: int, arms: tuple[str, str]) -> str:
-    """Per-item mean score, reference against candidate: one bubble per (ref, cand) pair, sized by how many items."""
-    pairs = Counter((round(r, 4), round(c, 4)) for r, c in zip(ref_means, cand_means, strict=True))
-    fig = _figure(4.2, 4.0)
-    ax = fig.add_subplot()
-    xs, ys, sizes, colours = [], [], [], []
-    for (r, c), n in pairs.items():
-        xs.append(r)
-        ys.append(c)
-        sizes.append(20 + 600 * n / max(pairs.values()))
-        colours.append("#cf222e" if c < r else "#0969da" if c > r else "#8c959f")
-    ax.scatter(xs, ys, s=sizes, c=colours, alpha=0.6, edgecolors="white")
-    for (r, c), n in pairs.items():
-        ax.annotate(str(n), (r, c), ha="center", va="center", fontsize=7)
-    ax.plot([0, 1], [0, 1], color="#8c959f", linewidth=0.8, linestyle=":")
-    ax.set_xlim(-0.08, 1.08)
-    ax.set_ylim(-0.08, 1.08)
-    ax.set_xlabel(f"{arms[0]}: mean over {repeats} repeats")
-    ax.set_ylabel(f"{arms[1]}: mean over {repeats} repeats")
-    ax.set_title(f"{task}: per-item mean score (items per bubble)", fontsize=10)
-    return _svg(fig)
-
-
-def tokens_plot(tasks: dict[str, list[Run]], arms: Sequence[str]) -> str:
-    """Per task, completion tokens per arm (a quantization that rambles shows here), and finish reasons."""
-    fig = _figure(11, 0.4 + 2.4 * len(tasks))
-    grid = fig.subplots(len(tasks), 2, squeeze=False, width_ratios=[2, 1])
-    for row, (task, runs) in enumerate(tasks.items()):
-        ax_hist, ax_fin = grid[row]
-        values = [[r.completion_tokens for r in records if r.completion_tokens is not None] for _, records in runs]
-        top = max((max(v) for v in values if v), default=1)
-        low = min((min(v) for v in values if v), default=0)
-        low, top = (low - 1, top + 1) if low == top else (low, top)
-        bins = int(min(40, max(5, top - low)))
-        for arm, v, colour in zip(arms, values, ARM_COLOURS, strict=False):
-            if v:
-                ax_hist.hist(v, bins=bins, range=(low, top), histtype="step", linewidth=1.5, color=colour, label=f"{arm} (median {sorted(v)[len(v) // 2]:,})")
-        limit = runs[0][0].sampling.get("max_tokens")
-        if isinstance(limit, int) and limit <= 1.1 * top:  # answers cut at the limit pile up against this line
-            ax_hist.axvline(limit, color="#cf222e", linestyle="--", linewidth=1)
-        elif isinstance(limit, int):
-            ax_hist.text(0.99, 0.55, f"max_tokens {limit:,}: off the scale", transform=ax_hist.transAxes, ha="right", va="top", fontsize=7, color="#cf222e")
-        ax_hist.set_title(f"{task}: completion tokens", fontsize=9)
-        ax_hist.legend(fontsize=7, frameon=False)
-        reasons = [Counter("error" if r.error is not None and not r.counts else (r.finish_reason or "none") for r in records) for _, records in runs]
-        kinds = sorted(set().union(*reasons), key=lambda k: (k != "stop", k))
-        width = 0.8 / max(1, len(runs))
-        for i, (arm, counter, colour) in enumerate(zip(arms, reasons, ARM_COLOURS, strict=False)):
-            xs = [j + (i - (len(runs) - 1) / 2) * width for j in range(len(kinds))]
-            bars = ax_fin.bar(xs, [counter.get(k, 0) for k in kinds], width=width, color=colour, label=arm)
-            ax_fin.bar_label(bars, fontsize=7)
-        ax_fin.set_xticks(range(len(kinds)), kinds, fontsize=8)
-        ax_fin.set_title("finish reasons", fontsize=9)
-    return _svg(fig)
-
-
-def latency_plot(tasks: dict[str, list[Run]], arms: Sequence[str]) -> str:
-    """Per task, each arm's request latency (box: quartiles; whiskers: 5th–95th percentile)."""
-    fig = _figure(11, 0.9 + 0.6 * len(tasks) * len(arms))
-    ax = fig.add_subplot()
-    data, labels, colours = [], [], []
-    for task, runs in tasks.items():
-        for arm, (_, records), colour in zip(arms, runs, ARM_COLOURS, strict=False):
-            values = [r.latency_s for r in records if r.latency_s is not None]
-            data.append(values or [float("nan")])
-            labels.append(f"{task} · {arm}" + (f"\nmedian {sorted(values)[len(values) // 2]:.2f}s" if values else ""))
-            colours.append(colour)
-    boxes = ax.boxplot(data[::-1], orientation="horizontal", whis=(5, 95), showfliers=False, patch_artist=True, widths=0.6)
-    for patch, colour in zip(boxes["boxes"], colours[::-1], strict=True):
-        patch.set_facecolor(colour)
-        patch.set_alpha(0.5)
-    ax.set_yticks(range(1, len(labels) + 1), labels[::-1], fontsize=8)
-    ax.set_xlabel("seconds per request (as the client measured it, retries included)")
-    ax.set_title("Latency per arm", fontsize=10)
-    return _svg(fig)
-
-
-PLOT_RC = {"svg.fonttype": "none", "svg.hashsalt": "evals-report", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
-
-
-def _plots(draw: Callable[[], list[tuple[str, str]]]) -> tuple[list[tuple[str, str]], str | None]:
-    """The plots, or none and why (matplotlib missing)."""
-    try:
-        import matplotlib
-    except ImportError:
-        return [], PLOTS_MISSING
-    with matplotlib.rc_context(PLOT_RC):
-        return draw(), None
-
-
-def warm_up() -> None:
-    """Draw one small throw-away figure: the first figure of a process loads matplotlib's fonts,
-    its SVG backend and their caches (about as long as a plot of the page takes). `evals compare`
-    calls this in a thread while its requests are in flight (`evals.preload`)."""
-    try:
-        import matplotlib
-    except ImportError:
-        return
-    with matplotlib.rc_context(PLOT_RC):
-        fig = _figure(2, 1)
-        ax = fig.add_subplot()
-        ax.plot([0, 1], [0, 1])
-        ax.barh(0, 0.5)
-        ax.set_title("warm-up", fontsize=10)
-        ax.set_xlabel("x")
-        _svg(fig)
-
-
 def _discordance(runs: list[Run]) -> dict[str, int]:
     """Counts over (item, repeat) draws, with errors as the gate counts them (`stats.match`)."""
     (ref_m, ref_r), (_, cand_r) = runs
@@ -509,20 +316,16 @@ def comparison_html(reference: str, candidate: str, verdicts: Sequence[TaskVerdi
     arms = (reference, candidate)
     flips = {t["task"]: t.get("flip_rate") for t in gate["tasks"]}
 
-    def draw() -> list[tuple[str, str]]:
-        out = [("forest", forest_plot(gate))]
-        if tasks:
-            out.append(("discordance", discordance_plot({t: _discordance(runs) for t, runs in tasks.items()}, flips)))
-        for task, runs in tasks.items():
-            if len(runs[0][0].repeats) > 1:
-                (ref_m, ref_r), (_, cand_r) = runs
-                matched = match(ref_r, cand_r, ref_m.items, ref_m.repeats)
-                out.append((f"items-{task}", item_means_plot(task, matched.reference.mean(axis=1), matched.candidate.mean(axis=1), len(ref_m.repeats), arms)))
-        if tasks:
-            out += [("tokens", tokens_plot(tasks, arms)), ("latency", latency_plot(tasks, arms))]
-        return out
-
-    plots, missing = _plots(draw)
+    plots = [("forest", forest_plot(gate))]
+    if tasks:
+        plots.append(("discordance", discordance_plot({t: _discordance(runs) for t, runs in tasks.items()}, flips)))
+    for task, runs in tasks.items():
+        if len(runs[0][0].repeats) > 1:
+            (ref_m, ref_r), (_, cand_r) = runs
+            matched = match(ref_r, cand_r, ref_m.items, ref_m.repeats)
+            plots.append((f"items-{task}", item_means_plot(task, matched.reference.mean(axis=1), matched.candidate.mean(axis=1), len(ref_m.repeats), arms)))
+    if tasks:
+        plots += [("tokens", tokens_plot(tasks, arms)), ("latency", latency_plot(tasks, arms))]
     overall = gate["verdict"]
     colour = VERDICT_COLOURS.get(overall, "#6e7781")
     header = (
@@ -533,7 +336,7 @@ def comparison_html(reference: str, candidate: str, verdicts: Sequence[TaskVerdi
         "LOSSLESS: the drop is, with confidence, smaller than the margin; REGRESSION: larger; INCONCLUSIVE: the data cannot tell.</p></header>"
     )
     sections = [("summary", "<h2>Verdict per task</h2>" + _verdict_table(gate) + _group_tables(gate))]
-    sections.append(("plots", _plot_section(plots, missing)))
+    sections.append(("plots", _plot_section(plots)))
     sections.append(("answers", _browser_section(arms, comparison=True)))
     sections.append(("endpoints", "<h2>Endpoints</h2>" + _endpoint_rows([("reference", reference_runs), ("candidate", candidate_runs)])))
     data = browser_data(tasks, data_dir)
@@ -558,16 +361,12 @@ def run_html(endpoints: dict[str, dict[str, Run]], data_dir: Path | None) -> str
             per_task.setdefault(endpoint, {})[task] = [run]
             sections_data[f"{endpoint}/{task}"] = [run]
 
-    def draw() -> list[tuple[str, str]]:
-        out = []
-        for endpoint, tasks in per_task.items():
-            out += [(f"tokens-{endpoint}", tokens_plot(tasks, [endpoint])), (f"latency-{endpoint}", latency_plot(tasks, [endpoint]))]
-        return out
-
-    plots, missing = _plots(draw)
+    plots = []
+    for endpoint, tasks in per_task.items():
+        plots += [(f"tokens-{endpoint}", tokens_plot(tasks, [endpoint])), (f"latency-{endpoint}", latency_plot(tasks, [endpoint]))]
     names = ", ".join(endpoints)
     header = f"<header><h1>run: {_e(names)}</h1><p class='meta'>written {_e(_now())} by evals {_e(__version__)}; one run, nothing to pair: no verdict.</p></header>"
-    sections = [("summary", "<h2>Per task</h2>" + table), ("plots", _plot_section(plots, missing)), ("answers", _browser_section(tuple(endpoints), comparison=False)),
+    sections = [("summary", "<h2>Per task</h2>" + table), ("plots", _plot_section(plots)), ("answers", _browser_section(tuple(endpoints), comparison=False)),
                 ("endpoints", "<h2>Endpoints</h2>" + _endpoint_rows([("run", runs) for runs in endpoints.values()]))]
     data = browser_data(sections_data, data_dir)
     data.update(arms=["answer"], comparison=False)
@@ -588,9 +387,7 @@ def _group_tables(gate: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def _plot_section(plots: list[tuple[str, str]], missing: str | None) -> str:
-    if missing:
-        return f"<h2>Plots</h2><p class='missing'>{_e(missing)}</p>"
+def _plot_section(plots: list[tuple[str, str]]) -> str:
     figures = "".join(f"<figure class='plot' id='plot-{_e(name)}'>{svg}</figure>" for name, svg in plots)
     return f"<h2>Plots</h2><div class='plots'>{figures}</div>"
 

@@ -1,10 +1,9 @@
-"""What a comparison needs once its answers are in, prepared while they are still coming (issue 12).
+"""What a comparison needs once its answers are in, imported while they are still coming (issue 12).
 
 `evals compare` spends its wall time waiting for two endpoints, and its client uses a fraction
-of one core meanwhile. What follows the last answer used to start only then: importing the
-gate's statistics (numpy) and the report's plotting library (matplotlib, whose first figure
-also loads its fonts and SVG backend) was much of the time between the last answer and the
-verdict (docs/performance.md). A thread does that while the requests are in flight; only the work that
+of one core meanwhile. Importing the gate's statistics (numpy) and the report's modules used to
+start only after the last answer, and was much of the time between it and the verdict
+(docs/performance.md). A thread does that while the requests are in flight; only the work that
 depends on the answers (the gate, the plots, the page) is left for the end. It starts once the
 first answer is in (`run_jobs(answered=...)`): by then the main thread has imported what
 sending needs (aiohttp, rich), which would otherwise share the GIL with these imports and
@@ -12,8 +11,7 @@ delay the first requests.
 
 Nothing here changes what is computed: the same modules are imported, once, by whichever
 thread gets there first (Python's import lock makes the other wait). A failure in the thread
-is ignored, so that the import where the module is used fails as it always did (matplotlib
-missing: the page says how to get the plots).
+is ignored, so that the import where the module is used fails as it always did.
 """
 
 from __future__ import annotations
@@ -21,8 +19,7 @@ from __future__ import annotations
 import importlib
 import threading
 
-# The gate and the report, in the order the end of a comparison uses them; evals.html's
-# warm_up draws one small figure.
+# The gate and the report, in the order the end of a comparison uses them.
 REPORT_MODULES = ("evals.gate", "evals.report", "evals.html")
 
 
@@ -41,14 +38,6 @@ class Preload:
     def _run(self) -> None:
         for name in self.modules:
             try:
-                module = importlib.import_module(name)
-                warm_up = getattr(module, "warm_up", None)
-                if warm_up is not None:
-                    warm_up()
+                importlib.import_module(name)
             except Exception:  # noqa: BLE001, S112 - the import where the module is used reports it
                 continue
-
-    def wait(self) -> None:
-        """Before the main thread draws: matplotlib's figures are not to be drawn from two threads at once."""
-        if self._thread.is_alive():
-            self._thread.join()

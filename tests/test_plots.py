@@ -1,0 +1,65 @@
+"""report.html's hand-written SVG plots (evals/plots.py): well-formed, on the right scale, numpy's percentiles."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+from evals.plots import discordance_plot, forest_plot, percentile, ticks
+
+NS = {"s": "http://www.w3.org/2000/svg"}
+
+
+def test_percentile_is_numpys() -> None:
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 3, 10, 101):
+        values = sorted(rng.exponential(size=n).tolist())
+        for q in (0, 5, 25, 50, 75, 95, 100):
+            assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)), rel=1e-12)
+
+
+@pytest.mark.parametrize(("lo", "hi"), [(0, 1), (-0.0312, 0.0117), (20, 22), (0.043, 0.287), (0, 1319), (-0.3, 0.0), (5, 5)])
+def test_ticks_are_round_evenly_spaced_and_inside_the_range(lo: float, hi: float) -> None:
+    found = ticks(lo, hi)
+    values = [v for v, _ in found]
+    assert len(values) >= 2 or lo == hi
+    assert all(lo - 1e-12 <= v <= max(hi, lo + 1) + 1e-12 for v in values)
+    steps = {round(b - a, 12) for a, b in zip(values, values[1:])}
+    assert len(steps) <= 1
+    for v, label in found:  # the label says the value (with a true minus sign)
+        assert float(label.replace("−", "-").replace(",", "")) == pytest.approx(v, abs=1e-9)
+
+
+def _forest(delta: float, ci: tuple[float, float], margin: float, verdict: str) -> ET.Element:
+    gate = {"tasks": [{"task": "gsm8k", "delta": delta, "ci": list(ci), "margin": margin, "verdict": verdict, "alpha": 0.025}]}
+    return ET.fromstring(forest_plot(gate))
+
+
+def test_forest_plot_puts_margin_estimate_and_zero_in_order() -> None:
+    svg = _forest(-0.01, (-0.03, 0.01), 0.02, "INCONCLUSIVE")
+    margin = svg.find(".//s:line[@id='forest-task-gsm8k']", NS)
+    assert margin is not None and margin.get("stroke-dasharray")
+    diamond = svg.find(".//s:path[@fill]", NS)
+    assert diamond is not None and "Δ -0.0100" in diamond.findtext("s:title", namespaces=NS).replace("+", "")
+    x_diamond = float(re.match(r"M([\d.]+),", diamond.get("d")).group(1))
+    x_margin = float(margin.get("x1"))
+    zero = [line for line in svg.findall("s:line", NS) if line.get("stroke") == "#8c959f"]
+    assert len(zero) == 1
+    x_zero = float(zero[0].get("x1"))
+    # −0.02, −0.01 and 0 are equally spaced on a linear scale
+    assert x_margin < x_diamond < x_zero
+    assert x_diamond - x_margin == pytest.approx(x_zero - x_diamond, abs=0.2)
+
+
+def test_discordance_bars_are_shares_of_the_draws() -> None:
+    counts = {"gsm8k": {"both right": 99, "only reference right": 13, "only candidate right": 5, "neither": 33}}
+    svg = ET.fromstring(discordance_plot(counts, {"gsm8k": 0.12}))
+    bars = [r for r in svg.findall("s:rect", NS) if r.find("s:title", NS) is not None]
+    widths = [float(r.get("width")) for r in bars]
+    total = sum(widths)
+    for r, kind in zip(bars, counts["gsm8k"], strict=True):
+        assert kind in r.findtext("s:title", namespaces=NS)
+        assert float(r.get("width")) / total == pytest.approx(counts["gsm8k"][kind] / 150, abs=0.002)
