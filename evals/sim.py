@@ -73,6 +73,8 @@ class Catalog(Protocol):
 
     def reply(self, question: Question, correct: bool, draw: int) -> str: ...
 
+    def item_ids(self) -> list[str]: ...
+
 
 class Gsm8kCatalog:
     """GSM8K test questions, answered with a short solution ending in `#### N`.
@@ -95,6 +97,9 @@ class Gsm8kCatalog:
         if row is None:
             return None
         return Question(item_id=gsm8k.item_id(row["question"]), answer=row["answer"].split("####")[-1].strip().replace(",", ""))
+
+    def item_ids(self) -> list[str]:
+        return [gsm8k.item_id(q) for q in self._by_question]
 
     def reply(self, question: Question, correct: bool, draw: int) -> str:
         gold = int(question.answer)
@@ -127,6 +132,9 @@ class GpqaCatalog:
             return None
         return Question(item_id=row["Record ID"], answer="ABCD"[choices.index(row["Correct Answer"])])
 
+    def item_ids(self) -> list[str]:
+        return [r["Record ID"] for r in self._by_question.values()]
+
     def reply(self, question: Question, correct: bool, draw: int) -> str:
         wrong = [x for x in "ABCD" if x != question.answer]
         letter = question.answer if correct else wrong[int(uniform(question.item_id, draw, "wrong") * 3)]
@@ -151,6 +159,9 @@ class ArithmeticCatalog:
         gold = int(question.answer)
         answer = gold if correct else gold + 1 + int(uniform(question.item_id, draw, "wrong") * 9)
         return f" Working it out gives {answer}. The answer is {answer}."
+
+    def item_ids(self) -> list[str]:
+        return []  # any two numbers: nothing to compute ahead
 
 
 def load_catalogs(data_dir: Path | None) -> list[Catalog]:
@@ -193,6 +204,9 @@ class Simulator:
     busy_s: float = 0.0  # wall time during which at least one generation was being served
     peak_batch: int = 0
     _rng: random.Random = field(default_factory=lambda: random.Random(0))
+
+    def __post_init__(self) -> None:
+        self.model.warm([i for catalog in self.catalogs for i in catalog.item_ids()])
 
     def _fault_for(self, raw: bytes) -> str | None:
         """Which fault, if any, strikes this request: fixed by (seed, fault, body, times seen)."""

@@ -43,3 +43,20 @@ def test_batch_limit_queues_and_service_time_adds_up(data_dir: Path) -> None:
     assert stats["service_s"] >= 6 * 0.150 + words / 1000
     assert elapsed >= 3 * 0.150  # three rounds of two: the batch limit queued the rest
     assert stats["busy_s"] >= 3 * 0.150 - 0.01
+
+
+def test_difficulties_computed_ahead_are_the_item_by_item_ones(data_dir: Path) -> None:
+    """The simulator computes every item's difficulty in one call when it starts; its answers
+    must not change for it (tests and calibration runs rely on the same seed giving the same run)."""
+    import evals.simmodel as simmodel
+
+    catalog = Gsm8kCatalog(load_split(data_dir, "test"))
+    ids = catalog.item_ids()
+    assert len(ids) == 1319
+    for model in (simmodel.SimModel(), simmodel.SimModel(accuracy=0.97, concentration=0.5, seed=3)):
+        simmodel._DIFFICULTIES.clear()
+        one_by_one = [model.difficulty(i) for i in ids]
+        simmodel._DIFFICULTIES.clear()
+        Simulator([catalog], model=model)  # warms the cache
+        assert len(simmodel._DIFFICULTIES) >= len(ids)
+        assert [model.difficulty(i) for i in ids] == one_by_one
