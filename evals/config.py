@@ -203,8 +203,9 @@ def describe_validation_error(err: ValidationError, source: str, prefix: tuple[s
             parts.append(f"{loc}: unknown field")
         else:
             got = e.get("input")
-            shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
-            parts.append(f"{loc}: {e['msg']}{shown}")
+            message = e["msg"].removeprefix("Value error, ")  # our own validators' words, without pydantic's label
+            shown = "" if isinstance(got, dict) or got is None or repr(got) in message else f" (got {got!r})"
+            parts.append(f"{loc}: {message}{shown}")
     return f"{source}: " + "; ".join(parts)
 
 

@@ -213,3 +213,9 @@ def test_gate_summary_refuses_an_inverted_margin(tmp_path: Path) -> None:
 
 def test_the_example_config_passes() -> None:
     validate_tasks(load_config(Path(__file__).resolve().parents[1] / "examples" / "evals.toml"))
+
+
+def test_a_bad_url_is_said_once_in_our_words(tmp_path: Path) -> None:
+    message = refused(tmp_path, '[endpoints.a]\nbase_url = "localhost:8000/v1"\n')
+    assert message.endswith("endpoints.a.base_url: expected an http(s) URL, got 'localhost:8000/v1'")
+    assert message.count("localhost:8000/v1") == 1 and "Value error" not in message
