@@ -93,7 +93,8 @@ def ticks(lo: float, hi: float, target: int = 6) -> list[tuple[float, str]]:
     raw = span / target
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(s * magnitude for s in (1, 2, 2.5, 5, 10) if s * magnitude >= raw * 0.999)
-    decimals = max(0, -math.floor(math.log10(step) + 1e-9)) + (1 if round(step / 10 ** math.floor(math.log10(step) + 1e-9), 6) == 2.5 else 0)
+    exponent = math.floor(math.log10(step) + 1e-9)
+    decimals = max(0, -exponent + (1 if round(step / 10**exponent, 6) == 2.5 else 0))
     first = math.ceil(lo / step - 1e-9)
     out = []
     for k in range(first, first + int(span / step) + 2):
@@ -156,7 +157,7 @@ def forest_plot(gate: dict[str, Any]) -> str:
     values = [v for r in rows for v in (r["low"], r["high"], r["delta"], -r["margin"]) if v is not None and math.isfinite(v)] + [0.0]
     span = max(values) - min(values)
     lo, hi = min(values) - 0.1 * span - 1e-3, max(values) + 0.1 * span + 1e-3
-    left = _labels_width([("   " if r["group"] else "") + r["label"] for r in rows])
+    left = _labels_width([r["label"] for r in rows])
     row_h, top = 30, 30
     bottom = top + row_h * max(len(rows), 1)
     svg = Svg(WIDTH, bottom + 44)
@@ -167,7 +168,7 @@ def forest_plot(gate: dict[str, Any]) -> str:
     svg.line(x(0), top, x(0), bottom, "#8c959f")
     for i, row in enumerate(rows):
         y = top + row_h * (i + 0.5)
-        svg.text(left - 8, y, ("   " if row["group"] else "") + row["label"], anchor="end", colour=row["colour"])
+        svg.text(left - 8, y, row["label"], size=FONT - 1 if row["group"] else FONT, anchor="end", colour=row["colour"])
         # every row has a margin line with an id: the page's test counts them
         svg.line(x(-row["margin"]), y - 12, x(-row["margin"]), y + 12, RED, 1.5, dash="5,3", id=f"forest-{'group' if row['group'] else 'task'}-{row['key']}")
         if row["delta"] is None:
@@ -313,7 +314,7 @@ def latency_plot(tasks: dict[str, list[Run]], arms: Sequence[str]) -> str:
     left, row_h, top = _labels_width([r[0] for r in rows]), 40, 30
     bottom = top + row_h * max(len(rows), 1)
     svg = Svg(WIDTH, bottom + 44)
-    found = [v for _, values, _ in rows for v in (percentile(values, 5), percentile(values, 95)) if values]
+    found = [v for _, values, _ in rows if values for v in (percentile(values, 5), percentile(values, 95))]
     lo, hi = (min(found), max(found)) if found else (0.0, 1.0)
     pad = (hi - lo) * 0.05 or 0.05
     x = Scale(lo - pad, hi + pad, left, WIDTH - 16)

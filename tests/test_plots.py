@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from evals.plots import discordance_plot, forest_plot, percentile, ticks
+from evals.plots import (
+    discordance_plot,
+    forest_plot,
+    latency_plot,
+    percentile,
+    ticks,
+    tokens_plot,
+)
 
 NS = {"s": "http://www.w3.org/2000/svg"}
 
@@ -63,3 +71,22 @@ def test_discordance_bars_are_shares_of_the_draws() -> None:
     for r, kind in zip(bars, counts["gsm8k"], strict=True):
         assert kind in r.findtext("s:title", namespaces=NS)
         assert float(r.get("width")) / total == pytest.approx(counts["gsm8k"][kind] / 150, abs=0.002)
+
+
+def test_runs_without_latency_or_tokens_still_plot(tmp_path: Path, data_dir: Path) -> None:
+    """An engine's records (tau2 through inspect) may carry no latency and no token counts for an
+    arm: that arm's row is empty, the plot is still drawn."""
+    from evals.synthetic import comparison_runs, write_gpqa_like
+
+    data = write_gpqa_like(tmp_path / "data", n=20)
+    (data / "gsm8k").symlink_to(data_dir / "gsm8k")
+    reference, candidate = comparison_runs(data, data, gpqa_repeats=2)
+    for _, records in candidate.values():
+        for r in records:
+            r.latency_s = None
+            r.completion_tokens = None
+    tasks = {t: [reference[t], candidate[t]] for t in sorted(reference)}
+    latency = ET.fromstring(latency_plot(tasks, ("reference", "candidate")))
+    boxes = [r for r in latency.findall("s:rect", NS) if r.find("s:title", NS) is not None]
+    assert len(boxes) == len(tasks)  # the reference's boxes only
+    ET.fromstring(tokens_plot(tasks, ("reference", "candidate")))
