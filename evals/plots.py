@@ -102,7 +102,7 @@ def ticks(lo: float, hi: float, target: int = 6) -> list[tuple[float, str]]:
         if v > hi + step * 1e-9:
             break
         label = f"{v:,.{decimals}f}"
-        out.append((v, "0" if float(v) == 0 and decimals else label.replace("-", "−")))
+        out.append((v, "0" if v == 0 else label.replace("-", "−")))
     return out
 
 
@@ -119,19 +119,17 @@ def x_axis(svg: Svg, scale: Scale, top: float, bottom: float, label: str | None,
         svg.text((scale.start + scale.end) / 2, bottom + 34, label, size=FONT, anchor="middle")
 
 
-def y_axis(svg: Svg, scale: Scale, left: float, lo: float, hi: float, label: str | None = None) -> None:
-    """Tick labels left of `left` on a vertical scale, and the axis label above them."""
+def y_axis(svg: Svg, scale: Scale, left: float, lo: float, hi: float) -> None:
+    """Tick labels left of `left` on a vertical scale."""
     for v, text in ticks(lo, hi, 5):
         y = scale(v)
         svg.line(left - 4, y, left, y, GREY)
         svg.text(left - 6, y, text, size=FONT - 1, anchor="end", colour=GREY)
     svg.line(left, scale.start, left, scale.end, GREY)
-    if label:
-        svg.text(left - 6, scale.end - 12, label, size=FONT - 1, anchor="start", colour=GREY)
 
 
-def _title(svg: Svg, text: str, x: float = 10) -> None:
-    svg.text(x, 14, text, size=FONT + 1, bold=True)
+def _title(svg: Svg, text: str) -> None:
+    svg.text(10, 14, text, size=FONT + 1, bold=True)
 
 
 def _labels_width(labels: Sequence[str]) -> float:
