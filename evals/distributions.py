@@ -18,6 +18,7 @@ takes scalars or arrays; an infinite df is the normal distribution.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from statistics import NormalDist
 from typing import Any
 
@@ -108,6 +109,7 @@ def _t_pdf(t: float, df: float) -> float:
     return math.exp(_log_gamma_ratio(df / 2) - 0.5 * math.log(df * math.pi) - (df + 1) / 2 * math.log1p(t * t / df))
 
 
+@lru_cache(maxsize=1 << 16)  # the gate's critical values: one α, a handful of dfs, asked over and over by simulations
 def _t_ppf(q: float, df: float) -> float:
     if math.isnan(q) or math.isnan(df) or df <= 0 or not 0.0 <= q <= 1.0:
         return math.nan
