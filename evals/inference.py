@@ -279,8 +279,9 @@ def clustered_regression(p: Paired, margin: float, alpha: float) -> tuple[ArrayL
     REGRESSION at Δ = −m and power are in docs/statistics.md (section 2 and the monotone notes).
 
     The p-value is the α at which the decision changes (the largest c both bounds still pass,
-    by bisection), computed where the plain bounds (no lowering) give at most `EXACT_P`; above,
-    the plain bounds' p-value, which is lower and above every level the gate tests at."""
+    `lowered_critical`), computed where the plain bounds (no lowering) give at most α; above, the plain
+    bounds' own p-value, which is lower and still above α, so that p ≤ α exactly when REGRESSION
+    (Holm's adjustment across tasks asks for levels below α only)."""
     n, draws, df = p.n, p.draws, float(p.n - 1)
     shift = continuity(p)
     base = np.asarray(p.delta, dtype=float) + margin + shift
@@ -300,23 +301,14 @@ def clustered_regression(p: Paired, margin: float, alpha: float) -> tuple[ArrayL
     if len(pick):
         regression[pick] = lowered_bound(x[pick], low[pick], np.full(len(pick), crit)) + margin + shift < 0
     p_value = p_plain.copy()
-    pick = np.flatnonzero(np.isfinite(p_plain) & (p_plain <= EXACT_P) & (base < 0))
+    pick = np.flatnonzero(np.isfinite(p_plain) & (p_plain <= alpha) & (base < 0))
     if len(pick):
-        # the largest critical value that still says REGRESSION: at most −t_draws, and where U_items passes
-        lo, hi = np.zeros(len(pick)), -t_draws[pick]
-        top = lowered_bound(x[pick], low[pick], hi) + margin + shift < 0
-        for _ in range(P_STEPS):
-            mid = (lo + hi) / 2
-            ok = lowered_bound(x[pick], low[pick], mid) + margin + shift < 0
-            lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
-        best = np.where(top, -t_draws[pick], lo)
+        best = np.minimum(lowered_critical(x[pick], low[pick], -base[pick]), -t_draws[pick])
         p_value[pick] = np.asarray(_cdf(-best, df), dtype=float)
     return scalar(regression.reshape(shape)), scalar(p_value.reshape(shape))
 
 
-EXACT_P = 0.1  # clustered_regression's p-value is exact up to here (the gate's levels are all below)
-P_STEPS = 40  # bisection steps for it
-MU_STEPS = 60  # golden-section steps over the centre in `lowered_bound`
+MU_STEPS = 40  # golden-section steps over the centre in `lowered_bound`: 0.618⁴⁰ × 2 < MU_GRID
 MU_GRID = 2.0**-20  # the fixed grid of centres `lowered_bound` minimises over
 
 
@@ -350,11 +342,30 @@ def lowered_bound(x: np.ndarray, floor: np.ndarray, crit: np.ndarray) -> np.ndar
     return np.min([_lowered_given_centre(x, floor, (k + j) * MU_GRID, crit) for j in (-1, 0, 1, 2)], axis=0)
 
 
-def _lowered_given_centre(x: np.ndarray, floor: np.ndarray, centre: np.ndarray, crit: np.ndarray) -> np.ndarray:
-    """G_μ of `lowered_bound`: max over λ ∈ [0, 1]^n of x̄ − Σλ_i D_i/n + c'·√(A + Σλ_i g_i), with
-    D_i = x_i − floor_i, A = Σ(x_i − μ)², g_i = (floor_i − μ)² − (x_i − μ)², c' = c/√(n(n − 1))."""
-    n = x.shape[-1]
-    c = np.asarray(crit, dtype=float)[:, None] / math.sqrt(n * (n - 1))
+def lowered_critical(x: np.ndarray, floor: np.ndarray, room: np.ndarray) -> np.ndarray:
+    """The largest c for which `lowered_bound` stays below x̄ + room (room > 0): the critical value
+    at which its decision changes, for a p-value.
+
+    For a centre μ, G_μ < x̄ + room exactly when c' < (room + s/n)/√(A + F(s)) at every total
+    lowering s (`_lowered_given_centre`'s terms), a ratio that has one minimum on each piece of F,
+    in closed form; and c at its best centre, found by golden-section search (c_μ is unimodal in μ:
+    G_μ is convex in μ, so where G_μ < x̄ + room is an interval)."""
+    lo, hi = floor.min(axis=-1), x.max(axis=-1)
+    ratio = (math.sqrt(5) - 1) / 2
+    u, v = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+    f_u, f_v = _critical_given_centre(x, floor, u, room), _critical_given_centre(x, floor, v, room)
+    for _ in range(MU_STEPS):
+        left = f_u >= f_v  # the maximum is in [lo, v]
+        hi, lo = np.where(left, v, hi), np.where(left, lo, u)
+        new = np.where(left, hi - ratio * (hi - lo), lo + ratio * (hi - lo))
+        f_new = _critical_given_centre(x, floor, new, room)
+        u, v, f_u, f_v = np.where(left, new, v), np.where(left, u, new), np.where(left, f_new, f_v), np.where(left, f_u, f_new)
+    return np.maximum(f_u, f_v)
+
+
+def _pieces(x: np.ndarray, floor: np.ndarray, centre: np.ndarray) -> tuple[np.ndarray, ...]:
+    """For `lowered_bound` at a centre μ: A = Σ(x_i − μ)², and per piece of F (items in order of
+    spread gained per unit lowered) its start, end, F at its start and its slope."""
     mu = np.asarray(centre, dtype=float)[:, None]
     kept, lowered = (x - mu) ** 2, (floor - mu) ** 2
     room, gain = x - floor, lowered - kept
@@ -366,10 +377,28 @@ def _lowered_given_centre(x: np.ndarray, floor: np.ndarray, centre: np.ndarray, 
     useful = np.isfinite(rate)
     room = np.where(useful, np.take_along_axis(room, order, axis=-1), 0.0)
     gain = np.where(useful, np.take_along_axis(gain, order, axis=-1), 0.0)
-    rate = np.where(useful, rate, 1.0)
-    total = kept.sum(axis=-1, keepdims=True)
     end, gained = np.cumsum(room, axis=-1), np.cumsum(gain, axis=-1)
-    start, before = end - room, gained - gain
+    return kept.sum(axis=-1, keepdims=True), end - room, end, gained - gain, np.where(useful, rate, 1.0)
+
+
+def _critical_given_centre(x: np.ndarray, floor: np.ndarray, centre: np.ndarray, room: np.ndarray) -> np.ndarray:
+    """c_μ of `lowered_critical`: √(n(n − 1)) × the least (room + s/n)/√(A + F(s)) over s."""
+    n = x.shape[-1]
+    total, start, end, before, rate = _pieces(x, floor, centre)
+    a, b = np.asarray(room, dtype=float)[:, None] + start / n, total + before
+    # d/du of (a + u/n)/√(b + rate·u) has the sign of b/n − rate·a/2 + rate·u/(2n): one minimum
+    u = np.clip(n * a - 2 * b / rate, 0.0, end - start)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        least = np.where(b + rate * u > 0, (a + u / n) / np.sqrt(b + rate * u), np.inf).min(axis=-1)
+    return math.sqrt(n * (n - 1)) * least
+
+
+def _lowered_given_centre(x: np.ndarray, floor: np.ndarray, centre: np.ndarray, crit: np.ndarray) -> np.ndarray:
+    """G_μ of `lowered_bound`: max over λ ∈ [0, 1]^n of x̄ − Σλ_i D_i/n + c'·√(A + Σλ_i g_i), with
+    D_i = x_i − floor_i, A = Σ(x_i − μ)², g_i = (floor_i − μ)² − (x_i − μ)², c' = c/√(n(n − 1))."""
+    n = x.shape[-1]
+    c = np.asarray(crit, dtype=float)[:, None] / math.sqrt(n * (n - 1))
+    total, start, end, before, rate = _pieces(x, floor, centre)
     # on each piece the objective −s/n + c'√(A + before + rate·(s − start)) is concave in s: its
     # stationary point, clipped to the piece
     with np.errstate(invalid="ignore", divide="ignore"):
