@@ -27,7 +27,13 @@ few answers happened to change is not mistaken for a precise one.
   Var = Σ Var_g / G², each group's variance taken at its Δ under the macro's null (the groups
   moved in proportion to their variances, `macro_null`), t with Welch–Satterthwaite degrees of
   freedom, each group counting at most n_g − 1.
-- On the REGRESSION side, a continuity correction of one discordant item (`continuity`).
+- On the REGRESSION side, a continuity correction of one discordant item (`continuity`). With
+  repeats, REGRESSION is not the design-effect statistic's lower tail (studentized by the spread
+  of the items, it is not monotone: one more failure on an item that already failed can raise the
+  spread faster than it lowers Δ̂) but two upper bounds below −m (`clustered_regression`): the t
+  bound over per-item differences taken at the worst of every candidate made worse than this one
+  (`lowered_bound`), and Tango's over all draws with a design effect of 1. A candidate made worse
+  can only lower both, so the verdict is monotone in the candidate's scores by construction.
 
 Every function takes numpy arrays as well as numbers, so the calibration runs thousands of
 simulated comparisons through exactly the code the gate runs.
