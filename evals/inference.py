@@ -27,7 +27,13 @@ few answers happened to change is not mistaken for a precise one.
   Var = Σ Var_g / G², each group's variance taken at its Δ under the macro's null (the groups
   moved in proportion to their variances, `macro_null`), t with Welch–Satterthwaite degrees of
   freedom, each group counting at most n_g − 1.
-- On the REGRESSION side, a continuity correction of one discordant item (`continuity`).
+- On the REGRESSION side, a continuity correction of one discordant item (`continuity`). With
+  repeats, REGRESSION is not the design-effect statistic's lower tail (studentized by the spread
+  of the items, it is not monotone: one more failure on an item that already failed can raise the
+  spread faster than it lowers Δ̂) but two upper bounds below −m (`clustered_regression`): the t
+  bound over per-item differences taken at the worst of every candidate made worse than this one
+  (`lowered_bound`), and Tango's over all draws with a design effect of 1. A candidate made worse
+  can only lower both, so the verdict is monotone in the candidate's scores by construction.
 
 Every function takes numpy arrays as well as numbers, so the calibration runs thousands of
 simulated comparisons through exactly the code the gate runs.
@@ -60,6 +66,9 @@ class Paired:
     better: ArrayLike  # Σ over draws of max(candidate − reference, 0): for 0/1, right in the candidate only
     binary: bool  # every draw scored 0 or 1
     square: ArrayLike = None  # Σ over draws of (candidate − reference)²; None: worse + better, as for 0/1
+    # per item (last axis), for the REGRESSION side with repeats (`clustered_regression`); None: not known
+    item_delta: ArrayLike = None  # the mean over draws of (candidate − reference)
+    item_floor: ArrayLike = None  # −(the reference's mean): where item_delta goes with every candidate draw at 0
 
     @property
     def draws(self) -> int:
@@ -83,6 +92,8 @@ def summarise(reference: np.ndarray, candidate: np.ndarray) -> Paired:
         better=scalar(np.maximum(cand - ref, 0).sum(axis=(-2, -1))),
         binary=binary,
         square=scalar(((cand - ref) ** 2).sum(axis=(-2, -1))),
+        item_delta=d,
+        item_floor=-ref.mean(axis=-1),
     )
 
 
@@ -218,23 +229,189 @@ class Test:
 
 
 def noninferiority(data: Paired | list[Paired], margin: float, alpha: float) -> Test:
-    """The gate's decision at margin m > 0: LOSSLESS if T(−m) > crit, REGRESSION if T_cc(−m) < −crit.
+    """The gate's decision at margin m > 0: LOSSLESS if T(−m) > crit, REGRESSION if T_cc(−m) < −crit
+    (with repeats, REGRESSION by `clustered_regression`).
 
     One repeat on at most `EXACT_ITEMS` items: LOSSLESS's critical value is raised to the exact
     one where the normal's is liberal (`exact_critical`)."""
     t, df = statistic(data, -margin)
-    t_reg, _ = statistic(data, -margin, continuity(data))
     crit = critical(alpha, df)
     lossless_crit = lossless_critical(data, margin, alpha)
+    if clustered(data):
+        regression, p_regression = clustered_regression(data, margin, alpha)  # type: ignore[arg-type]
+    else:
+        t_reg, _ = statistic(data, -margin, continuity(data))
+        with np.errstate(invalid="ignore"):
+            regression, p_regression = scalar(np.asarray(t_reg) < -np.asarray(crit)), scalar(np.asarray(_cdf(t_reg, df)))
     with np.errstate(invalid="ignore"):
         return Test(
             statistic=t,
             df=df,
             p_lossless=scalar(1 - np.asarray(_cdf(t, df))),
-            p_regression=scalar(np.asarray(_cdf(t_reg, df))),
+            p_regression=p_regression,
             lossless=scalar(np.asarray(t) > lossless_crit),
-            regression=scalar(np.asarray(t_reg) < -np.asarray(crit)),
+            regression=regression,
         )
+
+
+def clustered(data: Paired | list[Paired]) -> bool:
+    """Whether REGRESSION is decided by `clustered_regression`: one task, repeats, two items or more, per-item data."""
+    return isinstance(data, Paired) and data.repeats > 1 and data.n > 1 and data.item_delta is not None
+
+
+def clustered_regression(p: Paired, margin: float, alpha: float) -> tuple[ArrayLike, ArrayLike]:
+    """REGRESSION with repeats, and its p-value: monotone in the candidate's scores by construction.
+
+    The score statistic with an estimated design effect (`variance_of_delta`) is studentized by the
+    spread of the per-item differences, and a studentized statistic is not monotone: one more
+    failure on an item that already failed raises the spread more than it lowers Δ̂, and an
+    independent review built runs (20 items × 8 repeats) where that turned REGRESSION into
+    INCONCLUSIVE. Here REGRESSION needs two bounds below −m, U_items and U_draws:
+
+    - U_items bounds, from above, Δ̂ + 1/n + c·s_items/√n (the t upper bound on per-item
+      differences, with one item of continuity correction) over *every* candidate obtained from
+      this one by lowering scores (`lowered_bound`). A candidate made worse lowers each item's box
+      [floor, Δ̂_i] into the old one, so its bound can only be lower: the decision is monotone by
+      construction, whatever the spread does. Where a lowered candidate would show a larger
+      spread (an item turned into an outlier), REGRESSION waits for Δ̂ to be low enough for that too.
+    - U_draws = Δ̂ + 1/n + c·√(v₀/N), the design effect at least 1 (draws of one item are
+      non-negatively correlated) with v₀ the null variance of one draw at −m: Tango's statistic
+      over all draws, whose REGRESSION region is monotone in (worse, better) (checked on a fine
+      grid of both, as for one repeat, where the random search finds no exception either).
+
+    Both bounds use Student's t with n − 1 df, c = its 1 − α quantile. Against the design-effect
+    statistic this drops two things on this side only: its K × (null − observed) term, and its
+    rescaling of the spread to the null's discordance. Both are measured, not assumed: false
+    REGRESSION at Δ = −m and power are in docs/statistics.md (section 2 and the monotone notes).
+
+    The p-value is the α at which the decision changes (the largest c both bounds still pass,
+    `lowered_critical`), computed where the plain bounds (no lowering) give at most α; above, the plain
+    bounds' own p-value, which is lower and still above α, so that p ≤ α exactly when REGRESSION
+    (Holm's adjustment across tasks asks for levels below α only)."""
+    n, draws, df = p.n, p.draws, float(p.n - 1)
+    shift = continuity(p)
+    base = np.asarray(p.delta, dtype=float) + margin + shift
+    null = np.asarray(restricted_draw_variance(p.worse, p.better, draws, -margin), dtype=float)
+    spread = np.asarray(p.var_items, dtype=float) / n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t_draws = base / np.sqrt(null / draws)
+        t_plain = base / np.sqrt(np.maximum(spread, null / draws))  # ≥ each bound's own t where base < 0
+        p_plain = np.asarray(_cdf(t_plain, df), dtype=float)
+    crit = float(critical(alpha, df))
+    x, low = np.asarray(p.item_delta, dtype=float), np.asarray(p.item_floor, dtype=float)
+    shape = base.shape
+    x, low = x.reshape(-1, n), low.reshape(-1, n)
+    base, t_draws, t_plain, p_plain = base.reshape(-1), t_draws.reshape(-1), t_plain.reshape(-1), p_plain.reshape(-1)
+    regression = t_plain < -crit  # needed: U_items ≥ the plain bound
+    pick = np.flatnonzero(regression)
+    if len(pick):
+        regression[pick] = lowered_bound(x[pick], low[pick], np.full(len(pick), crit)) + margin + shift < 0
+    p_value = p_plain.copy()
+    pick = np.flatnonzero(np.isfinite(p_plain) & (p_plain <= alpha) & (base < 0))
+    if len(pick):
+        best = np.minimum(lowered_critical(x[pick], low[pick], -base[pick]), -t_draws[pick])
+        p_value[pick] = np.asarray(_cdf(-best, df), dtype=float)
+    return scalar(regression.reshape(shape)), scalar(p_value.reshape(shape))
+
+
+MU_STEPS = 40  # golden-section steps over the centre in `lowered_bound`: 0.618⁴⁰ × 2 < MU_GRID
+MU_GRID = 2.0**-20  # the fixed grid of centres `lowered_bound` minimises over
+
+
+def lowered_bound(x: np.ndarray, floor: np.ndarray, crit: np.ndarray) -> np.ndarray:
+    """An upper bound, nondecreasing in x, of max z̄ + c·s(z)/√n over every z with floor ≤ z ≤ x
+    (per item, rows of a batch): the t upper bound at every candidate made worse than this one.
+
+    For a centre μ, s(z)² ≤ Σ(z_i − μ)²/(n − 1) (equality at μ = z̄). Let each z_i be random on
+    {floor_i, x_i} (taking floor_i with probability λ_i), and bound the maximum by
+    G_μ(x) = max over λ of E z̄ + c/√(n(n − 1))·√(E Σ(z_i − μ)²), which is at least the maximum over
+    fixed z (λ of 0 or 1, and any z inside the box is a mixture of its ends with the same mean and
+    no larger E(z_i − μ)²). G_μ is a maximum over distributions on the box [floor, x]; a lower x
+    gives a smaller box, so G_μ can only fall: monotone by construction. With the inside linear in
+    λ, G_μ is exact and cheap: items in order of gain per unit lowered (a fractional knapsack),
+    then the best total lowering on each piece of the concave result (`_lowered_given_centre`).
+    The bound is the minimum of G_μ over a fixed grid of μ (a minimum of nondecreasing functions
+    is nondecreasing): G_μ is convex in μ, so golden-section search finds where, and the grid
+    points on either side of it give the grid's minimum exactly."""
+    lo, hi = floor.min(axis=-1), x.max(axis=-1)
+    ratio = (math.sqrt(5) - 1) / 2
+    u, v = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+    f_u, f_v = _lowered_given_centre(x, floor, u, crit), _lowered_given_centre(x, floor, v, crit)
+    for _ in range(MU_STEPS):
+        left = f_u <= f_v  # the minimum is in [lo, v]
+        hi, lo = np.where(left, v, hi), np.where(left, lo, u)
+        new = np.where(left, hi - ratio * (hi - lo), lo + ratio * (hi - lo))
+        f_new = _lowered_given_centre(x, floor, new, crit)
+        # left: the old u becomes v and the new point u; else the old v becomes u and the new point v
+        u, v, f_u, f_v = np.where(left, new, v), np.where(left, u, new), np.where(left, f_new, f_v), np.where(left, f_u, f_new)
+    k = np.floor((lo + hi) / 2 / MU_GRID)
+    return np.min([_lowered_given_centre(x, floor, (k + j) * MU_GRID, crit) for j in (-1, 0, 1, 2)], axis=0)
+
+
+def lowered_critical(x: np.ndarray, floor: np.ndarray, room: np.ndarray) -> np.ndarray:
+    """The largest c for which `lowered_bound` stays below x̄ + room (room > 0): the critical value
+    at which its decision changes, for a p-value.
+
+    For a centre μ, G_μ < x̄ + room exactly when c' < (room + s/n)/√(A + F(s)) at every total
+    lowering s (`_lowered_given_centre`'s terms), a ratio that has one minimum on each piece of F,
+    in closed form; and c at its best centre, found by golden-section search (c_μ is unimodal in μ:
+    G_μ is convex in μ, so where G_μ < x̄ + room is an interval)."""
+    lo, hi = floor.min(axis=-1), x.max(axis=-1)
+    ratio = (math.sqrt(5) - 1) / 2
+    u, v = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+    f_u, f_v = _critical_given_centre(x, floor, u, room), _critical_given_centre(x, floor, v, room)
+    for _ in range(MU_STEPS):
+        left = f_u >= f_v  # the maximum is in [lo, v]
+        hi, lo = np.where(left, v, hi), np.where(left, lo, u)
+        new = np.where(left, hi - ratio * (hi - lo), lo + ratio * (hi - lo))
+        f_new = _critical_given_centre(x, floor, new, room)
+        u, v, f_u, f_v = np.where(left, new, v), np.where(left, u, new), np.where(left, f_new, f_v), np.where(left, f_u, f_new)
+    return np.maximum(f_u, f_v)
+
+
+def _pieces(x: np.ndarray, floor: np.ndarray, centre: np.ndarray) -> tuple[np.ndarray, ...]:
+    """For `lowered_bound` at a centre μ: A = Σ(x_i − μ)², and per piece of F (items in order of
+    spread gained per unit lowered) its start, end, F at its start and its slope."""
+    mu = np.asarray(centre, dtype=float)[:, None]
+    kept, lowered = (x - mu) ** 2, (floor - mu) ** 2
+    room, gain = x - floor, lowered - kept
+    useful = (gain > 0) & (room > 0)  # lowering any other item costs Δ̂ and gains no spread
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(useful, gain / np.where(useful, room, 1.0), -np.inf)
+    order = np.argsort(-rate, axis=-1, kind="stable")
+    rate = np.take_along_axis(rate, order, axis=-1)
+    useful = np.isfinite(rate)
+    room = np.where(useful, np.take_along_axis(room, order, axis=-1), 0.0)
+    gain = np.where(useful, np.take_along_axis(gain, order, axis=-1), 0.0)
+    end, gained = np.cumsum(room, axis=-1), np.cumsum(gain, axis=-1)
+    return kept.sum(axis=-1, keepdims=True), end - room, end, gained - gain, np.where(useful, rate, 1.0)
+
+
+def _critical_given_centre(x: np.ndarray, floor: np.ndarray, centre: np.ndarray, room: np.ndarray) -> np.ndarray:
+    """c_μ of `lowered_critical`: √(n(n − 1)) × the least (room + s/n)/√(A + F(s)) over s."""
+    n = x.shape[-1]
+    total, start, end, before, rate = _pieces(x, floor, centre)
+    a, b = np.asarray(room, dtype=float)[:, None] + start / n, total + before
+    # d/du of (a + u/n)/√(b + rate·u) has the sign of b/n − rate·a/2 + rate·u/(2n): one minimum
+    u = np.clip(n * a - 2 * b / rate, 0.0, end - start)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        least = np.where(b + rate * u > 0, (a + u / n) / np.sqrt(b + rate * u), np.inf).min(axis=-1)
+    return math.sqrt(n * (n - 1)) * least
+
+
+def _lowered_given_centre(x: np.ndarray, floor: np.ndarray, centre: np.ndarray, crit: np.ndarray) -> np.ndarray:
+    """G_μ of `lowered_bound`: max over λ ∈ [0, 1]^n of x̄ − Σλ_i D_i/n + c'·√(A + Σλ_i g_i), with
+    D_i = x_i − floor_i, A = Σ(x_i − μ)², g_i = (floor_i − μ)² − (x_i − μ)², c' = c/√(n(n − 1))."""
+    n = x.shape[-1]
+    c = np.asarray(crit, dtype=float)[:, None] / math.sqrt(n * (n - 1))
+    total, start, end, before, rate = _pieces(x, floor, centre)
+    # on each piece the objective −s/n + c'√(A + before + rate·(s − start)) is concave in s: its
+    # stationary point, clipped to the piece
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = np.clip(start + ((n * c * rate / 2) ** 2 - total - before) / rate, start, end)
+    value = -s / n + c * np.sqrt(np.maximum(total + before + rate * (s - start), 0.0))
+    best = np.maximum(value.max(axis=-1), c[:, 0] * np.sqrt(total[:, 0]))
+    return x.mean(axis=-1) + best
 
 
 def lossless_critical(data: Paired | list[Paired], margin: float, alpha: float) -> ArrayLike:
@@ -312,6 +489,11 @@ def interval(data: Paired | list[Paired], alpha: float, margin: float | None = N
     correction = continuity(data)
 
     def excess(delta0: float, side: int) -> float:
+        if side < 0 and clustered(data):  # U_draws of `clustered_regression`; U_items is taken below
+            p = data  # type: ignore[assignment]
+            null = float(restricted_draw_variance(p.worse, p.better, p.draws, delta0))  # type: ignore[union-attr]
+            t = (float(p.delta) - delta0 + correction) / math.sqrt(null / p.draws)  # type: ignore[union-attr]
+            return -t - float(critical(alpha, p.n - 1))  # type: ignore[union-attr]
         t, df = statistic(data, delta0, 0.0 if side > 0 else correction)
         return side * float(t) - (lossless_crit if side > 0 and lossless_crit is not None else float(critical(alpha, df)))
 
@@ -331,6 +513,11 @@ def interval(data: Paired | list[Paired], alpha: float, margin: float | None = N
     low = bound(-1 + eps, estimate - eps, 1, -1.0) if estimate > -1 + 2 * eps else -1.0
     top = min(estimate + correction, 1 - 2 * eps)
     high = bound(top + eps, 1 - eps, -1, 1.0) if top < 1 - 2 * eps else 1.0
+    if clustered(data):  # REGRESSION at Δ0 needs U_items < Δ0 too, and U_items does not depend on Δ0
+        p = data  # type: ignore[assignment]
+        crit = np.array([float(critical(alpha, p.n - 1))])  # type: ignore[union-attr]
+        items = float(lowered_bound(np.asarray(p.item_delta, dtype=float)[None], np.asarray(p.item_floor, dtype=float)[None], crit)[0])  # type: ignore[union-attr]
+        high = min(max(high, items + correction), 1.0)
     return low, high
 
 
