@@ -34,7 +34,7 @@ from scipy.special import gammaln, xlogy
 from evals.config import GateConfig
 from evals.gate import Verdict, gate_runs
 from evals.inference import EXACT_ITEMS, Paired, Test, critical, noninferiority, statistic, summarise
-from evals.power import items_needed_binary, power_binary
+from evals.power import items_needed_binary, items_needed_scaled, power_binary
 from evals.records import Manifest, Record
 from evals.simmodel import SimModel, outcomes
 
@@ -507,6 +507,27 @@ def power_table(runs: int, seed: int = 2) -> list[tuple[str, int | None, float, 
     return rows
 
 
+POWER_REPEATS = ((0.9, 0.05, 0.0, 0.05, 4), (0.7, 0.05, 0.0, 0.1, 8), (0.8, 0.05, -0.15, 0.05, 8), (0.95, 0.02, -0.06, 0.0, 2), (0.9, 0.03, -0.1, 0.05, 4))
+
+
+def power_table_repeats(runs: int, seed: int = 6) -> list[tuple[str, int | None, float]]:
+    """With repeats, the items the advice asks for (`power.items_needed_scaled`, from a run of 20,000
+    items standing in for the truth) and the power simulated there through the batch."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for acc, m, delta, disc, k in POWER_REPEATS:
+        model = SimModel(accuracy=acc, delta=delta, discordance=disc)
+        goal = "LOSSLESS" if delta > -m else "REGRESSION"
+        n = items_needed_scaled(summarise(*(arm[0] for arm in draw(model, rng, 1, 20_000, k))), m, ALPHA, 0.8)
+        label = f"accuracy {acc}, m {m}, Δ {delta:+}, discordance {disc:.2f}, {k} repeats ({goal})"
+        if n is None:
+            rows.append((label, None, float("nan")))
+            continue
+        lossless, regression, _ = simulate([model], n, k, m, runs, rng)
+        rows.append((label, n, lossless if goal == "LOSSLESS" else regression))
+    return rows
+
+
 def zero_delta_regression(runs: int, seed: int = 3) -> float:
     """The worst P(REGRESSION) at a true Δ of 0 over the clustered grid."""
     rng = np.random.default_rng(seed)
@@ -557,6 +578,10 @@ def main(argv: list[str] | None = None) -> int:
     print("| truth | items advised | exact power there | simulated |\n|---|---|---|---|", file=out)
     for label, n, exact, simulated in power_table(max(args.runs // 2, 2000)):
         print(f"| {label} | {n if n is not None else 'none'} | {exact:.1%} | {simulated:.1%} |", file=out)
+    print(f"\nWith repeats the advice is the normal approximation with the t quantile; the power there, {max(args.runs // 4, 1000):,} simulations per row:\n", file=out)
+    print("| truth | items advised | simulated power |\n|---|---|---|", file=out)
+    for label, n, simulated in power_table_repeats(max(args.runs // 4, 1000)):
+        print(f"| {label} | {n if n is not None else 'none'} | {simulated:.1%} |", file=out)
     worst_reg = max(max(false_reg.values()), worst_reg_sim)
     print("\n## 4. Repeats whose failures are tied to items\n", file=out)
     print("The candidate is wrong on every draw of a fraction m/accuracy of the items (reference accuracy 0.9), "

@@ -395,7 +395,8 @@ def _method(data: Paired) -> str:
         return "partial credit: the score statistic over Σ max(r − c, 0), Σ max(c − r, 0) (scores not all 0/1; see the known limits)"
     if data.repeats == 1:
         return "Tango score interval for paired proportions"
-    return f"score statistic over {data.repeats} draws per item, design effect (Rao–Scott seen, K unseen), t with {data.n - 1} df"
+    regression = "; REGRESSION also needs the t bound over every candidate made worse and Tango's over all draws below −m" if data.n > 1 else ""
+    return f"score statistic over {data.repeats} draws per item, design effect (Rao–Scott seen, K unseen), t with {data.n - 1} df{regression}"
 
 
 def _se_at_margin(data: Paired | list[Paired], margin: float) -> float:

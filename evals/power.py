@@ -17,6 +17,8 @@ import numpy as np
 
 from evals.inference import (
     Paired,
+    clustered,
+    continuity,
     critical,
     group_variance,
     noninferiority,
@@ -95,14 +97,22 @@ def items_needed_binary(p_worse: float, p_better: float, margin: float, alpha: f
 
 def items_needed_scaled(data: Paired | list[Paired], margin: float, alpha: float, power: float) -> int | None:
     """Items (per group, in proportion) for `power` at the observed Δ and per-item variance, when
-    every variance scales as 1/n: the normal approximation with the t quantile."""
+    every variance scales as 1/n: the normal approximation with the t quantile.
+
+    Toward REGRESSION it is the REGRESSION side's test: one item of continuity correction, and
+    with repeats `clustered_regression`'s variance (the larger of the items' spread and Tango's
+    over all draws), which the design-effect variance can undershoot."""
     groups = data if isinstance(data, list) else [data]
     delta = float(np.mean([g.delta for g in groups]))
     if math.isclose(delta, -margin, abs_tol=1e-12):
         return None
     n_now = sum(g.n for g in groups)
     parts = [(group_variance if isinstance(data, list) else variance_of_delta)(g, -margin) for g in groups]
+    if isinstance(data, Paired) and clustered(data) and delta < -margin:
+        null = float(restricted_draw_variance(data.worse, data.better, data.draws, -margin))
+        parts = [(max(float(data.var_items) / data.n, null / data.draws), float(data.n - 1))]
     unit = sum(n_now * float(v) for v, _ in parts) / len(groups) ** 2  # Var(Δ̂)·n_total
+    shift = continuity(data) * n_now if delta < -margin else 0.0  # the correction, times the items
     # degrees of freedom as the test will have them: Welch–Satterthwaite over the groups as they are
     # (unequal groups have fewer than n/G − 1), growing in proportion with the items
     total = sum(float(v) for v, _ in parts)
@@ -112,7 +122,7 @@ def items_needed_scaled(data: Paired | list[Paired], margin: float, alpha: float
     def achieves(n: int) -> bool:
         df = max(df_now * n / n_now, 1) if math.isfinite(df_now) else math.inf
         se = math.sqrt(unit / n)
-        return abs(delta + margin) / se >= float(critical(alpha, df)) + _sps().norm.ppf(power)
+        return (abs(delta + margin) - shift / n) / se >= float(critical(alpha, df)) + _sps().norm.ppf(power)
 
     return _smallest_n(achieves, 1, 2)
 
