@@ -507,6 +507,50 @@ def power_table(runs: int, seed: int = 2) -> list[tuple[str, int | None, float, 
     return rows
 
 
+HIDDEN_ITEMS = (10, 20, 50, 200)
+HIDDEN_REPEATS = (2, 8)
+HIDDEN_SHARE = (0.05, 0.1, 0.2)
+HIDDEN_MARGIN = (0.02, 0.1)
+
+
+def hidden_items_table(runs: int, seed: int = 5, chunk: int = 2500) -> dict[tuple[int, int], tuple[Cell, Cell]]:
+    """Worst false LOSSLESS and false REGRESSION at a true Δ of −m per (items, repeats) when a share h of
+    the items is decided outright and the rest varies from draw to draw, over h, m and the rest's model.
+
+    LOSSLESS: the candidate loses every draw of the broken items (the reference always right there)
+    and gains g = (h − m)/(1 − h) elsewhere, where both are right with probability p (0.8, or varying
+    by item, uniform on [0, 1 − g]) on independent draws. REGRESSION, an independent review's null:
+    the candidate wins every draw of the items the reference always fails, and elsewhere loses
+    ε = (h + m)/(1 − h) of the draws the reference gets right with probability 1 or 0.8."""
+    rng = np.random.default_rng(seed)
+    table = {}
+    for items in HIDDEN_ITEMS:
+        for k in HIDDEN_REPEATS:
+            worst_l, worst_r = Cell(0.0, ""), Cell(0.0, "")
+            for h in HIDDEN_SHARE:
+                for m in HIDDEN_MARGIN:
+                    for varying in (False, True):
+                        gain, loss = (h - m) / (1 - h), (h + m) / (1 - h)
+                        fixed, right = min(0.8, 1 - gain), 1.0 if varying else 0.8
+                        hits = np.zeros(2)
+                        for start in range(0, runs, chunk):
+                            size = min(chunk, runs - start)
+                            decided = rng.random((size, items, 1)) < h
+                            p = rng.uniform(0, 1 - gain, (size, items, 1)) if varying else np.full((size, items, 1), fixed)
+                            reference = np.where(decided, 1.0, rng.random((size, items, k)) < p)
+                            candidate = np.where(decided, 0.0, rng.random((size, items, k)) < p + gain)
+                            hits[0] += np.sum(noninferiority(summarise(reference, candidate), m, ALPHA).lossless)
+                            reference = np.where(decided, 0.0, rng.random((size, items, k)) < right)
+                            candidate = np.where(decided, 1.0, rng.random((size, items, k)) < right - loss)
+                            hits[1] += np.sum(noninferiority(summarise(reference, candidate), m, ALPHA).regression)
+                        if hits[0] / runs > worst_l.rate:
+                            worst_l = Cell(hits[0] / runs, f"h {h}, m {m}, p " + ("varying by item" if varying else f"{fixed:.2f}"))
+                        if hits[1] / runs > worst_r.rate:
+                            worst_r = Cell(hits[1] / runs, f"h {h}, m {m}, reference right {right:.1f}")
+            table[(items, k)] = (worst_l, worst_r)
+    return table
+
+
 POWER_REPEATS = ((0.9, 0.05, 0.0, 0.05, 4), (0.7, 0.05, 0.0, 0.1, 8), (0.8, 0.05, -0.15, 0.05, 8), (0.95, 0.02, -0.06, 0.0, 2), (0.9, 0.03, -0.1, 0.05, 4))
 
 
@@ -590,6 +634,14 @@ def main(argv: list[str] | None = None) -> int:
     tied = item_tied_table(args.runs)
     for items, k in sorted({(i, k) for i, k, _ in tied}):
         print(f"| {items} | {k} | {tied[(items, k, 0.02)]:.2%} | {tied[(items, k, 0.05)]:.2%} |", file=out)
+    hidden_runs = max(args.runs // 4, 1000)
+    print(f"\nA share h (0.05, 0.1, 0.2) of the items decided outright, the rest varying from draw to draw, the true Δ −m (m 0.02, 0.1); "
+          f"{hidden_runs:,} simulations per cell (Monte Carlo SE about {np.sqrt(ALPHA * (1 - ALPHA) / hidden_runs):.2%}). "
+          "False LOSSLESS: the candidate loses every draw of the broken items and gains a little elsewhere. "
+          "False REGRESSION: it wins every draw of items the reference always fails and loses elsewhere (a known limit, below).\n", file=out)
+    print("| items | repeats | false LOSSLESS | where | false REGRESSION | where |\n|---|---|---|---|---|---|", file=out)
+    for (items, k), (lossless_cell, regression_cell) in hidden_items_table(hidden_runs).items():
+        print(f"| {items} | {k} | {lossless_cell.rate:.2%} | {lossless_cell.where} | {regression_cell.rate:.2%} | {regression_cell.where} |", file=out)
     print("\n## 5. Macros over groups of unequal sizes\n", file=out)
     print(f"Three groups at m = 0.05, the macro Δ exactly −m, the damage in the smallest group or in the others; {args.runs:,} simulations per cell.\n", file=out)
     print("| group sizes | repeats | worst false LOSSLESS | where |\n|---|---|---|---|", file=out)

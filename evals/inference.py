@@ -113,6 +113,22 @@ def restricted_draw_variance(worse: ArrayLike, better: ArrayLike, draws: int, de
     return scalar(2 * restricted_worse(worse, better, draws, delta0) + delta0 - delta0 * delta0)
 
 
+def draws_variance(p: Paired, delta0: ArrayLike) -> ArrayLike:
+    """One draw's variance for `clustered_regression`'s U_draws: Tango's null variance, with the part
+    the draws did not show taken as tied to items (× K), as `variance_of_delta` does.
+
+    Without that term (a design effect of 1 throughout), a candidate that gains every draw of a
+    few items the reference always fails while losing elsewhere said REGRESSION at a true Δ of −m
+    in 8% of runs of 10 items × 8 repeats (an independent review's null). The seen part is taken
+    from the counts, (worse + better)/N − Δ̂², as for 0/1 (for partial credit it is at least the
+    observed one), so the bound is a function of (worse, better) alone: its REGRESSION region is
+    monotone in both (checked on grids of counts and of real values, test_stats)."""
+    worse, better, draws = np.asarray(p.worse, dtype=float), np.asarray(p.better, dtype=float), p.draws
+    null = np.asarray(restricted_draw_variance(worse, better, draws, delta0), dtype=float)
+    seen = np.maximum((worse + better) / draws - ((better - worse) / draws) ** 2, 0.0)
+    return scalar(np.minimum(seen, null) + p.repeats * np.maximum(null - seen, 0.0))
+
+
 def variance_of_delta(p: Paired, delta0: ArrayLike) -> tuple[ArrayLike, float]:
     """The variance of Δ̂ under Δ = delta0, and its degrees of freedom (inf: normal)."""
     if p.n < 2 and not (p.binary and p.repeats == 1):
@@ -132,7 +148,27 @@ def variance_of_delta(p: Paired, delta0: ArrayLike) -> tuple[ArrayLike, float]:
     # candidate wrong on every draw of a few items): it gets the worst design effect, K. With
     # nothing differing, that is the one-repeat bound over items; repeats never prove more.
     unseen = np.maximum(null - seen, 0.0)
-    return scalar((deff * np.minimum(seen, null) + p.repeats * unseen) / draws), float(p.n - 1)
+    design = (deff * np.minimum(seen, null) + p.repeats * unseen) / draws
+    return scalar(np.maximum(design, np.asarray(hidden_failures(p, delta0)))), float(p.n - 1)
+
+
+def hidden_failures(p: Paired, delta0: ArrayLike) -> ArrayLike:
+    """Var(Δ̂) under the least favourable null the items leave open toward LOSSLESS: the items as
+    observed, plus a share π of items the candidate loses on every draw (a difference of −1),
+    just enough to bring the mean down to delta0: π = (Δ̂ − Δ0)/(Δ̂ + 1),
+    Var = ((1 − π)·s²_items + π(1 − π)(Δ̂ + 1)²)/n. Zero where Δ̂ ≤ Δ0.
+
+    A quantization that breaks a few items outright, beside answers that vary from draw to draw
+    elsewhere (GPQA at temperature 1), leaves runs that drew few of the broken items looking
+    clean, with plenty of discordance for the design-effect variance to feed on: that variance
+    said LOSSLESS at a true Δ of −m in up to 10% of runs (10 items × 8 repeats) and 3.9% at
+    200 × 8 (docs/statistics.md, section 4). For 0/1 scores with one repeat, Tango's restricted
+    estimate is this null already; with repeats the item, not the draw, is what can be missing."""
+    delta = np.asarray(p.delta, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(delta > delta0, (delta - np.asarray(delta0)) / (delta + 1), 0.0)
+        spread = np.where(np.isfinite(np.asarray(p.var_items, dtype=float)), np.asarray(p.var_items, dtype=float), 0.0)
+    return scalar(((1 - share) * spread + share * (1 - share) * (delta + 1) ** 2) / p.n)
 
 
 def continuity(data: Paired | list[Paired]) -> float:
@@ -223,7 +259,7 @@ class Test:
     statistic: ArrayLike  # for LOSSLESS
     df: ArrayLike
     p_lossless: ArrayLike  # one-sided p-value against Δ ≤ −m
-    p_regression: ArrayLike  # one-sided p-value against Δ ≥ −m (continuity-corrected statistic)
+    p_regression: ArrayLike  # one-sided p-value against Δ ≥ −m (of the REGRESSION side's test; `clustered_regression` says what it is with repeats)
     lossless: ArrayLike  # bool
     regression: ArrayLike  # bool
 
@@ -274,28 +310,27 @@ def clustered_regression(p: Paired, margin: float, alpha: float) -> tuple[ArrayL
       [floor, Δ̂_i] into the old one, so its bound can only be lower: the decision is monotone by
       construction, whatever the spread does. Where a lowered candidate would show a larger
       spread (an item turned into an outlier), REGRESSION waits for Δ̂ to be low enough for that too.
-    - U_draws = Δ̂ + 1/n + c·√(v₀/N), the design effect at least 1 (draws of one item are
-      non-negatively correlated) with v₀ the null variance of one draw at −m: Tango's statistic
-      over all draws, whose REGRESSION region is monotone in (worse, better) (checked on a fine
-      grid of both, as for one repeat, where the random search finds no exception either).
+    - U_draws = Δ̂ + 1/n + c·√(v/N): Tango's statistic over all N draws, with the null's
+      discordance that the draws did not show taken as tied to items (`draws_variance`); its
+      REGRESSION region is monotone in (worse, better).
 
     Both bounds use Student's t with n − 1 df, c = its 1 − α quantile. Against the design-effect
-    statistic this drops two things on this side only: its K × (null − observed) term, and its
-    rescaling of the spread to the null's discordance. Both are measured, not assumed: false
-    REGRESSION at Δ = −m and power are in docs/statistics.md (section 2 and the monotone notes).
+    statistic this drops, on this side only, its design effect estimated from the spread (U_items
+    uses the spread itself) and its rescaling of the spread to the null's discordance. Measured,
+    not assumed: false REGRESSION at Δ = −m and power are in docs/statistics.md.
 
     The p-value is the α at which the decision changes (the largest c both bounds still pass,
-    `lowered_critical`), computed where the plain bounds (no lowering) give at most α; above, the plain
-    bounds' own p-value, which is lower and still above α, so that p ≤ α exactly when REGRESSION
-    (Holm's adjustment across tasks asks for levels below α only)."""
+    `lowered_critical`), computed where the plain bounds (no lowering) give at most α, so that
+    p ≤ α exactly when REGRESSION at every level up to α (Holm's adjustment across tasks asks for
+    levels below α only). Above α it is the plain bounds' p-value, a lower bound of that α."""
     n, draws, df = p.n, p.draws, float(p.n - 1)
     shift = continuity(p)
     base = np.asarray(p.delta, dtype=float) + margin + shift
-    null = np.asarray(restricted_draw_variance(p.worse, p.better, draws, -margin), dtype=float)
+    per_draw = np.asarray(draws_variance(p, -margin), dtype=float)
     spread = np.asarray(p.var_items, dtype=float) / n
     with np.errstate(invalid="ignore", divide="ignore"):
-        t_draws = base / np.sqrt(null / draws)
-        t_plain = base / np.sqrt(np.maximum(spread, null / draws))  # ≥ each bound's own t where base < 0
+        t_draws = base / np.sqrt(per_draw / draws)
+        t_plain = base / np.sqrt(np.maximum(spread, per_draw / draws))  # ≥ each bound's own t where base < 0
         p_plain = np.asarray(_cdf(t_plain, df), dtype=float)
     crit = float(critical(alpha, df))
     x, low = np.asarray(p.item_delta, dtype=float), np.asarray(p.item_floor, dtype=float)
@@ -307,7 +342,7 @@ def clustered_regression(p: Paired, margin: float, alpha: float) -> tuple[ArrayL
     if len(pick):
         regression[pick] = lowered_bound(x[pick], low[pick], np.full(len(pick), crit)) + margin + shift < 0
     p_value = p_plain.copy()
-    pick = np.flatnonzero(np.isfinite(p_plain) & (p_plain <= alpha) & (base < 0))
+    pick = np.flatnonzero(np.isfinite(p_plain) & (p_plain <= alpha))  # there base < 0
     if len(pick):
         best = np.minimum(lowered_critical(x[pick], low[pick], -base[pick]), -t_draws[pick])
         p_value[pick] = np.asarray(_cdf(-best, df), dtype=float)
@@ -333,17 +368,7 @@ def lowered_bound(x: np.ndarray, floor: np.ndarray, crit: np.ndarray) -> np.ndar
     The bound is the minimum of G_μ over a fixed grid of μ (a minimum of nondecreasing functions
     is nondecreasing): G_μ is convex in μ, so golden-section search finds where, and the grid
     points on either side of it give the grid's minimum exactly."""
-    lo, hi = floor.min(axis=-1), x.max(axis=-1)
-    ratio = (math.sqrt(5) - 1) / 2
-    u, v = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
-    f_u, f_v = _lowered_given_centre(x, floor, u, crit), _lowered_given_centre(x, floor, v, crit)
-    for _ in range(MU_STEPS):
-        left = f_u <= f_v  # the minimum is in [lo, v]
-        hi, lo = np.where(left, v, hi), np.where(left, lo, u)
-        new = np.where(left, hi - ratio * (hi - lo), lo + ratio * (hi - lo))
-        f_new = _lowered_given_centre(x, floor, new, crit)
-        # left: the old u becomes v and the new point u; else the old v becomes u and the new point v
-        u, v, f_u, f_v = np.where(left, new, v), np.where(left, u, new), np.where(left, f_new, f_v), np.where(left, f_u, f_new)
+    lo, hi, _ = _golden(lambda mu: _lowered_given_centre(x, floor, mu, crit), floor.min(axis=-1), x.max(axis=-1))
     k = np.floor((lo + hi) / 2 / MU_GRID)
     return np.min([_lowered_given_centre(x, floor, (k + j) * MU_GRID, crit) for j in (-1, 0, 1, 2)], axis=0)
 
@@ -356,17 +381,23 @@ def lowered_critical(x: np.ndarray, floor: np.ndarray, room: np.ndarray) -> np.n
     lowering s (`_lowered_given_centre`'s terms), a ratio that has one minimum on each piece of F,
     in closed form; and c at its best centre, found by golden-section search (c_μ is unimodal in μ:
     G_μ is convex in μ, so where G_μ < x̄ + room is an interval)."""
-    lo, hi = floor.min(axis=-1), x.max(axis=-1)
+    return -_golden(lambda mu: -_critical_given_centre(x, floor, mu, room), floor.min(axis=-1), x.max(axis=-1))[2]
+
+
+def _golden(f: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Golden-section search for the minimum of a unimodal f on [lo, hi], row by row of a batch:
+    the final bracket, and the least value f took at its two inner points."""
     ratio = (math.sqrt(5) - 1) / 2
     u, v = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
-    f_u, f_v = _critical_given_centre(x, floor, u, room), _critical_given_centre(x, floor, v, room)
+    f_u, f_v = f(u), f(v)
     for _ in range(MU_STEPS):
-        left = f_u >= f_v  # the maximum is in [lo, v]
+        left = f_u <= f_v  # the minimum is in [lo, v]
         hi, lo = np.where(left, v, hi), np.where(left, lo, u)
         new = np.where(left, hi - ratio * (hi - lo), lo + ratio * (hi - lo))
-        f_new = _critical_given_centre(x, floor, new, room)
+        f_new = f(new)
+        # left: the old u becomes v and the new point u; else the old v becomes u and the new point v
         u, v, f_u, f_v = np.where(left, new, v), np.where(left, u, new), np.where(left, f_new, f_v), np.where(left, f_u, f_new)
-    return np.maximum(f_u, f_v)
+    return lo, hi, np.minimum(f_u, f_v)
 
 
 def _pieces(x: np.ndarray, floor: np.ndarray, centre: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -491,8 +522,7 @@ def interval(data: Paired | list[Paired], alpha: float, margin: float | None = N
     def excess(delta0: float, side: int) -> float:
         if side < 0 and clustered(data):  # U_draws of `clustered_regression`; U_items is taken below
             p = data  # type: ignore[assignment]
-            null = float(restricted_draw_variance(p.worse, p.better, p.draws, delta0))  # type: ignore[union-attr]
-            t = (float(p.delta) - delta0 + correction) / math.sqrt(null / p.draws)  # type: ignore[union-attr]
+            t = (float(p.delta) - delta0 + correction) / math.sqrt(float(draws_variance(p, delta0)) / p.draws)  # type: ignore[union-attr, arg-type]
             return -t - float(critical(alpha, p.n - 1))  # type: ignore[union-attr]
         t, df = statistic(data, delta0, 0.0 if side > 0 else correction)
         return side * float(t) - (lossless_crit if side > 0 and lossless_crit is not None else float(critical(alpha, df)))

@@ -13,7 +13,7 @@ from statsmodels.stats.multitest import multipletests
 
 from evals.config import GateConfig
 from evals.gate import EXIT_CODES, SummaryRow, TaskVerdict, Verdict, gate_runs, gate_summary, overall, read_summary
-from evals.inference import Paired, continuity, group_variance, holm, interval, lossless_critical, lowered_bound, macro_null, noninferiority, restricted_draw_variance, statistic, summarise
+from evals.inference import Paired, continuity, critical, draws_variance, group_variance, holm, interval, lossless_critical, lowered_bound, macro_null, noninferiority, restricted_draw_variance, statistic, summarise
 from evals.power import power_binary
 from evals.records import Manifest, Record
 from evals.report import dumps, gate_json
@@ -391,6 +391,37 @@ def test_the_lowered_bound_covers_every_lowered_candidate_and_only_falls() -> No
         assert bound >= peak - 1e-9
         y = x - rng.random(n) * (x - floor) * (rng.random(n) < 0.4)
         assert float(lowered_bound(y[None], floor[None], np.array([c]))[0]) <= bound + 1e-12
+
+
+def test_the_draws_bound_region_is_monotone_in_the_counts() -> None:
+    """U_draws (`draws_variance`) says REGRESSION from (worse, better) alone: one more worse draw or one
+    fewer better one never leaves its region, on the grid of counts and on real values (partial credit)."""
+    for n, k, m, alpha in ((20, 8, 0.05, 0.025), (10, 8, 0.1, 0.025), (20, 4, 0.02, 0.00833), (50, 8, 0.05, 0.025), (198, 2, 0.02, 0.0125)):
+        draws = n * k
+        crit = float(critical(alpha, n - 1))
+        for step in (1.0, 0.37):
+            worse, better = np.meshgrid(np.arange(0, draws + step, step), np.arange(0, draws + step, step), indexing="ij")
+            inside = worse + better <= draws
+            p = Paired(n=n, repeats=k, delta=(better - worse) / draws, var_items=np.nan, worse=worse, better=better, binary=step == 1.0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                t = (np.asarray(p.delta) + m + 1 / n) / np.sqrt(np.asarray(draws_variance(p, -m)) / draws)
+            region = inside & (t < -crit)
+            assert region.any(), (n, k, m)
+            assert not (region[:-1] & inside[1:] & ~region[1:]).any()  # one more worse draw
+            assert not (region[:, 1:] & ~region[:, :-1]).any()  # one fewer better draw
+
+
+def test_gains_tied_to_a_few_items_are_not_a_regression_on_luck() -> None:
+    """An independent review's null: the candidate gets every draw right on the items (a fifth of them) that the
+    reference always fails, and loses draws elsewhere, so that Δ is exactly −m. A run that drew few of those items
+    looks like a clean regression; with the null's unseen discordance taken as tied to items (`draws_variance`)
+    false REGRESSION fell from 8% to 0 on 10 items × 8 repeats."""
+    rng = np.random.default_rng(8)
+    runs, n, k, h, m = 4000, 10, 8, 0.2, 0.1
+    hard = rng.random((runs, n, 1)) < h
+    reference = np.broadcast_to(np.where(hard, 0.0, 1.0), (runs, n, k))
+    candidate = np.where(hard, 1.0, (rng.random((runs, n, k)) >= (m + h) / (1 - h)).astype(float))
+    assert np.mean(noninferiority(summarise(reference, candidate), m, 0.025).regression) <= 0.03
 
 
 def test_partial_credit_never_improves_the_verdict_either() -> None:
