@@ -396,7 +396,7 @@ def _method(data: Paired) -> str:
     if data.repeats == 1:
         return "Tango score interval for paired proportions"
     regression = "; REGRESSION also needs the t bound over every candidate made worse and Tango's over all draws below −m" if data.n > 1 else ""
-    return f"score statistic over {data.repeats} draws per item, design effect (Rao–Scott seen, K unseen), t with {data.n - 1} df{regression}"
+    return f"score statistic over {data.repeats} draws per item, design effect (Rao–Scott seen, K unseen, at least items broken outright), t with {data.n - 1} df{regression}"
 
 
 def _se_at_margin(data: Paired | list[Paired], margin: float) -> float:

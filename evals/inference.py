@@ -14,7 +14,9 @@ few answers happened to change is not mistaken for a precise one.
   estimated design effect of clustering by item, never below 1 (Rao & Scott 1992, Biometrics
   48:577–585: draws of one item are exchangeable given the item, so their differences are
   non-negatively correlated); the part the data did not show, by K, the design effect of
-  failures tied to items, which nothing observed can rule out.
+  failures tied to items, which nothing observed can rule out. And never below the variance of
+  the least favourable null with items broken outright, which a run may not have drawn
+  (`hidden_failures`).
 - Scores in [0, 1] that are not all 0/1 (partial credit): the 0/1 statistic itself, over the
   discordance Σ max(reference − candidate, 0) and Σ max(candidate − reference, 0). A difference
   in [−1, 1] has E[d²] ≤ E|d|, so no scores with that discordance vary more than 0/1 scores with
@@ -32,8 +34,9 @@ few answers happened to change is not mistaken for a precise one.
   of the items, it is not monotone: one more failure on an item that already failed can raise the
   spread faster than it lowers Δ̂) but two upper bounds below −m (`clustered_regression`): the t
   bound over per-item differences taken at the worst of every candidate made worse than this one
-  (`lowered_bound`), and Tango's over all draws with a design effect of 1. A candidate made worse
-  can only lower both, so the verdict is monotone in the candidate's scores by construction.
+  (`lowered_bound`), and Tango's over all draws with its unseen part tied to items
+  (`draws_variance`). A candidate made worse can only lower both, so REGRESSION is monotone in the
+  candidate's scores by construction.
 
 Every function takes numpy arrays as well as numbers, so the calibration runs thousands of
 simulated comparisons through exactly the code the gate runs.
