@@ -159,7 +159,7 @@ def hidden_failures(p: Paired, delta0: ArrayLike) -> ArrayLike:
     """Var(Δ̂) under the least favourable null the items leave open toward LOSSLESS: the items as
     observed, plus a share π of items the candidate loses on every draw (a difference of −1),
     just enough to bring the mean down to delta0: π = (Δ̂ − Δ0)/(Δ̂ + 1),
-    Var = ((1 − π)·s²_items + π(1 − π)(Δ̂ + 1)²)/n. Zero where Δ̂ ≤ Δ0.
+    Var = ((1 − π)·s²_items + π(1 − π)(Δ̂ + 1)²)/n; where Δ̂ ≤ Δ0, the items' own s²_items/n.
 
     A quantization that breaks a few items outright, beside answers that vary from draw to draw
     elsewhere (GPQA at temperature 1), leaves runs that drew few of the broken items looking
