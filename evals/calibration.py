@@ -551,6 +551,20 @@ def hidden_items_table(runs: int, seed: int = 5, chunk: int = 2500) -> dict[tupl
     return table
 
 
+LOSSLESS_POWER = ((198, 8, 0.02), (198, 8, 0.03), (198, 8, 0.05), (198, 2, 0.05), (50, 4, 0.05), (50, 4, 0.1))
+
+
+def lossless_power_table(runs: int, seed: int = 8) -> dict[tuple[int, int, float], tuple[float, float]]:
+    """P(LOSSLESS) at a true Δ of 0 with repeats, per (items, repeats, m): the least and the most over
+    reference accuracy (0.5, 0.8) and discordance (0.05, 0.15): what the floor of `hidden_failures` costs."""
+    rng = np.random.default_rng(seed)
+    table = {}
+    for items, k, m in LOSSLESS_POWER:
+        rates = [simulate([SimModel(accuracy=a, delta=0.0, discordance=q)], items, k, m, runs, rng)[0] for a in (0.5, 0.8) for q in (0.05, 0.15)]
+        table[(items, k, m)] = (min(rates), max(rates))
+    return table
+
+
 POWER_REPEATS = ((0.9, 0.05, 0.0, 0.05, 4), (0.7, 0.05, 0.0, 0.1, 8), (0.8, 0.05, -0.15, 0.05, 8), (0.95, 0.02, -0.06, 0.0, 2), (0.9, 0.03, -0.1, 0.05, 4))
 
 
@@ -622,6 +636,13 @@ def main(argv: list[str] | None = None) -> int:
     print("| truth | items advised | exact power there | simulated |\n|---|---|---|---|", file=out)
     for label, n, exact, simulated in power_table(max(args.runs // 2, 2000)):
         print(f"| {label} | {n if n is not None else 'none'} | {exact:.1%} | {simulated:.1%} |", file=out)
+    power_runs = max(args.runs // 4, 1000)
+    print(f"\nLOSSLESS with repeats at a true Δ of 0 ({power_runs:,} simulations per setting; the least and the most over "
+          "reference accuracy 0.5 and 0.8 and discordance 0.05 and 0.15):\n", file=out)
+    print("| items | repeats | m | LOSSLESS | the floor on Δ̂ |\n|---|---|---|---|---|", file=out)
+    for (items, k, m), (least, most) in lossless_power_table(power_runs).items():
+        floor = float(critical(ALPHA, items - 1)) ** 2 * (1 - m) / items - m
+        print(f"| {items} | {k} | {m} | {least:.1%} to {most:.1%} | {floor:+.3f} |", file=out)
     print(f"\nWith repeats the advice is the normal approximation with the t quantile; the power there, {max(args.runs // 4, 1000):,} simulations per row:\n", file=out)
     print("| truth | items advised | simulated power |\n|---|---|---|", file=out)
     for label, n, simulated in power_table_repeats(max(args.runs // 4, 1000)):
