@@ -636,16 +636,16 @@ def main(argv: list[str] | None = None) -> int:
     print("| truth | items advised | exact power there | simulated |\n|---|---|---|---|", file=out)
     for label, n, exact, simulated in power_table(max(args.runs // 2, 2000)):
         print(f"| {label} | {n if n is not None else 'none'} | {exact:.1%} | {simulated:.1%} |", file=out)
-    power_runs = max(args.runs // 4, 1000)
+    power_runs = max(args.runs // 4, 1000)  # the repeats' power and hidden items' tables
     print(f"\nLOSSLESS with repeats at a true Δ of 0 ({power_runs:,} simulations per setting; the least and the most over "
           "reference accuracy 0.5 and 0.8 and discordance 0.05 and 0.15):\n", file=out)
     print("| items | repeats | m | LOSSLESS | the floor on Δ̂ |\n|---|---|---|---|---|", file=out)
     for (items, k, m), (least, most) in lossless_power_table(power_runs).items():
         floor = float(critical(ALPHA, items - 1)) ** 2 * (1 - m) / items - m
         print(f"| {items} | {k} | {m} | {least:.1%} to {most:.1%} | {floor:+.3f} |", file=out)
-    print(f"\nWith repeats the advice is the normal approximation with the t quantile; the power there, {max(args.runs // 4, 1000):,} simulations per row:\n", file=out)
+    print(f"\nWith repeats the advice is the normal approximation with the t quantile; the power there, {power_runs:,} simulations per row:\n", file=out)
     print("| truth | items advised | simulated power |\n|---|---|---|", file=out)
-    for label, n, simulated in power_table_repeats(max(args.runs // 4, 1000)):
+    for label, n, simulated in power_table_repeats(power_runs):
         print(f"| {label} | {n if n is not None else 'none'} | {simulated:.1%} |", file=out)
     worst_reg = max(max(false_reg.values()), worst_reg_sim)
     print("\n## 4. Repeats whose failures are tied to items\n", file=out)
@@ -655,13 +655,12 @@ def main(argv: list[str] | None = None) -> int:
     tied = item_tied_table(args.runs)
     for items, k in sorted({(i, k) for i, k, _ in tied}):
         print(f"| {items} | {k} | {tied[(items, k, 0.02)]:.2%} | {tied[(items, k, 0.05)]:.2%} |", file=out)
-    hidden_runs = max(args.runs // 4, 1000)
     print(f"\nA share h (0.05, 0.1, 0.2) of the items decided outright, the rest varying from draw to draw, the true Δ −m (m 0.02, 0.1); "
-          f"{hidden_runs:,} simulations per cell (Monte Carlo SE about {np.sqrt(ALPHA * (1 - ALPHA) / hidden_runs):.2%}). "
+          f"{power_runs:,} simulations per cell (Monte Carlo SE about {np.sqrt(ALPHA * (1 - ALPHA) / power_runs):.2%}). "
           "False LOSSLESS: the candidate loses every draw of the broken items and gains a little elsewhere. "
           "False REGRESSION: it wins every draw of items the reference always fails and loses elsewhere (a known limit, below).\n", file=out)
     print("| items | repeats | false LOSSLESS | where | false REGRESSION | where |\n|---|---|---|---|---|---|", file=out)
-    for (items, k), (lossless_cell, regression_cell) in hidden_items_table(hidden_runs).items():
+    for (items, k), (lossless_cell, regression_cell) in hidden_items_table(power_runs).items():
         print(f"| {items} | {k} | {lossless_cell.rate:.2%} | {lossless_cell.where} | {regression_cell.rate:.2%} | {regression_cell.where} |", file=out)
     print("\n## 5. Macros over groups of unequal sizes\n", file=out)
     print(f"Three groups at m = 0.05, the macro Δ exactly −m, the damage in the smallest group or in the others; {args.runs:,} simulations per cell.\n", file=out)

@@ -101,8 +101,8 @@ def items_needed_scaled(data: Paired | list[Paired], margin: float, alpha: float
     every variance scales as 1/n: the normal approximation with the t quantile.
 
     Toward REGRESSION it is the REGRESSION side's test: one item of continuity correction, and
-    with repeats `clustered_regression`'s variance (the larger of the items' spread and Tango's
-    over all draws), which the design-effect variance can undershoot."""
+    with repeats `clustered_regression`'s variance (the larger of the items' spread and U_draws',
+    `draws_variance`), which the design-effect variance can undershoot."""
     groups = data if isinstance(data, list) else [data]
     delta = float(np.mean([g.delta for g in groups]))
     if math.isclose(delta, -margin, abs_tol=1e-12):
