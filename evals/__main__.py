@@ -1,3 +1,3 @@
-from evals.cli import main
+from evals.cli import entry
 
-raise SystemExit(main())
+raise SystemExit(entry())
