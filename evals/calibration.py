@@ -358,6 +358,43 @@ def wide_table() -> dict[int, tuple[Cell, Cell, Cell]]:
     return table
 
 
+OUTRIGHT_N = (10, 20, 43, 64, 100, 200, 300)
+OUTRIGHT_MARGIN = (0.01, 0.02, 0.05, 0.1, 0.145, 0.185, 0.2)
+
+
+def outright_table(check: int = 2) -> tuple[dict[int, tuple[Cell, Cell]], int]:
+    """Repeats, every item decided outright (all its draws won, lost or tied alike: b items at −1,
+    c at +1), exact over every (b, c): per n, the worst false LOSSLESS at a true Δ of −m over margins
+    to 0.2 and every discordance, and what Student's t on the items alone (no exact critical value)
+    gave. The statistic there does not depend on the repeats (`inference.exact_critical`); `check`
+    cells per (n, m) at the edge of the region go through gate_runs with 2 repeats, and the count
+    of disagreements is returned."""
+    table, wrong = {}, 0
+    for n in OUTRIGHT_N:
+        lossless, plain = Cell(0.0, ""), Cell(0.0, "")
+        for m in OUTRIGHT_MARGIN:
+            r = region(n, m)  # the cells (b, c) and their multinomial coefficients; its verdicts are one repeat's
+            delta = (r.better - r.worse) / n
+            spread = (r.worse * (-1 - delta) ** 2 + r.better * (1 - delta) ** 2 + (n - r.worse - r.better) * delta**2) / (n - 1)
+            data = Paired(n=n, repeats=2, delta=delta, var_items=spread, worse=2 * r.worse, better=2 * r.better, binary=True)
+            passed = np.asarray(noninferiority(data, m, ALPHA).lossless)
+            t_alone = np.asarray(statistic(data, -m)[0]) > critical(ALPHA, n - 1)
+            for q in np.linspace(m, 1.0, 241):
+                p = probabilities(r, (q + m) / 2, (q - m) / 2)
+                where = f"m {m}, discordance {q:.2f}"
+                for cell, rate in ((lossless, p[passed].sum()), (plain, p[t_alone].sum())):
+                    if rate > cell.rate:
+                        cell.rate, cell.where = float(rate), where
+            edge = [*np.flatnonzero(passed)[np.argsort(delta[passed])[:check]], *np.flatnonzero(~passed)[np.argsort(-delta[~passed])[:check]]]
+            for cell in edge:
+                item = np.arange(n)
+                diff = np.where(item < r.worse[cell], -1.0, np.where(item >= n - r.better[cell], 1.0, 0.0))
+                reference = np.repeat(np.where(diff > 0, 0.0, 1.0)[:, None], 2, axis=1)
+                wrong += (gate_on_matrices(reference, reference + diff[:, None], m) == Verdict.LOSSLESS) != passed[cell]
+        table[n] = (lossless, plain)
+    return table, wrong
+
+
 PARTIAL_N = (20, 50, 100, 200, 500)
 PARTIAL_REFERENCE = ((5.0, 1.0), (2.0, 2.0))  # Beta shapes of the reference's per-item scores: strong, middling
 PARTIAL_NOISE = (0.02, 0.1)  # SD of the candidate's small changes
@@ -679,6 +716,15 @@ def main(argv: list[str] | None = None) -> int:
     for n, (lossless, regression, normal) in wide.items():
         print(f"| {n} | {lossless.rate:.2%} | {lossless.where} | {regression.rate:.2%} | {regression.where} | {normal.rate:.2%} ({normal.where}) |", file=out)
     worst_reg = max(worst_reg, *(r.rate for _, r, _ in wide.values()))
+    print("\nWith repeats, every item decided outright (all its draws won, lost or tied alike), exact over every count of items at −1 and +1, "
+          f"margins {', '.join(map(str, OUTRIGHT_MARGIN))} and every discordance from m to 1; the same for every number of repeats. "
+          f"Up to {EXACT_ITEMS} items LOSSLESS's critical value is the exact one for such items, at least Student's t with n − 1 df.\n", file=out)
+    print("| n | worst false LOSSLESS | where | Student's t alone: false LOSSLESS |\n|---|---|---|---|", file=out)
+    outright, wrong_outright = outright_table()
+    for n, (lossless, plain) in outright.items():
+        print(f"| {n} | {lossless.rate:.2%} | {lossless.where} | {plain.rate:.2%} ({plain.where}) |", file=out)
+    print(f"\nCells at the edge of the region where gate_runs disagreed: {wrong_outright}.", file=out)
+    wrong_exact += wrong_outright
     print("\n## 7. Partial credit\n", file=out)
     print(f"Scores in [0, 1]: the candidate changes every score a little and fails some draws totally (score 0; with repeats, also every draw of some items), "
           f"as often as makes the true Δ exactly −m; {args.runs:,} simulations per cell, worst over two reference score distributions, two sizes of change and m = 0.02, 0.05.\n", file=out)
@@ -700,7 +746,7 @@ def main(argv: list[str] | None = None) -> int:
     worst_reg = max(worst_reg, *(c.rate for _, r, z in skewed.values() for c in (r, z)))
     wrong_exact += wrong_skewed
     ok = max(worst.rate, worst_sim.rate, worst_reg, *tied.values(), *(c.rate for c in unequal.values()), *(lo.rate for lo, _, _ in wide.values()),
-             *(c.rate for c in partial.values()), *(lo.rate for lo, _, _ in skewed.values())) <= LIMIT and not wrong_exact and not wrong_sim
+             *(lo.rate for lo, _ in outright.values()), *(c.rate for c in partial.values()), *(lo.rate for lo, _, _ in skewed.values())) <= LIMIT and not wrong_exact and not wrong_sim
     print(f"\n{'PASS' if ok else 'FAIL'}: every false LOSSLESS and false REGRESSION rate ≤ {LIMIT:.1%}, and gate_runs agrees with every sampled cell.", file=out)
     tables = out.getvalue()
     sys.stdout.write(tables)

@@ -167,10 +167,10 @@ def hidden_failures(p: Paired, delta0: ArrayLike) -> ArrayLike:
     said LOSSLESS at a true Δ of −m in up to 10% of runs (10 items × 8 repeats) and 3.9% at
     200 × 8 (docs/statistics.md, section 4). For 0/1 scores with one repeat, Tango's restricted
     estimate is this null already; with repeats the item, not the draw, is what can be missing."""
-    delta = np.asarray(p.delta, dtype=float)
+    delta, spread = np.asarray(p.delta, dtype=float), np.asarray(p.var_items, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(delta > delta0, (delta - np.asarray(delta0)) / (delta + 1), 0.0)
-        spread = np.where(np.isfinite(np.asarray(p.var_items, dtype=float)), np.asarray(p.var_items, dtype=float), 0.0)
+        spread = np.where(np.isfinite(spread), spread, 0.0)
     return scalar(((1 - share) * spread + share * (1 - share) * (delta + 1) ** 2) / p.n)
 
 
@@ -449,10 +449,17 @@ def _lowered_given_centre(x: np.ndarray, floor: np.ndarray, centre: np.ndarray, 
 
 
 def lossless_critical(data: Paired | list[Paired], margin: float, alpha: float) -> ArrayLike:
-    """LOSSLESS's critical value: the t or normal quantile, raised to the exact one of 0/1 scores
-    for one repeat on at most `EXACT_ITEMS` items."""
+    """LOSSLESS's critical value: the t or normal quantile, raised on at most `EXACT_ITEMS` items
+    to the exact one of 0/1 scores for one repeat, and with repeats to the exact one of items
+    decided outright (`exact_critical`)."""
     _, df = statistic(data, -margin)
     crit = critical(alpha, df)
+    if isinstance(data, Paired) and data.repeats > 1 and 2 <= data.n <= EXACT_ITEMS:
+        # Where every item is won or lost on every draw, Student's t on the items is a lattice
+        # approximation: an independent review's exact sums found false LOSSLESS of 3.0–3.05% at
+        # margins of 0.145 and more (64 items × 2 repeats, m 0.185). Data varying from draw to
+        # draw are calibrated by simulation (section 4); this is their limit with no variation.
+        return float(max(float(crit), exact_critical(data.n, margin, alpha, repeats=2)))
     if isinstance(data, Paired) and data.repeats == 1 and data.n <= EXACT_ITEMS:
         # Partial credit falls between the counts of 0/1 scores, where the exact value's size was
         # never summed: 25 items all changing, each a whole gain or a loss of 0.975, said LOSSLESS
@@ -470,7 +477,7 @@ NUISANCE = 200  # discordances at which the exact size is evaluated
 
 
 @lru_cache(maxsize=4096)
-def exact_critical(n: int, margin: float, alpha: float) -> float:
+def exact_critical(n: int, margin: float, alpha: float, repeats: int = 1) -> float:
     """The smallest critical value, at least the normal's, for Tango's statistic whose size at
     Δ = −m is at most α whatever the discordance: the exact unconditional test, the size maximised
     over the whole range of the nuisance parameter (Suissa & Shuster 1991, Biometrics 47:361–372; for
@@ -480,17 +487,30 @@ def exact_critical(n: int, margin: float, alpha: float) -> float:
     On few items the normal's critical value is liberal where many answers change (n = 20, m = 0.05:
     3.6% false LOSSLESS when every answer differs), which no test on the grid of usual settings
     shows; the size of each threshold is summed exactly over every (worse, better) count, at
-    `NUISANCE` discordances from m to 1 (the size is smooth in the discordance)."""
+    `NUISANCE` discordances from m to 1 (the size is smooth in the discordance).
+
+    With `repeats` > 1, the same for the repeats statistic on items decided outright (every draw
+    of an item won, lost or tied alike: b items at −1, c at +1), at least Student's t with n − 1
+    df. That statistic does not depend on the number of repeats there (the design effect is
+    K·n/(n − 1), and `hidden_failures` sees only the items), so one value serves every K > 1."""
     b, c = np.meshgrid(np.arange(n + 1.0), np.arange(n + 1.0), indexing="ij")
     keep = b + c <= n
     b, c = b[keep], c[keep]
-    t = np.asarray(statistic(Paired(n=n, repeats=1, delta=(c - b) / n, var_items=np.nan, worse=b, better=c, binary=True), -margin)[0])
-    # the gate takes the larger of this and the normal's critical value: only cells above that count
-    top = np.flatnonzero(np.isfinite(t) & (t > float(critical(alpha, math.inf))))
+    delta = (c - b) / n
+    if repeats == 1:
+        data = Paired(n=n, repeats=1, delta=delta, var_items=np.nan, worse=b, better=c, binary=True)
+        floor = float(critical(alpha, math.inf))
+    else:
+        spread = (b * (-1 - delta) ** 2 + c * (1 - delta) ** 2 + (n - b - c) * delta**2) / (n - 1)
+        data = Paired(n=n, repeats=repeats, delta=delta, var_items=spread, worse=b * repeats, better=c * repeats, binary=True)
+        floor = float(critical(alpha, n - 1))
+    t = np.asarray(statistic(data, -margin)[0])
+    # the gate takes the larger of this and the floor (the normal's or t's critical value): only cells above it count
+    top = np.flatnonzero(np.isfinite(t) & (t > floor))
     order = top[np.argsort(-t[top], kind="stable")]
     t_sorted = t[order]
-    if not len(order):
-        return math.inf  # no count of 0/1 scores passes: nor may partial credit, which falls between them
+    if not len(order):  # no count of 0/1 scores passes: nor may partial credit, which falls between them;
+        return math.inf if repeats == 1 else floor  # with repeats, draws that vary are not bounded by these
     counts = np.stack([b[order], c[order], n - b[order] - c[order]])
     log_factorial = np.r_[0.0, np.cumsum(np.log(np.arange(1.0, n + 1)))]
     log_choose = log_factorial[n] - log_factorial[counts.astype(int)].sum(axis=0)
@@ -508,7 +528,7 @@ def exact_critical(n: int, margin: float, alpha: float) -> float:
     j = np.flatnonzero(ok)[-1]
     # between the last statistic taken and the next one down, so that `T > critical` takes exactly
     # the cells counted, whatever the rounding of T computed from records
-    return float((t_sorted[j] + t_sorted[j + 1]) / 2) if j + 1 < len(t_sorted) else float(critical(alpha, math.inf))
+    return float((t_sorted[j] + t_sorted[j + 1]) / 2) if j + 1 < len(t_sorted) else floor
 
 
 def interval(data: Paired | list[Paired], alpha: float, margin: float | None = None) -> tuple[float, float]:

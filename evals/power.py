@@ -108,9 +108,10 @@ def items_needed_scaled(data: Paired | list[Paired], margin: float, alpha: float
     if math.isclose(delta, -margin, abs_tol=1e-12):
         return None
     n_now = sum(g.n for g in groups)
-    parts = [(group_variance if isinstance(data, list) else variance_of_delta)(g, -margin) for g in groups]
     if isinstance(data, Paired) and clustered(data) and delta < -margin:
         parts = [(max(float(data.var_items) / data.n, float(draws_variance(data, -margin)) / data.draws), float(data.n - 1))]
+    else:
+        parts = [(group_variance if isinstance(data, list) else variance_of_delta)(g, -margin) for g in groups]
     unit = sum(n_now * float(v) for v, _ in parts) / len(groups) ** 2  # Var(Δ̂)·n_total
     shift = continuity(data) * n_now if delta < -margin else 0.0  # the correction, times the items
     # degrees of freedom as the test will have them: Welch–Satterthwaite over the groups as they are
