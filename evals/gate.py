@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from evals.config import GateConfig
 from evals.errors import UsageError
-from evals.inference import Paired, holm, interval, noninferiority, summarise, variance_of_delta
+from evals.inference import EXACT_ITEMS, Paired, holm, interval, noninferiority, summarise, variance_of_delta
 from evals.power import items_needed_binary, items_needed_scaled, repeats_needed
 from evals.records import Manifest, Record, Run
 from evals.scores import pass_hat_k, z
@@ -396,7 +396,8 @@ def _method(data: Paired) -> str:
     if data.repeats == 1:
         return "Tango score interval for paired proportions"
     regression = "; REGRESSION also needs the t bound over every candidate made worse and Tango's over all draws below −m" if data.n > 1 else ""
-    return f"score statistic over {data.repeats} draws per item, design effect (Rao–Scott seen, K unseen, at least items broken outright), t with {data.n - 1} df{regression}"
+    exact = " (LOSSLESS: at least the exact value of items decided outright)" if 2 <= data.n <= EXACT_ITEMS else ""
+    return f"score statistic over {data.repeats} draws per item, design effect (Rao–Scott seen, K unseen, at least items broken outright), t with {data.n - 1} df{exact}{regression}"
 
 
 def _se_at_margin(data: Paired | list[Paired], margin: float) -> float:

@@ -10,7 +10,8 @@ few answers happened to change is not mistaken for a precise one.
 - 0/1 scores, one repeat: Tango's score test for a difference of paired proportions
   (Tango 1998, Stat Med 17:891–908; the usual choice for matched-pair non-inferiority).
 - 0/1 draws, K > 1 repeats per item: the same score statistic over all draws, referred to t with
-  n − 1 degrees of freedom. The part of its null variance that the data show is multiplied by the
+  n − 1 degrees of freedom (for LOSSLESS on at most 300 items, at least the exact critical value
+  of items decided outright, where t on the items is a lattice approximation). The part of its null variance that the data show is multiplied by the
   estimated design effect of clustering by item, never below 1 (Rao & Scott 1992, Biometrics
   48:577–585: draws of one item are exchangeable given the item, so their differences are
   non-negatively correlated); the part the data did not show, by K, the design effect of
@@ -271,8 +272,9 @@ def noninferiority(data: Paired | list[Paired], margin: float, alpha: float) -> 
     """The gate's decision at margin m > 0: LOSSLESS if T(−m) > crit, REGRESSION if T_cc(−m) < −crit
     (with repeats, REGRESSION by `clustered_regression`).
 
-    One repeat on at most `EXACT_ITEMS` items: LOSSLESS's critical value is raised to the exact
-    one where the normal's is liberal (`exact_critical`)."""
+    On at most `EXACT_ITEMS` items LOSSLESS's critical value is raised to an exact one where the
+    approximation is liberal (`lossless_critical`, `exact_critical`): with one repeat, that of 0/1
+    scores; with repeats, that of items decided outright."""
     t, df = statistic(data, -margin)
     crit = critical(alpha, df)
     lossless_crit = lossless_critical(data, margin, alpha)
