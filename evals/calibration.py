@@ -33,7 +33,7 @@ from scipy.special import gammaln, xlogy
 
 from evals.config import GateConfig
 from evals.gate import Verdict, gate_runs
-from evals.inference import EXACT_ITEMS, Paired, Test, critical, noninferiority, statistic, summarise
+from evals.inference import EXACT_ITEMS, Paired, Test, critical, decided_outright, noninferiority, statistic, summarise
 from evals.power import items_needed_binary, items_needed_scaled, power_binary
 from evals.records import Manifest, Record
 from evals.simmodel import SimModel, outcomes
@@ -374,9 +374,8 @@ def outright_table(check: int = 2) -> tuple[dict[int, tuple[Cell, Cell]], int]:
         lossless, plain = Cell(0.0, ""), Cell(0.0, "")
         for m in OUTRIGHT_MARGIN:
             r = region(n, m)  # the cells (b, c) and their multinomial coefficients; its verdicts are one repeat's
-            delta = (r.better - r.worse) / n
-            spread = (r.worse * (-1 - delta) ** 2 + r.better * (1 - delta) ** 2 + (n - r.worse - r.better) * delta**2) / (n - 1)
-            data = Paired(n=n, repeats=2, delta=delta, var_items=spread, worse=2 * r.worse, better=2 * r.better, binary=True)
+            data = decided_outright(n, r.worse, r.better, 2)
+            delta = np.asarray(data.delta)
             passed = np.asarray(noninferiority(data, m, ALPHA).lossless)
             t_alone = np.asarray(statistic(data, -m)[0]) > critical(ALPHA, n - 1)
             for q in np.linspace(m, 1.0, 241):
@@ -708,7 +707,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nFalse REGRESSION there, worst: {unequal_reg:.2%}. Sampled runs where gate_runs disagreed with the batch: {wrong_unequal}.", file=out)
     worst_reg = max(worst_reg, unequal_reg)
     wrong_sim += wrong_unequal
-    print("\n## 6. One repeat beyond the grid\n", file=out)
+    print("\n## 6. Beyond the grid, exact: one repeat, and repeats with items decided outright\n", file=out)
     print(f"Exact, as section 1, over margins {', '.join(map(str, WIDE_MARGIN))} and every discordance from m to 1 (1: every answer changes). "
           f"Up to {EXACT_ITEMS} items the LOSSLESS critical value is the exact one (`inference.exact_critical`), at least Student's t with 2(n − 1)/3 df; above, the normal's.\n", file=out)
     print("| n | worst false LOSSLESS | where | worst false REGRESSION | where | the normal's critical value alone: false LOSSLESS |\n|---|---|---|---|---|---|", file=out)

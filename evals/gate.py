@@ -391,12 +391,12 @@ def _decide(base: TaskVerdict, matched: Matched, config: GateConfig, design: Des
 
 
 def _method(data: Paired) -> str:
+    exact = " (LOSSLESS: at least the exact value of items decided outright)" if data.repeats > 1 and 2 <= data.n <= EXACT_ITEMS else ""
     if not data.binary:
-        return "partial credit: the score statistic over Σ max(r − c, 0), Σ max(c − r, 0) (scores not all 0/1; see the known limits)"
+        return f"partial credit: the score statistic over Σ max(r − c, 0), Σ max(c − r, 0) (scores not all 0/1; see the known limits){exact}"
     if data.repeats == 1:
         return "Tango score interval for paired proportions"
     regression = "; REGRESSION also needs the t bound over every candidate made worse and Tango's over all draws below −m" if data.n > 1 else ""
-    exact = " (LOSSLESS: at least the exact value of items decided outright)" if 2 <= data.n <= EXACT_ITEMS else ""
     return f"score statistic over {data.repeats} draws per item, design effect (Rao–Scott seen, K unseen, at least items broken outright), t with {data.n - 1} df{exact}{regression}"
 
 

@@ -262,7 +262,7 @@ class Test:
 
     statistic: ArrayLike  # for LOSSLESS
     df: ArrayLike
-    p_lossless: ArrayLike  # one-sided p-value against Δ ≤ −m
+    p_lossless: ArrayLike  # one-sided p-value against Δ ≤ −m, the approximation's (normal or t): where `lossless_critical` is the exact one, a p just below α can come without LOSSLESS
     p_regression: ArrayLike  # one-sided p-value against Δ ≥ −m (of the REGRESSION side's test; `clustered_regression` says what it is with repeats)
     lossless: ArrayLike  # bool
     regression: ArrayLike  # bool
@@ -498,21 +498,21 @@ def exact_critical(n: int, margin: float, alpha: float, repeats: int = 1) -> flo
     b, c = np.meshgrid(np.arange(n + 1.0), np.arange(n + 1.0), indexing="ij")
     keep = b + c <= n
     b, c = b[keep], c[keep]
-    delta = (c - b) / n
     if repeats == 1:
-        data = Paired(n=n, repeats=1, delta=delta, var_items=np.nan, worse=b, better=c, binary=True)
+        data = Paired(n=n, repeats=1, delta=(c - b) / n, var_items=np.nan, worse=b, better=c, binary=True)
         floor = float(critical(alpha, math.inf))
     else:
-        spread = (b * (-1 - delta) ** 2 + c * (1 - delta) ** 2 + (n - b - c) * delta**2) / (n - 1)
-        data = Paired(n=n, repeats=repeats, delta=delta, var_items=spread, worse=b * repeats, better=c * repeats, binary=True)
-        floor = float(critical(alpha, n - 1))
+        data, floor = decided_outright(n, b, c, repeats), float(critical(alpha, n - 1))
     t = np.asarray(statistic(data, -margin)[0])
     # the gate takes the larger of this and the floor (the normal's or t's critical value): only cells above it count
     top = np.flatnonzero(np.isfinite(t) & (t > floor))
     order = top[np.argsort(-t[top], kind="stable")]
     t_sorted = t[order]
-    if not len(order):  # no count of 0/1 scores passes: nor may partial credit, which falls between them;
-        return math.inf if repeats == 1 else floor  # with repeats, draws that vary are not bounded by these
+    if not len(order):
+        # no count of 0/1 scores passes, nor may partial credit, which falls between them; with
+        # repeats, nor draws that vary: `hidden_failures` keeps T ≤ √(n(Δ̂ + m)/(1 − m)), whose
+        # largest value, every draw of every item won, is one of these cells
+        return math.inf
     counts = np.stack([b[order], c[order], n - b[order] - c[order]])
     log_factorial = np.r_[0.0, np.cumsum(np.log(np.arange(1.0, n + 1)))]
     log_choose = log_factorial[n] - log_factorial[counts.astype(int)].sum(axis=0)
@@ -531,6 +531,15 @@ def exact_critical(n: int, margin: float, alpha: float, repeats: int = 1) -> flo
     # between the last statistic taken and the next one down, so that `T > critical` takes exactly
     # the cells counted, whatever the rounding of T computed from records
     return float((t_sorted[j] + t_sorted[j + 1]) / 2) if j + 1 < len(t_sorted) else floor
+
+
+def decided_outright(n: int, lost: np.ndarray, won: np.ndarray, repeats: int) -> Paired:
+    """The sufficient statistics of n items × `repeats` draws where every item is decided outright:
+    `lost` items whose every draw the candidate loses (a difference of −1), `won` whose every
+    draw it wins (+1), the rest tied (batches of counts, element by element)."""
+    delta = (won - lost) / n
+    spread = (lost * (-1 - delta) ** 2 + won * (1 - delta) ** 2 + (n - lost - won) * delta**2) / (n - 1)
+    return Paired(n=n, repeats=repeats, delta=delta, var_items=spread, worse=lost * repeats, better=won * repeats, binary=True)
 
 
 def interval(data: Paired | list[Paired], alpha: float, margin: float | None = None) -> tuple[float, float]:
