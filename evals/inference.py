@@ -285,12 +285,23 @@ def noninferiority(data: Paired | list[Paired], margin: float, alpha: float) -> 
         with np.errstate(invalid="ignore"):
             regression, p_regression = scalar(np.asarray(t_reg) < -np.asarray(crit)), scalar(np.asarray(_cdf(t_reg, df)))
     with np.errstate(invalid="ignore"):
+        lossless = np.asarray(t) > lossless_crit
+    if clustered(data):  # with repeats, the items' spread at its worst over every candidate made better too
+        shape, flat = lossless.shape, lossless.reshape(-1)
+        pick = np.flatnonzero(flat)
+        if len(pick):
+            rows = Paired(n=data.n, repeats=data.repeats, delta=np.nan, var_items=np.nan, worse=np.nan, better=np.nan, binary=data.binary,  # type: ignore[union-attr]
+                          item_delta=np.asarray(data.item_delta, dtype=float).reshape(-1, data.n)[pick],  # type: ignore[union-attr]
+                          item_floor=np.asarray(data.item_floor, dtype=float).reshape(-1, data.n)[pick])  # type: ignore[union-attr]
+            flat[pick] = raised_bound(rows, margin, lossless_crit) > -margin
+        lossless = flat.reshape(shape)
+    with np.errstate(invalid="ignore"):
         return Test(
             statistic=t,
             df=df,
             p_lossless=scalar(1 - np.asarray(_cdf(t, df))),
             p_regression=p_regression,
-            lossless=scalar(np.asarray(t) > lossless_crit),
+            lossless=scalar(lossless),
             regression=regression,
         )
 
@@ -358,7 +369,7 @@ MU_STEPS = 40  # golden-section steps over the centre in `lowered_bound`: 0.618�
 MU_GRID = 2.0**-20  # the fixed grid of centres `lowered_bound` minimises over
 
 
-def lowered_bound(x: np.ndarray, floor: np.ndarray, crit: np.ndarray) -> np.ndarray:
+def lowered_bound(x: np.ndarray, floor: np.ndarray, crit: np.ndarray, delta0: float | None = None) -> np.ndarray:
     """An upper bound, nondecreasing in x, of max z̄ + c·s(z)/√n over every z with floor ≤ z ≤ x
     (per item, rows of a batch): the t upper bound at every candidate made worse than this one.
 
@@ -372,10 +383,14 @@ def lowered_bound(x: np.ndarray, floor: np.ndarray, crit: np.ndarray) -> np.ndar
     then the best total lowering on each piece of the concave result (`_lowered_given_centre`).
     The bound is the minimum of G_μ over a fixed grid of μ (a minimum of nondecreasing functions
     is nondecreasing): G_μ is convex in μ, so golden-section search finds where, and the grid
-    points on either side of it give the grid's minimum exactly."""
-    lo, hi, _ = _golden(lambda mu: _lowered_given_centre(x, floor, mu, crit), floor.min(axis=-1), x.max(axis=-1))
+    points on either side of it give the grid's minimum exactly.
+
+    With `delta0` (where every z̄ in the box is below it), the square root also holds
+    (n − 1)(1 − δ0)(δ0 − z̄): `hidden_failures`' term for a share of items unseen at +1, linear
+    in λ like the rest, so G_μ keeps every property above (`raised_bound` uses it, mirrored)."""
+    lo, hi, _ = _golden(lambda mu: _lowered_given_centre(x, floor, mu, crit, delta0), floor.min(axis=-1), x.max(axis=-1))
     k = np.floor((lo + hi) / 2 / MU_GRID)
-    return np.min([_lowered_given_centre(x, floor, (k + j) * MU_GRID, crit) for j in (-1, 0, 1, 2)], axis=0)
+    return np.min([_lowered_given_centre(x, floor, (k + j) * MU_GRID, crit, delta0) for j in (-1, 0, 1, 2)], axis=0)
 
 
 def lowered_critical(x: np.ndarray, floor: np.ndarray, room: np.ndarray) -> np.ndarray:
@@ -387,6 +402,25 @@ def lowered_critical(x: np.ndarray, floor: np.ndarray, room: np.ndarray) -> np.n
     in closed form; and c at its best centre, found by golden-section search (c_μ is unimodal in μ:
     G_μ is convex in μ, so where G_μ < x̄ + room is an interval)."""
     return -_golden(lambda mu: -_critical_given_centre(x, floor, mu, room), floor.min(axis=-1), x.max(axis=-1))[2]
+
+
+def raised_bound(p: Paired, margin: float, crit: ArrayLike) -> np.ndarray:
+    """A lower bound, nondecreasing in the candidate's scores, of Δ̂ − c·√(`hidden_failures` at −m)
+    over every candidate made better than this one (rows of a batch): LOSSLESS with repeats needs
+    it above −m.
+
+    `hidden_failures` takes the items' spread as observed, and a spread can fall when a
+    candidate gets worse (a lone win far above the other items lowered), faster than Δ̂: an
+    independent review built runs where one lowered draw turned INCONCLUSIVE into LOSSLESS. Here
+    the spread is taken at its worst over the box [x, every draw won], `lowered_bound` mirrored
+    (y → −y), with the share of items unseen at −1 as its linear term; (1 + Δ0)/(1 + Δ̂) ≤ 1 on
+    the spread is dropped. A candidate made better raises each item's box into the old one, so
+    the bound can only rise: monotone by construction. It is never above the hidden_failures
+    condition's own bound, so LOSSLESS with it is LOSSLESS without it and this too."""
+    x = np.asarray(p.item_delta, dtype=float).reshape(-1, p.n)
+    ceiling = 1.0 + np.asarray(p.item_floor, dtype=float).reshape(-1, p.n)
+    c = np.broadcast_to(np.asarray(crit, dtype=float), (x.shape[0],)).astype(float)
+    return -lowered_bound(-x, -ceiling, c, margin)
 
 
 def _golden(f: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -405,12 +439,18 @@ def _golden(f: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarra
     return lo, hi, np.minimum(f_u, f_v)
 
 
-def _pieces(x: np.ndarray, floor: np.ndarray, centre: np.ndarray) -> tuple[np.ndarray, ...]:
+def _pieces(x: np.ndarray, floor: np.ndarray, centre: np.ndarray, delta0: float | None = None) -> tuple[np.ndarray, ...]:
     """For `lowered_bound` at a centre μ: A = Σ(x_i − μ)², and per piece of F (items in order of
     spread gained per unit lowered) its start, end, F at its start and its slope."""
     mu = np.asarray(centre, dtype=float)[:, None]
     kept, lowered = (x - mu) ** 2, (floor - mu) ** 2
     room, gain = x - floor, lowered - kept
+    n = x.shape[-1]
+    total = kept.sum(axis=-1, keepdims=True)
+    if delta0 is not None:  # + (n − 1)(1 − δ0)(δ0 − z̄), linear in λ (`lowered_bound`)
+        e = (n - 1) * (1 - delta0)
+        gain = gain + e * room / n
+        total = total + e * (delta0 - x.mean(axis=-1, keepdims=True))
     useful = (gain > 0) & (room > 0)  # lowering any other item costs Δ̂ and gains no spread
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(useful, gain / np.where(useful, room, 1.0), -np.inf)
@@ -420,7 +460,7 @@ def _pieces(x: np.ndarray, floor: np.ndarray, centre: np.ndarray) -> tuple[np.nd
     room = np.where(useful, np.take_along_axis(room, order, axis=-1), 0.0)
     gain = np.where(useful, np.take_along_axis(gain, order, axis=-1), 0.0)
     end, gained = np.cumsum(room, axis=-1), np.cumsum(gain, axis=-1)
-    return kept.sum(axis=-1, keepdims=True), end - room, end, gained - gain, np.where(useful, rate, 1.0)
+    return total, end - room, end, gained - gain, np.where(useful, rate, 1.0)
 
 
 def _critical_given_centre(x: np.ndarray, floor: np.ndarray, centre: np.ndarray, room: np.ndarray) -> np.ndarray:
@@ -435,12 +475,12 @@ def _critical_given_centre(x: np.ndarray, floor: np.ndarray, centre: np.ndarray,
     return math.sqrt(n * (n - 1)) * least
 
 
-def _lowered_given_centre(x: np.ndarray, floor: np.ndarray, centre: np.ndarray, crit: np.ndarray) -> np.ndarray:
+def _lowered_given_centre(x: np.ndarray, floor: np.ndarray, centre: np.ndarray, crit: np.ndarray, delta0: float | None = None) -> np.ndarray:
     """G_μ of `lowered_bound`: max over λ ∈ [0, 1]^n of x̄ − Σλ_i D_i/n + c'·√(A + Σλ_i g_i), with
     D_i = x_i − floor_i, A = Σ(x_i − μ)², g_i = (floor_i − μ)² − (x_i − μ)², c' = c/√(n(n − 1))."""
     n = x.shape[-1]
     c = np.asarray(crit, dtype=float)[:, None] / math.sqrt(n * (n - 1))
-    total, start, end, before, rate = _pieces(x, floor, centre)
+    total, start, end, before, rate = _pieces(x, floor, centre, delta0)
     # on each piece the objective −s/n + c'√(A + before + rate·(s − start)) is concave in s: its
     # stationary point, clipped to the piece
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -575,6 +615,16 @@ def interval(data: Paired | list[Paired], alpha: float, margin: float | None = N
     if not math.isfinite(estimate):
         return math.nan, math.nan
     low = bound(-1 + eps, estimate - eps, 1, -1.0) if estimate > -1 + 2 * eps else -1.0
+    if clustered(data) and low > -1.0 and not math.isnan(low):  # LOSSLESS at Δ0 also needs `raised_bound` above Δ0
+        p = data  # type: ignore[assignment]
+        c = lossless_crit if lossless_crit is not None else float(critical(alpha, p.n - 1))  # type: ignore[union-attr]
+
+        def above(delta0: float) -> float:  # > 0 where the raised bound rejects Δ ≤ delta0
+            return float(raised_bound(p, -delta0, c)[0]) - delta0  # type: ignore[arg-type]
+
+        edge = low - 1e-9
+        if above(edge) <= 0:  # the raised bound is the binding one: its own crossing, below
+            low = bisect(above, -1 + eps, edge, above(-1 + eps)) if above(-1 + eps) > 0 else -1.0
     top = min(estimate + correction, 1 - 2 * eps)
     high = bound(top + eps, 1 - eps, -1, 1.0) if top < 1 - 2 * eps else 1.0
     if clustered(data):  # REGRESSION at Δ0 needs U_items < Δ0 too, and U_items does not depend on Δ0
