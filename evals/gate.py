@@ -396,8 +396,8 @@ def _method(data: Paired) -> str:
         return f"partial credit: the score statistic over Σ max(r − c, 0), Σ max(c − r, 0) (scores not all 0/1; see the known limits){exact}"
     if data.repeats == 1:
         return "Tango score interval for paired proportions"
-    regression = "; REGRESSION also needs the t bound over every candidate made worse and Tango's over all draws below −m" if data.n > 1 else ""
-    return f"score statistic over {data.repeats} draws per item, design effect (Rao–Scott seen, K unseen, at least items broken outright), t with {data.n - 1} df{exact}{regression}"
+    bounds = "; LOSSLESS also needs that floor over every candidate made better above −m; REGRESSION, the t bound over every candidate made worse and Tango's over all draws below −m" if data.n > 1 else ""
+    return f"score statistic over {data.repeats} draws per item, design effect (Rao–Scott seen, K unseen, at least items broken outright), t with {data.n - 1} df{exact}{bounds}"
 
 
 def _se_at_margin(data: Paired | list[Paired], margin: float) -> float:

@@ -11,13 +11,14 @@ few answers happened to change is not mistaken for a precise one.
   (Tango 1998, Stat Med 17:891–908; the usual choice for matched-pair non-inferiority).
 - 0/1 draws, K > 1 repeats per item: the same score statistic over all draws, referred to t with
   n − 1 degrees of freedom (for LOSSLESS on at most 300 items, at least the exact critical value
-  of items decided outright, where t on the items is a lattice approximation). The part of its null variance that the data show is multiplied by the
-  estimated design effect of clustering by item, never below 1 (Rao & Scott 1992, Biometrics
-  48:577–585: draws of one item are exchangeable given the item, so their differences are
-  non-negatively correlated); the part the data did not show, by K, the design effect of
-  failures tied to items, which nothing observed can rule out. And never below the variance of
-  the least favourable null with items broken outright, which a run may not have drawn
-  (`hidden_failures`).
+  of items decided outright, where t on the items is a lattice approximation). The part of its
+  null variance that the data show is multiplied by the estimated design effect of clustering by
+  item, never below 1 (Rao & Scott 1992, Biometrics 48:577–585: draws of one item are
+  exchangeable given the item, so their differences are non-negatively correlated); the part the
+  data did not show, by K, the design effect of failures tied to items, which nothing observed
+  can rule out. And never below the variance of the least favourable null with items broken
+  outright, which a run may not have drawn (`hidden_failures`), whose bound LOSSLESS also needs
+  at its worst over every candidate made better (`raised_bound`, monotone by construction).
 - Scores in [0, 1] that are not all 0/1 (partial credit): the 0/1 statistic itself, over the
   discordance Σ max(reference − candidate, 0) and Σ max(candidate − reference, 0). A difference
   in [−1, 1] has E[d²] ≤ E|d|, so no scores with that discordance vary more than 0/1 scores with

@@ -13,7 +13,7 @@ from statsmodels.stats.multitest import multipletests
 
 from evals.config import GateConfig
 from evals.gate import EXIT_CODES, SummaryRow, TaskVerdict, Verdict, gate_runs, gate_summary, overall, read_summary
-from evals.inference import Paired, continuity, critical, draws_variance, group_variance, holm, interval, lossless_critical, lowered_bound, macro_null, noninferiority, restricted_draw_variance, statistic, summarise
+from evals.inference import Paired, continuity, critical, draws_variance, group_variance, holm, interval, lossless_critical, lowered_bound, macro_null, noninferiority, raised_bound, restricted_draw_variance, statistic, summarise
 from evals.power import power_binary
 from evals.records import Manifest, Record
 from evals.report import dumps, gate_json
@@ -391,6 +391,32 @@ def test_the_lowered_bound_covers_every_lowered_candidate_and_only_falls() -> No
         assert bound >= peak - 1e-9
         y = x - rng.random(n) * (x - floor) * (rng.random(n) < 0.4)
         assert float(lowered_bound(y[None], floor[None], np.array([c]))[0]) <= bound + 1e-12
+
+
+def test_the_raised_bound_covers_every_raised_candidate_and_only_rises() -> None:
+    """`raised_bound` is at most z̄ − c·√((s²(z) + (1 − m)(z̄ + m))/n), `hidden_failures`' bound at −m without its
+    factor (1 − m)/(1 + z̄) ≤ 1 on s², at every z between x and every draw won (the box's corners and points
+    inside it: the function is not concave there), and never falls when x is raised."""
+    rng = np.random.default_rng(6)
+    for _ in range(200):
+        n, m, c = int(rng.integers(3, 8)), float(rng.uniform(0.02, 0.3)), float(rng.uniform(1, 4))
+        ref = rng.random(n)
+        cand = np.maximum(rng.random(n), ref - m / 2)  # every z̄ in the box above −m, as where the gate asks
+        x, ceiling = cand - ref, 1 - ref
+
+        def at(z: np.ndarray) -> float:
+            return z.mean() - c * math.sqrt((z.var(ddof=1) + (1 - m) * (z.mean() + m)) / n)
+
+        def raised(y: np.ndarray) -> float:
+            p = Paired(n=n, repeats=2, delta=y.mean(), var_items=y.var(ddof=1), worse=np.nan, better=np.nan, binary=False, item_delta=y, item_floor=-ref)
+            return float(raised_bound(p, m, c)[0])
+
+        corners = [np.where(np.array(raised_) == 1, ceiling, x) for raised_ in np.ndindex(*(2,) * n)]
+        inside = [x + rng.random(n) * (ceiling - x) for _ in range(64)]
+        bound = raised(x)
+        assert bound <= min(at(z) for z in corners + inside) + 1e-9
+        y = x + rng.random(n) * (ceiling - x) * (rng.random(n) < 0.4)
+        assert raised(y) >= bound - 1e-12
 
 
 def test_the_draws_bound_region_is_monotone_in_the_counts() -> None:
