@@ -417,11 +417,13 @@ def raised_bound(p: Paired, margin: float, crit: ArrayLike) -> np.ndarray:
     (y → −y), with the share of items unseen at −1 as its linear term; (1 + Δ0)/(1 + Δ̂) ≤ 1 on
     the spread is dropped. A candidate made better raises each item's box into the old one, so
     the bound can only rise: monotone by construction. It is never above the hidden_failures
-    condition's own bound, so LOSSLESS with it is LOSSLESS without it and this too."""
+    condition's own bound, so LOSSLESS with it is LOSSLESS without it and this too.
+    Where Δ̂ ≤ −m (never LOSSLESS) the hidden share's term would be negative: −inf there."""
     x = np.asarray(p.item_delta, dtype=float).reshape(-1, p.n)
     ceiling = 1.0 + np.asarray(p.item_floor, dtype=float).reshape(-1, p.n)
     c = np.broadcast_to(np.asarray(crit, dtype=float), (x.shape[0],)).astype(float)
-    return -lowered_bound(-x, -ceiling, c, margin)
+    with np.errstate(invalid="ignore"):
+        return np.where(x.mean(axis=-1) > -margin, -lowered_bound(-x, -ceiling, c, margin), -np.inf)
 
 
 def _golden(f: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -610,7 +612,7 @@ def interval(data: Paired | list[Paired], alpha: float, margin: float | None = N
             return math.nan
         if f_lo * f_hi > 0:  # no crossing inside the range: the bound is its edge
             return edge
-        return bisect(lambda d: excess(d, side), lo, hi, f_lo)
+        return bisect(lambda d: excess(d, side), lo, hi, f_lo, f_hi)
 
     eps = 1e-9  # the statistic is 0/0 exactly at the estimate when nothing differs: start just beside it
     if not math.isfinite(estimate):
@@ -624,8 +626,10 @@ def interval(data: Paired | list[Paired], alpha: float, margin: float | None = N
             return float(raised_bound(p, -delta0, c)[0]) - delta0  # type: ignore[arg-type]
 
         edge = low - 1e-9
-        if above(edge) <= 0:  # the raised bound is the binding one: its own crossing, below
-            low = bisect(above, -1 + eps, edge, above(-1 + eps)) if above(-1 + eps) > 0 else -1.0
+        at_edge = above(edge)
+        if at_edge <= 0:  # the raised bound is the binding one: its own crossing, below
+            at_floor = above(-1 + eps)
+            low = bisect(above, -1 + eps, edge, at_floor, at_edge) if at_floor > 0 else -1.0
     top = min(estimate + correction, 1 - 2 * eps)
     high = bound(top + eps, 1 - eps, -1, 1.0) if top < 1 - 2 * eps else 1.0
     if clustered(data):  # REGRESSION at Δ0 needs U_items < Δ0 too, and U_items does not depend on Δ0
@@ -636,21 +640,31 @@ def interval(data: Paired | list[Paired], alpha: float, margin: float | None = N
     return low, high
 
 
-def bisect(f: Callable[[float], float], lo: float, hi: float, f_lo: float, xtol: float = 1e-12) -> float:
-    """The root of `f` between lo and hi (where it changes sign; f(lo) given), to within xtol.
+def bisect(f: Callable[[float], float], lo: float, hi: float, f_lo: float, f_hi: float, xtol: float = 1e-12) -> float:
+    """The root of `f` between lo and hi (where it changes sign; f(lo) and f(hi) given), to within xtol.
 
-    Plain bisection: about 40 steps where scipy's brentq takes 10, but importing scipy.optimize
-    costs more than all the steps of every gate.
+    The Illinois variant of false position (Dowell & Jarratt 1971, BIT 11:168–174): the bracket
+    always holds the sign change, as in bisection, and it converges superlinearly: about 10 steps
+    where bisection takes 40, which matters where a step is `raised_bound` (about 10 ms). scipy's
+    brentq would do as well, but importing scipy.optimize costs more than every step of a gate.
+    A step that leaves the bracket, or values that are not finite, fall back to halving it.
     """
-    while hi - lo > xtol:
-        mid = (lo + hi) / 2
+    kept = 0  # which end stayed in the last step: −1 lo, +1 hi
+    for _ in range(400):
+        if hi - lo <= xtol:
+            break
+        mid = (lo * f_hi - hi * f_lo) / (f_hi - f_lo) if math.isfinite(f_lo) and math.isfinite(f_hi) and f_hi != f_lo else math.nan
+        if not lo < mid < hi:
+            mid = (lo + hi) / 2
         f_mid = f(mid)
         if f_mid == 0:
             return mid
         if (f_mid < 0) == (f_lo < 0):
             lo, f_lo = mid, f_mid
+            f_hi, kept = (f_hi / 2 if kept == 1 else f_hi), 1
         else:
-            hi = mid
+            hi, f_hi = mid, f_mid
+            f_lo, kept = (f_lo / 2 if kept == -1 else f_lo), -1
     return (lo + hi) / 2
 
 

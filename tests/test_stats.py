@@ -13,7 +13,7 @@ from statsmodels.stats.multitest import multipletests
 
 from evals.config import GateConfig
 from evals.gate import EXIT_CODES, SummaryRow, TaskVerdict, Verdict, gate_runs, gate_summary, overall, read_summary
-from evals.inference import Paired, continuity, critical, draws_variance, group_variance, holm, interval, lossless_critical, lowered_bound, macro_null, noninferiority, raised_bound, restricted_draw_variance, statistic, summarise
+from evals.inference import Paired, bisect, continuity, critical, draws_variance, group_variance, holm, interval, lossless_critical, lowered_bound, macro_null, noninferiority, raised_bound, restricted_draw_variance, statistic, summarise
 from evals.power import power_binary
 from evals.records import Manifest, Record
 from evals.report import dumps, gate_json
@@ -417,6 +417,22 @@ def test_the_raised_bound_covers_every_raised_candidate_and_only_rises() -> None
         assert bound <= min(at(z) for z in corners + inside) + 1e-9
         y = x + rng.random(n) * (ceiling - x) * (rng.random(n) < 0.4)
         assert raised(y) >= bound - 1e-12
+
+
+def test_the_root_finder_keeps_the_bracket_and_needs_few_steps() -> None:
+    """`bisect` (Illinois false position) finds a smooth root in a handful of steps, where halving takes 40 (the
+    interval's raised bound costs about 10 ms a step), and still finds the edge of a step function, where false
+    position alone stalls at one end."""
+    calls: list[float] = []
+
+    def smooth(x: float) -> float:
+        calls.append(x)
+        return math.exp(3 * x) - 2.0
+
+    root = bisect(smooth, -1.0, 1.0, smooth(-1.0), smooth(1.0))
+    assert abs(root - math.log(2.0) / 3) < 1e-11 and len(calls) <= 2 + 14  # the two ends, then its steps (halving: 41)
+    for edge in (0.3, -0.999, 0.999):
+        assert abs(bisect(lambda x: -1.0 if x < edge else 1.0, -1.0, 1.0, -1.0, 1.0) - edge) < 1e-11
 
 
 def test_the_draws_bound_region_is_monotone_in_the_counts() -> None:
