@@ -182,9 +182,10 @@ def sequential_search(trials: int, seed: int = 1) -> tuple[int, int, int]:
 def _sequential_verdicts(reference: np.ndarray, candidate: np.ndarray, margin: float, design: Design) -> np.ndarray:
     """Rank of each run's verdict when looks are taken in item order, the first look that decides (a
     boundary, futility, or the last look) giving it: `sequential.decide` by the batch, as gate_runs does."""
-    verdict = np.full(len(reference), -1)
+    verdict, barred = np.full(len(reference), -1), np.zeros(len(reference), dtype=bool)
     for look, size in enumerate(design.sizes):
-        d = decide(summarise(reference[:, :size], candidate[:, :size]), margin, design, look)
+        d = decide(summarise(reference[:, :size], candidate[:, :size]), margin, design, look, barred)
+        barred |= np.asarray(d.out_of_reach, dtype=bool)
         lossless, regression, futile = (np.asarray(x, dtype=bool) for x in (d.lossless, d.regression, d.futile))
         now = np.where(regression, 0, np.where(lossless, 2, 1))
         stops = (lossless | regression | futile | (look == len(design.sizes) - 1)) & (verdict < 0)

@@ -260,6 +260,7 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[Task
         return verdict, True
     standing = [{r.key for r in records if r.repeat in repeats and r.counts} for records in (ref_r, cand_r)]
     grouped = any(r.details.get("group") is not None for r in (*ref_r, *cand_r))
+    barred_at: int | None = None  # the look at which LOSSLESS went out of reach (`sequential.decide`)
     for look, size in enumerate(design.sizes):
         last = look == len(design.sizes) - 1
         keep = set(order[:size])
@@ -270,13 +271,15 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[Task
             continue
         subset = ref_m.model_copy(update={"items": size})
         arms = [(subset, [r for r in records if r.item_id in keep]) for records in (ref_r, cand_r)]
-        verdict = _gate(arms[0], (cand_m.model_copy(update={"items": size}), arms[1][1]), config, design, look)
+        verdict = _gate(arms[0], (cand_m.model_copy(update={"items": size}), arms[1][1]), config, design, look, barred_at)
         futile = verdict.note is not None and FUTILITY_NOTE in verdict.note
+        if barred_at is None and verdict.note is not None and OUT_OF_REACH_NOTE in verdict.note:
+            barred_at = look
         if verdict.verdict != Verdict.INCONCLUSIVE or futile or last:
             stopped = {Verdict.LOSSLESS: "LOSSLESS boundary", Verdict.REGRESSION: "REGRESSION boundary", Verdict.ERROR: "error"}.get(verdict.verdict, "futility" if futile else "last look")
             verdict.sequential = state(look, stopped)
             return verdict, True
-    verdict = _gate(reference, candidate, config, design, len(design.sizes) - 1)
+    verdict = _gate(reference, candidate, config, design, len(design.sizes) - 1, barred_at)
     every = {(i, rep) for i in order for rep in repeats}
     ended = all(every <= {r.key for r in records} for records in (ref_r, cand_r))
     verdict.sequential = state(len(design.sizes) - 1, "last look, with errors" if ended else "incomplete")
@@ -284,6 +287,7 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[Task
 
 
 FUTILITY_NOTE = "stopped for futility"
+OUT_OF_REACH_NOTE = "LOSSLESS out of reach"
 
 
 def _gate(
@@ -292,6 +296,7 @@ def _gate(
     config: GateConfig,
     design: Design | None = None,
     look: int = 0,
+    barred_at: int | None = None,
 ) -> TaskVerdict:
     (ref_m, ref_r), (cand_m, cand_r) = reference, candidate
     task = ref_m.task
@@ -324,7 +329,7 @@ def _gate(
     base.imputed = matched.imputed
     base.delta_answered = matched.delta_answered
     base.n, base.repeats = len(matched.items), len(matched.repeats)
-    _decide(base, matched, config, design, look)
+    _decide(base, matched, config, design, look, barred_at)
     if base.groups:  # pass^k macro over groups too, as tau2's leaderboard reports it (errored trials as failures)
         base.pass_k = {
             arm: {k: float(np.mean([pass_hat_k([r for r in records if r.details.get("group") == g], k) for g in base.groups])) for k in range(1, base.repeats + 1)}
@@ -335,10 +340,11 @@ def _gate(
     return base
 
 
-def _decide(base: TaskVerdict, matched: Matched, config: GateConfig, design: Design | None = None, look: int = 0) -> TaskVerdict:
+def _decide(base: TaskVerdict, matched: Matched, config: GateConfig, design: Design | None = None, look: int = 0, barred_at: int | None = None) -> TaskVerdict:
     """The verdict of aligned, imputed score matrices: the test, its interval, the advice. At a
     sequential look the test runs at the look's nominal level and the interval is the repeated
-    confidence interval at that level (Jennison & Turnbull 1989), so it still agrees with the verdict."""
+    confidence interval at that level (Jennison & Turnbull 1989), so it still agrees with the
+    verdict, except where LOSSLESS was barred at an earlier look (`sequential.decide`; a note says so)."""
     margin = base.margin
     alpha = design.level(look) if design is not None else config.alpha
     groups = _group_data(matched)
@@ -354,14 +360,14 @@ def _decide(base: TaskVerdict, matched: Matched, config: GateConfig, design: Des
         data = summarise(matched.reference, matched.candidate)
         base.method = _method(data)
         base.subtasks = _subtask_rows(matched, margin, alpha)
-    futile = False
+    futile = out_of_reach = False
     if design is None:
         test = noninferiority(data, margin, alpha)
     else:
         from evals.sequential import decide
 
-        at_look = decide(data, margin, design, look)
-        test, futile = at_look.test, bool(at_look.futile)
+        at_look = decide(data, margin, design, look, barred_at is not None)
+        test, futile, out_of_reach = at_look.test, bool(at_look.futile), bool(at_look.out_of_reach)
     t, df = float(test.statistic), float(test.df)
     delta = float(np.mean([g.delta for g in data])) if isinstance(data, list) else float(data.delta)
     se = abs(delta + margin) / abs(t) if math.isfinite(t) and t != 0 else _se_at_margin(data, margin)
@@ -377,8 +383,15 @@ def _decide(base: TaskVerdict, matched: Matched, config: GateConfig, design: Des
         base.note = _join(base.note, "no variation between the arms to estimate a standard error from (scores that are not 0/1, all alike)")
         return base
     base.low, base.high = interval(data, alpha, margin)
-    base.verdict = Verdict.LOSSLESS if test.lossless else Verdict.REGRESSION if test.regression else Verdict.INCONCLUSIVE
+    barred = barred_at is not None and bool(test.lossless)
+    base.verdict = Verdict.LOSSLESS if test.lossless and not barred else Verdict.REGRESSION if test.regression else Verdict.INCONCLUSIVE
     base.mde = (z(alpha) + z(1 - config.power)) * se
+    if barred_at is not None:
+        base.note = _join(base.note, f"{OUT_OF_REACH_NOTE} since look {barred_at + 1}: its predictive power at the last look fell under "  # type: ignore[union-attr]
+                          f"{design.futility:.0%} there, and the run went on toward REGRESSION only" + ("; this look's test alone would say LOSSLESS" if barred else ""))  # type: ignore[union-attr]
+    elif out_of_reach:
+        base.note = _join(base.note, f"{OUT_OF_REACH_NOTE} from look {look + 1} of {len(design.sizes)}: its predictive power at the last look is "  # type: ignore[union-attr]
+                          f"under {design.futility:.0%}; the run may go on toward REGRESSION only")  # type: ignore[union-attr]
     if futile:
         base.note = _join(base.note, f"{FUTILITY_NOTE} at look {look + 1} of {len(design.sizes)}: the predictive power of "  # type: ignore[union-attr]
                           f"crossing either boundary at the last look is under {design.futility:.0%}")  # type: ignore[union-attr]

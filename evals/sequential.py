@@ -20,6 +20,14 @@ power is tabulated in docs/statistics.md. Stopping early with INCONCLUSIVE never
 makes a LOSSLESS or a REGRESSION more likely, so the error rates hold; what it costs is power,
 tabulated beside the savings.
 
+Once the predictive power of LOSSLESS alone has fallen below `futility` at a look, LOSSLESS is
+barred for the rest of the run (`barred`): it may go on toward REGRESSION. Futility looks at both
+boundaries, and one more wrong answer lowers LOSSLESS's chance but raises REGRESSION's, so without
+the bar a run one answer worse could go on, and end LOSSLESS, where the better run had stopped
+for futility (the repo's search found such runs). A worse run's chance of LOSSLESS is never
+above the better one's, so if it is never barred nor futile, neither is the better one, which
+then passes wherever it does: LOSSLESS stays monotone in the candidate's answers.
+
 Looks are at equal shares of the items, in a seeded order that both arms and every rerun share
 (`order`): look k holds every repeat of the first n_k items of that order.
 """
@@ -147,24 +155,29 @@ class LookDecision:
     regression: ArrayLike  # bool
     futile: ArrayLike  # bool: stop as INCONCLUSIVE
     test: Test
+    out_of_reach: ArrayLike = False  # bool: LOSSLESS's predictive power under `futility`; barred from here on
 
 
-def decide(data: Paired | list[Paired], margin: float, design: Design, look: int) -> LookDecision:
+def decide(data: Paired | list[Paired], margin: float, design: Design, look: int, barred: ArrayLike = False) -> LookDecision:
     """The gate's test at look `look` at its nominal level; futility from the same p-values, so
-    that the t-based tests (repeats, macros) enter as the normal Z their p-value corresponds to."""
+    that the t-based tests (repeats, macros) enter as the normal Z their p-value corresponds to.
+    Where `barred` (LOSSLESS was out of reach at an earlier look), LOSSLESS is not said."""
     level = design.level(look)
     test = noninferiority(data, margin, level)
     with np.errstate(invalid="ignore"):
         z_lossless = sps.norm.isf(np.asarray(test.p_lossless, dtype=float))
         z_regression = sps.norm.ppf(np.asarray(test.p_regression, dtype=float))
-    lossless, regression = np.asarray(test.lossless, dtype=bool), np.asarray(test.regression, dtype=bool)
-    futile = np.zeros_like(lossless)
+    lossless = np.asarray(test.lossless, dtype=bool) & ~np.asarray(barred, dtype=bool)
+    regression = np.asarray(test.regression, dtype=bool)
+    futile, out_of_reach = np.zeros_like(lossless), np.zeros_like(lossless)
     if design.futility > 0 and look < len(design.sizes) - 1:
         t = design.fractions[look]
         last = boundaries(design.fractions, design.alpha)[-1]
         spread = math.sqrt(1 - t)
         with np.errstate(invalid="ignore"):
             # B-values: with a flat prior, B_1 | data ~ N(Z_t/√t, (1 − t)/t), so P(Z_1 > c) = Φ((Z_t − c√t)/√(1 − t))
-            power = sps.norm.cdf((z_lossless - last * math.sqrt(t)) / spread) + sps.norm.cdf((-last * math.sqrt(t) - z_regression) / spread)
+            reach = sps.norm.cdf((z_lossless - last * math.sqrt(t)) / spread)
+            power = reach + sps.norm.cdf((-last * math.sqrt(t) - z_regression) / spread)
         futile = np.where(np.isfinite(power), power < design.futility, False) & ~lossless & ~regression
-    return LookDecision(lossless=scalar(lossless), regression=scalar(regression), futile=scalar(futile), test=test)
+        out_of_reach = np.where(np.isfinite(reach), reach < design.futility, False) & ~lossless
+    return LookDecision(lossless=scalar(lossless), regression=scalar(regression), futile=scalar(futile), test=test, out_of_reach=scalar(out_of_reach))
