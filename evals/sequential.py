@@ -26,7 +26,9 @@ boundaries, and one more wrong answer lowers LOSSLESS's chance but raises REGRES
 the bar a run one answer worse could go on, and end LOSSLESS, where the better run had stopped
 for futility (the repo's search found such runs). A worse run's chance of LOSSLESS is never
 above the better one's, so if it is never barred nor futile, neither is the better one, which
-then passes wherever it does: LOSSLESS stays monotone in the candidate's answers.
+then passes wherever it does: LOSSLESS stays monotone in the candidate's answers. That chance
+comes from the LOSSLESS statistic's p-value, monotone on every count for one repeat; with
+repeats the design-effect statistic is monotone only as measured (docs/statistics.md).
 
 Looks are at equal shares of the items, in a seeded order that both arms and every rerun share
 (`order`): look k holds every repeat of the first n_k items of that order.
