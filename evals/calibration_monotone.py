@@ -6,7 +6,8 @@ candidate draw worse (1 → 0, or 1 → 0.5 for partial credit) and compares the
 repeats are also walked across the edge of LOSSLESS, where a random change rarely lands. The fixed
 design is searched in batches through `inference.noninferiority` (what `gate_runs` decides with),
 and every violation found is confirmed by `gate_runs` on records; the sequential design goes
-through `gate_runs` directly. Prints how many single changes were tried and how many improved the
+through `gate_runs` directly, and many more times by the batch look by look (`sequential.decide`,
+as gate_runs takes it), each violation again confirmed by `gate_runs`. Prints how many single changes were tried and how many improved the
 verdict, toward LOSSLESS and in all (the table in docs/statistics.md).
 """
 
