@@ -58,30 +58,39 @@ class Outcome:
 def exact(n: int, margin: float, design: Design, p_worse: float, p_better: float) -> Outcome:
     """P(LOSSLESS), P(REGRESSION), P(stopped for futility) and expected items of a sequential run, exactly."""
     top_b, top_c = _top(n, p_worse), _top(n, p_better)
-    open_, barred = np.zeros((1, 1)), np.zeros((1, 1))  # P(still running at these counts), LOSSLESS open or barred
-    open_[0, 0] = 1.0
+    # P(still running at these counts) with both sides open, LOSSLESS barred, REGRESSION barred (both barred: stopped)
+    running = {(False, False): np.zeros((1, 1)), (True, False): np.zeros((1, 1)), (False, True): np.zeros((1, 1))}
+    running[False, False][0, 0] = 1.0
     previous = 0
     lossless = regression = futile = items = 0.0
     stops = []
     for look, size in enumerate(design.sizes):
         step = _increments(size - previous, p_worse, p_better, min(top_b, size - previous), min(top_c, size - previous))
-        open_, barred = (np.clip(fftconvolve(x, step)[: top_b + 1, : top_c + 1], 0, None) for x in (open_, barred))
-        b, c = np.meshgrid(np.arange(open_.shape[0], dtype=float), np.arange(open_.shape[1], dtype=float), indexing="ij")
+        running = {bars: np.clip(fftconvolve(x, step)[: top_b + 1, : top_c + 1], 0, None) for bars, x in running.items()}
+        shape = running[False, False].shape
+        b, c = np.meshgrid(np.arange(shape[0], dtype=float), np.arange(shape[1], dtype=float), indexing="ij")
         data = Paired(n=size, repeats=1, delta=(c - b) / size, var_items=np.nan, worse=b, better=c, binary=True)
         last = look == len(design.sizes) - 1
-        for running, was_barred in ((barred, True), (open_, False)):  # the barred first: the open ones join them after the look
-            d = decide(data, margin, design, look, was_barred)
+        after = {bars: np.zeros_like(x) for bars, x in running.items()}
+        stopping = 0.0
+        for (lossless_barred, regression_barred), mass in running.items():
+            d = decide(data, margin, design, look, lossless_barred, regression_barred)
             yes, no, stop = np.asarray(d.lossless), np.asarray(d.regression), np.asarray(d.futile)
-            p_l, p_r, p_f = float(running[yes].sum()), float(running[no].sum()), float(running[stop].sum())
+            p_l, p_r, p_f = float(mass[yes].sum()), float(mass[no].sum()), float(mass[stop].sum())
             lossless, regression, futile = lossless + p_l, regression + p_r, futile + p_f
-            stopping = p_l + p_r + p_f if not last else float(running.sum())
-            items += stopping * size
-            stops.append(stopping)
-            running[yes | no | stop] = 0.0
-            if not was_barred:  # LOSSLESS out of reach: the rest of the run is barred from it
-                moved = np.asarray(d.out_of_reach, dtype=bool)
-                barred, open_ = barred + np.where(moved, open_, 0.0), np.where(moved, 0.0, open_)
-        stops[-2:] = [stops[-2] + stops[-1]]
+            stopping += p_l + p_r + p_f if not last else float(mass.sum())
+            going = np.where(yes | no | stop, 0.0, mass)
+            # a side out of reach is barred for the rest of the run (both out of reach stopped above)
+            to_l, to_r = np.asarray(d.lossless_out_of_reach, bool), np.asarray(d.regression_out_of_reach, bool)
+            after[lossless_barred, regression_barred] += np.where(to_l | to_r, 0.0, going)
+            for bars, moved in (((True, regression_barred), to_l), ((lossless_barred, True), to_r)):
+                if bars in after:
+                    after[bars] += np.where(moved, going, 0.0)
+                else:  # both barred is a futility stop
+                    assert not going[moved].any()
+        items += stopping * size
+        stops.append(stopping)
+        running = after
         previous = size
     return Outcome(lossless, regression, futile, items, tuple(stops))
 
@@ -125,12 +134,12 @@ def error_table(grid_n: tuple[int, ...] = GRID_N, looks: int = DEFAULT_LOOKS, fu
 def simulate(model: SimModel, items: int, repeats: int, margin: float, design: Design, runs: int, rng: np.random.Generator) -> Outcome:
     """The same rates for items with repeats (GPQA's seeds), over `runs` simulated comparisons."""
     reference, candidate = draw(model, rng, runs, items, repeats)
-    decided, barred = np.zeros(runs, bool), np.zeros(runs, bool)
+    decided, lossless_barred, regression_barred = np.zeros(runs, bool), np.zeros(runs, bool), np.zeros(runs, bool)
     lossless = regression = futile = np.zeros(runs, bool)
     used = np.full(runs, float(items))
     stops = []
     for look, size in enumerate(design.sizes):
-        d = decide(summarise(reference[:, :size], candidate[:, :size]), margin, design, look, barred)
+        d = decide(summarise(reference[:, :size], candidate[:, :size]), margin, design, look, lossless_barred, regression_barred)
         last = look == len(design.sizes) - 1
         new_l, new_r, new_f = (np.asarray(x, bool) & ~decided for x in (d.lossless, d.regression, d.futile))
         lossless, regression, futile = lossless | new_l, regression | new_r, futile | new_f
@@ -138,7 +147,8 @@ def simulate(model: SimModel, items: int, repeats: int, margin: float, design: D
         used[stop] = size
         stops.append(float(stop.mean()))
         decided |= stop
-        barred |= np.asarray(d.out_of_reach, bool)
+        lossless_barred |= np.asarray(d.lossless_out_of_reach, bool)
+        regression_barred |= np.asarray(d.regression_out_of_reach, bool)
     return Outcome(float(lossless.mean()), float(regression.mean()), float(futile.mean()), float(used.mean()), tuple(stops))
 
 
@@ -195,10 +205,10 @@ def check_against_gate(runs: int, seed: int = 6) -> int:
         model = SimModel(accuracy=0.8, delta=delta, discordance=abs(delta) + 0.02)
         reference, candidate = draw(model, rng, runs, items, k)
         for r in range(runs):
-            expected, look_expected, barred = Verdict.INCONCLUSIVE, len(design.sizes), False
+            expected, look_expected, lossless_barred, regression_barred = Verdict.INCONCLUSIVE, len(design.sizes), False, False
             for look, size in enumerate(design.sizes):
-                d = decide(summarise(reference[r, :size], candidate[r, :size]), margin=m, design=design, look=look, barred=barred)
-                barred = barred or bool(d.out_of_reach)
+                d = decide(summarise(reference[r, :size], candidate[r, :size]), m, design, look, lossless_barred, regression_barred)
+                lossless_barred, regression_barred = lossless_barred or bool(d.lossless_out_of_reach), regression_barred or bool(d.regression_out_of_reach)
                 if d.lossless or d.regression or d.futile or look == len(design.sizes) - 1:
                     expected = Verdict.LOSSLESS if d.lossless else Verdict.REGRESSION if d.regression else Verdict.INCONCLUSIVE
                     look_expected = look + 1

@@ -260,7 +260,7 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[Task
         return verdict, True
     standing = [{r.key for r in records if r.repeat in repeats and r.counts} for records in (ref_r, cand_r)]
     grouped = any(r.details.get("group") is not None for r in (*ref_r, *cand_r))
-    barred_at: int | None = None  # the look at which LOSSLESS went out of reach (`sequential.decide`)
+    barred_at: dict[Verdict, int] = {}  # the look at which LOSSLESS or REGRESSION went out of reach (`sequential.decide`)
     for look, size in enumerate(design.sizes):
         last = look == len(design.sizes) - 1
         keep = set(order[:size])
@@ -273,8 +273,9 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[Task
         arms = [(subset, [r for r in records if r.item_id in keep]) for records in (ref_r, cand_r)]
         verdict = _gate(arms[0], (cand_m.model_copy(update={"items": size}), arms[1][1]), config, design, look, barred_at)
         futile = verdict.note is not None and FUTILITY_NOTE in verdict.note
-        if barred_at is None and verdict.note is not None and OUT_OF_REACH_NOTE in verdict.note:
-            barred_at = look
+        for side in (Verdict.LOSSLESS, Verdict.REGRESSION):
+            if side not in barred_at and f"{side.value} {OUT_OF_REACH_NOTE}" in (verdict.note or ""):
+                barred_at[side] = look
         if verdict.verdict != Verdict.INCONCLUSIVE or futile or last:
             stopped = {Verdict.LOSSLESS: "LOSSLESS boundary", Verdict.REGRESSION: "REGRESSION boundary", Verdict.ERROR: "error"}.get(verdict.verdict, "futility" if futile else "last look")
             verdict.sequential = state(look, stopped)
@@ -287,7 +288,7 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[Task
 
 
 FUTILITY_NOTE = "stopped for futility"
-OUT_OF_REACH_NOTE = "LOSSLESS out of reach"
+OUT_OF_REACH_NOTE = "out of reach"
 
 
 def _gate(
@@ -296,7 +297,7 @@ def _gate(
     config: GateConfig,
     design: Design | None = None,
     look: int = 0,
-    barred_at: int | None = None,
+    barred_at: dict[Verdict, int] | None = None,
 ) -> TaskVerdict:
     (ref_m, ref_r), (cand_m, cand_r) = reference, candidate
     task = ref_m.task
@@ -340,11 +341,12 @@ def _gate(
     return base
 
 
-def _decide(base: TaskVerdict, matched: Matched, config: GateConfig, design: Design | None = None, look: int = 0, barred_at: int | None = None) -> TaskVerdict:
+def _decide(base: TaskVerdict, matched: Matched, config: GateConfig, design: Design | None = None, look: int = 0,
+            barred_at: dict[Verdict, int] | None = None) -> TaskVerdict:
     """The verdict of aligned, imputed score matrices: the test, its interval, the advice. At a
     sequential look the test runs at the look's nominal level and the interval is the repeated
     confidence interval at that level (Jennison & Turnbull 1989), so it still agrees with the
-    verdict, except where LOSSLESS was barred at an earlier look (`sequential.decide`; a note says so)."""
+    verdict, except where a side was barred at an earlier look (`sequential.decide`; a note says so)."""
     margin = base.margin
     alpha = design.level(look) if design is not None else config.alpha
     groups = _group_data(matched)
@@ -360,14 +362,16 @@ def _decide(base: TaskVerdict, matched: Matched, config: GateConfig, design: Des
         data = summarise(matched.reference, matched.candidate)
         base.method = _method(data)
         base.subtasks = _subtask_rows(matched, margin, alpha)
-    futile = out_of_reach = False
+    barred_at = barred_at or {}
+    futile, out_of_reach = False, {Verdict.LOSSLESS: False, Verdict.REGRESSION: False}
     if design is None:
         test = noninferiority(data, margin, alpha)
     else:
         from evals.sequential import decide
 
-        at_look = decide(data, margin, design, look, barred_at is not None)
-        test, futile, out_of_reach = at_look.test, bool(at_look.futile), bool(at_look.out_of_reach)
+        at_look = decide(data, margin, design, look, Verdict.LOSSLESS in barred_at, Verdict.REGRESSION in barred_at)
+        test, futile = at_look.test, bool(at_look.futile)
+        out_of_reach = {Verdict.LOSSLESS: bool(at_look.lossless_out_of_reach), Verdict.REGRESSION: bool(at_look.regression_out_of_reach)}
     t, df = float(test.statistic), float(test.df)
     delta = float(np.mean([g.delta for g in data])) if isinstance(data, list) else float(data.delta)
     se = abs(delta + margin) / abs(t) if math.isfinite(t) and t != 0 else _se_at_margin(data, margin)
@@ -383,18 +387,18 @@ def _decide(base: TaskVerdict, matched: Matched, config: GateConfig, design: Des
         base.note = _join(base.note, "no variation between the arms to estimate a standard error from (scores that are not 0/1, all alike)")
         return base
     base.low, base.high = interval(data, alpha, margin)
-    barred = barred_at is not None and bool(test.lossless)
-    base.verdict = Verdict.LOSSLESS if test.lossless and not barred else Verdict.REGRESSION if test.regression else Verdict.INCONCLUSIVE
+    said = {Verdict.LOSSLESS: bool(test.lossless), Verdict.REGRESSION: bool(test.regression)}
+    base.verdict = next((side for side, yes in said.items() if yes and side not in barred_at), Verdict.INCONCLUSIVE)
     base.mde = (z(alpha) + z(1 - config.power)) * se
-    if barred_at is not None:
-        base.note = _join(base.note, f"{OUT_OF_REACH_NOTE} since look {barred_at + 1}: its predictive power at the last look fell under "  # type: ignore[union-attr]
-                          f"{design.futility:.0%} there, and the run went on toward REGRESSION only" + ("; this look's test alone would say LOSSLESS" if barred else ""))  # type: ignore[union-attr]
-    elif out_of_reach:
-        base.note = _join(base.note, f"{OUT_OF_REACH_NOTE} from look {look + 1} of {len(design.sizes)}: its predictive power at the last look is "  # type: ignore[union-attr]
-                          f"under {design.futility:.0%}; the run may go on toward REGRESSION only")  # type: ignore[union-attr]
+    for side, other in ((Verdict.LOSSLESS, Verdict.REGRESSION), (Verdict.REGRESSION, Verdict.LOSSLESS)):
+        if side in barred_at:
+            base.note = _join(base.note, f"{side.value} {OUT_OF_REACH_NOTE} since look {barred_at[side] + 1}: its predictive power at the last look fell under "  # type: ignore[union-attr]
+                              f"{design.futility:.0%} there, and the run went on toward {other.value} only" + (f"; this look's test alone would say {side.value}" if said[side] else ""))  # type: ignore[union-attr]
+        elif out_of_reach[side]:
+            base.note = _join(base.note, f"{side.value} {OUT_OF_REACH_NOTE} from look {look + 1} of {len(design.sizes)}: its predictive power at the last look is "  # type: ignore[union-attr]
+                              f"under {design.futility:.0%}" + ("" if futile else f"; the run goes on toward {other.value} only"))  # type: ignore[union-attr]
     if futile:
-        base.note = _join(base.note, f"{FUTILITY_NOTE} at look {look + 1} of {len(design.sizes)}: the predictive power of "  # type: ignore[union-attr]
-                          f"crossing either boundary at the last look is under {design.futility:.0%}")  # type: ignore[union-attr]
+        base.note = _join(base.note, f"{FUTILITY_NOTE} at look {look + 1} of {len(design.sizes)}: both LOSSLESS and REGRESSION are out of reach")  # type: ignore[union-attr]
     if matched.imputed["reference"] or matched.imputed["candidate"]:
         base.note = _join(base.note, f"errors and missing answers counted against the candidate: {matched.imputed['candidate']} candidate draws as failures, "
                           f"{matched.imputed['reference']} reference draws as successes; Δ as answered (errors left out) = {base.delta_answered:+.4f}")

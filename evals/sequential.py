@@ -10,25 +10,26 @@ design would judge it, while a broken candidate (a Z of −10 after a quarter of
 at the first look. Each boundary is computed as if the other did not exist (non-binding), which
 can only make a crossing rarer.
 
-Before the last look the run may also stop for futility — INCONCLUSIVE, the verdict it was
-heading for — when the predictive power of crossing either boundary at the last look is below
-`futility` (Spiegelhalter, Freedman & Blackburn 1986, Control Clin Trials 7:8–17: the conditional
-power averaged over what the data so far say about Δ, flat prior). Predictive rather than
-conditional power under the current trend, because an early trend on a few dozen items is
-mostly noise and the current trend stops on it too eagerly; what the predictive rule costs in
-power is tabulated in docs/statistics.md. Stopping early with INCONCLUSIVE never
-makes a LOSSLESS or a REGRESSION more likely, so the error rates hold; what it costs is power,
-tabulated beside the savings.
+Before the last look a side whose predictive power of crossing its boundary at the last look is
+below `futility` is out of reach (Spiegelhalter, Freedman & Blackburn 1986, Control Clin Trials
+7:8–17: the conditional power averaged over what the data so far say about Δ, flat prior), and
+barred for the rest of the run: LOSSLESS out of reach is never said later, nor REGRESSION. Once
+both are barred the run stops for futility, INCONCLUSIVE, the only verdict left to it. Predictive
+rather than conditional power under the current trend, because an early trend on a few dozen
+items is mostly noise and the current trend stops on it too eagerly; what the bars cost in power
+is tabulated in docs/statistics.md. A bar only removes verdicts, so the error rates of the design
+without futility bound those with it.
 
-Once the predictive power of LOSSLESS alone has fallen below `futility` at a look, LOSSLESS is
-barred for the rest of the run (`barred`): it may go on toward REGRESSION. Futility looks at both
-boundaries, and one more wrong answer lowers LOSSLESS's chance but raises REGRESSION's, so without
-the bar a run one answer worse could go on, and end LOSSLESS, where the better run had stopped
-for futility (the repo's search found such runs). A worse run's chance of LOSSLESS is never
-above the better one's, so if it is never barred nor futile, neither is the better one, which
-then passes wherever it does: LOSSLESS stays monotone in the candidate's answers. That chance
-comes from the LOSSLESS statistic's p-value, monotone on every count for one repeat; with
-repeats the design-effect statistic is monotone only as measured (docs/statistics.md).
+Why a bar per side rather than one futility stop on the two chances together: one more wrong answer
+lowers LOSSLESS's chance but raises REGRESSION's, so with a joint stop a run one answer worse
+could go on and end LOSSLESS where the better run had stopped (the repo's search found such runs),
+and a run one answer worse could stop, INCONCLUSIVE, where the better one went on to REGRESSION.
+With a bar per side, a worse run's chance of LOSSLESS is never above the better one's at a look,
+so wherever the worse run is still open to LOSSLESS so is the better one, which then passes
+wherever it does; and the same for REGRESSION the other way round. Both verdicts stay monotone in
+the candidate's answers wherever their p-values are: every count for one repeat; with repeats the
+REGRESSION bound is monotone by construction and the design-effect statistic of LOSSLESS only as
+measured (docs/statistics.md).
 
 Looks are at equal shares of the items, in a seeded order that both arms and every rerun share
 (`order`): look k holds every repeat of the first n_k items of that order.
@@ -155,31 +156,36 @@ class LookDecision:
 
     lossless: ArrayLike  # bool
     regression: ArrayLike  # bool
-    futile: ArrayLike  # bool: stop as INCONCLUSIVE
+    futile: ArrayLike  # bool: both sides barred, stop as INCONCLUSIVE
     test: Test
-    out_of_reach: ArrayLike = False  # bool: LOSSLESS's predictive power under `futility`; barred from here on
+    lossless_out_of_reach: ArrayLike = False  # bool: LOSSLESS's predictive power under `futility`; barred from here on
+    regression_out_of_reach: ArrayLike = False  # bool: the same for REGRESSION
 
 
-def decide(data: Paired | list[Paired], margin: float, design: Design, look: int, barred: ArrayLike = False) -> LookDecision:
-    """The gate's test at look `look` at its nominal level; futility from the same p-values, so
-    that the t-based tests (repeats, macros) enter as the normal Z their p-value corresponds to.
-    Where `barred` (LOSSLESS was out of reach at an earlier look), LOSSLESS is not said."""
+def decide(data: Paired | list[Paired], margin: float, design: Design, look: int,
+           lossless_barred: ArrayLike = False, regression_barred: ArrayLike = False) -> LookDecision:
+    """The gate's test at look `look` at its nominal level; the chances at the last look from the
+    same p-values, so that the t-based tests (repeats, macros) enter as the normal Z their p-value
+    corresponds to. A side barred at an earlier look is not said."""
     level = design.level(look)
     test = noninferiority(data, margin, level)
     with np.errstate(invalid="ignore"):
         z_lossless = sps.norm.isf(np.asarray(test.p_lossless, dtype=float))
         z_regression = sps.norm.ppf(np.asarray(test.p_regression, dtype=float))
-    lossless = np.asarray(test.lossless, dtype=bool) & ~np.asarray(barred, dtype=bool)
-    regression = np.asarray(test.regression, dtype=bool)
-    futile, out_of_reach = np.zeros_like(lossless), np.zeros_like(lossless)
+    lossless_barred, regression_barred = np.asarray(lossless_barred, dtype=bool), np.asarray(regression_barred, dtype=bool)
+    lossless = np.asarray(test.lossless, dtype=bool) & ~lossless_barred
+    regression = np.asarray(test.regression, dtype=bool) & ~regression_barred
+    futile, lossless_out, regression_out = np.zeros_like(lossless), np.zeros_like(lossless), np.zeros_like(lossless)
     if design.futility > 0 and look < len(design.sizes) - 1:
         t = design.fractions[look]
         last = boundaries(design.fractions, design.alpha)[-1]
         spread = math.sqrt(1 - t)
         with np.errstate(invalid="ignore"):
             # B-values: with a flat prior, B_1 | data ~ N(Z_t/√t, (1 − t)/t), so P(Z_1 > c) = Φ((Z_t − c√t)/√(1 − t))
-            reach = sps.norm.cdf((z_lossless - last * math.sqrt(t)) / spread)
-            power = reach + sps.norm.cdf((-last * math.sqrt(t) - z_regression) / spread)
-        futile = np.where(np.isfinite(power), power < design.futility, False) & ~lossless & ~regression
-        out_of_reach = np.where(np.isfinite(reach), reach < design.futility, False) & ~lossless
-    return LookDecision(lossless=scalar(lossless), regression=scalar(regression), futile=scalar(futile), test=test, out_of_reach=scalar(out_of_reach))
+            reach_lossless = sps.norm.cdf((z_lossless - last * math.sqrt(t)) / spread)
+            reach_regression = sps.norm.cdf((-last * math.sqrt(t) - z_regression) / spread)
+        lossless_out = np.where(np.isfinite(reach_lossless), reach_lossless < design.futility, False) & ~lossless & ~regression
+        regression_out = np.where(np.isfinite(reach_regression), reach_regression < design.futility, False) & ~lossless & ~regression
+        futile = (lossless_barred | lossless_out) & (regression_barred | regression_out) & ~lossless & ~regression
+    return LookDecision(lossless=scalar(lossless), regression=scalar(regression), futile=scalar(futile), test=test,
+                        lossless_out_of_reach=scalar(lossless_out), regression_out_of_reach=scalar(regression_out))

@@ -107,8 +107,9 @@ def test_one_answer_worse_never_turns_a_futility_stop_into_lossless() -> None:
     """A run the repo's search found (`calibration_monotone.sequential_batch_search`, futility 10%): 60 items,
     4 looks, m = 0.1. As it is, the predictive power of crossing either boundary is under 10% at look 1: stopped
     for futility, INCONCLUSIVE. With item 1's answer made wrong, losing it raises the chance of REGRESSION more
-    than it lowers that of LOSSLESS, the run goes on, and it ended LOSSLESS at look 4. LOSSLESS's own predictive
-    power was under 10% at look 1, so it is now barred for the rest of that run (`sequential.decide`)."""
+    than it lowers that of LOSSLESS, the run goes on, and it ended LOSSLESS at look 4 (commit 64d92ad). LOSSLESS's
+    own predictive power was under 10% at look 1, so it is now barred for the rest of that run (`sequential.decide`),
+    which stops at look 2 once REGRESSION is out of reach too."""
     from evals.calibration_sequential import gate_on_sequential
 
     reference = np.array([1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 1, 1, 0, 0, 1, 1, 1, 0, 1, 1, 0, 1, 0, 0, 1, 1, 0, 1, 0,
@@ -119,11 +120,34 @@ def test_one_answer_worse_never_turns_a_futility_stop_into_lossless() -> None:
     worse[1] = 0.0
     design = design_for(60, 4, 0.1)
     assert gate_on_sequential(reference, candidate, 0.1, design) == (Verdict.INCONCLUSIVE, 1)
-    assert gate_on_sequential(reference, worse, 0.1, design) == (Verdict.INCONCLUSIVE, 4)
+    assert gate_on_sequential(reference, worse, 0.1, design) == (Verdict.INCONCLUSIVE, 2)
     ids = [f"{i:05d}" for i in range(60)]
     verdict = gate_runs((_manifest(60, design, ids), _records(list(reference[:, 0]), ids)), (_manifest(60, design, ids), _records(list(worse[:, 0]), ids)),
                         GateConfig(margins={"gsm8k": 0.1}, futility=0.1))
-    assert verdict.verdict == Verdict.INCONCLUSIVE and "LOSSLESS out of reach since look 1" in (verdict.note or "") and "would say LOSSLESS" in (verdict.note or "")
+    assert verdict.verdict == Verdict.INCONCLUSIVE and "LOSSLESS out of reach since look 1" in (verdict.note or "")
+
+
+def test_one_answer_worse_never_stops_a_run_short_of_regression() -> None:
+    """A run the repo's search found on commit 05fd599 (futility 10% on the two chances together): 60 items the
+    reference all gets right, 4 looks, m = 0.02. As it was, the candidate went on and ended REGRESSION at look 4; with
+    item 14's answer made wrong, LOSSLESS's chance fell more than REGRESSION's rose at look 1, and the worse run
+    stopped there for futility, INCONCLUSIVE. Now each verdict is barred on its own once out of reach: REGRESSION's
+    chance is under 10% at look 1 for the better run too, so it can no longer end REGRESSION."""
+    from evals.calibration_sequential import gate_on_sequential
+
+    reference = np.ones((60, 1))
+    candidate = np.array([1] * 20 + [0, 1, 0, 1, 1, 1, 0, 1, 1, 1, 0, 1, 1, 1, 1, 0, 0, 1, 1, 1,
+                                     0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1], dtype=float)[:, None]
+    worse = candidate.copy()
+    worse[14] = 0.0
+    design = design_for(60, 4, 0.1)
+    assert gate_on_sequential(reference, worse, 0.02, design) == (Verdict.INCONCLUSIVE, 1)
+    assert gate_on_sequential(reference, candidate, 0.02, design) == (Verdict.INCONCLUSIVE, 2)
+    ids = [f"{i:05d}" for i in range(60)]
+    verdict = gate_runs((_manifest(60, design, ids), _records([1.0] * 60, ids)), (_manifest(60, design, ids), _records(list(candidate[:, 0]), ids)),
+                        GateConfig(margins={"gsm8k": 0.02}, futility=0.1))
+    assert verdict.sequential is not None and verdict.sequential.stopped == "futility"
+    assert "REGRESSION out of reach since look 1" in (verdict.note or "") and "LOSSLESS out of reach from look 2" in (verdict.note or "")
 
 
 def test_sequential_errors_stay_within_alpha_and_gate_runs_agrees() -> None:
