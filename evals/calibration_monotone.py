@@ -143,7 +143,8 @@ def edge_search(runs: int, seed: int = 2, batch: int = 25) -> tuple[int, int, in
                 i, j = right[rng.integers(len(right))]
                 candidate[r, i, j] = 0.0
             now = _verdicts(reference[rows], candidate[rows], margin, None)
-            count(reference[rows], before, candidate[rows], verdict[rows], now, margin)
+            moved = (candidate[rows] != before).any(axis=(1, 2))  # a row with no right answer left did not change
+            count(reference[rows][moved], before[moved], candidate[rows][moved], verdict[rows][moved], now[moved], margin)
             verdict[rows] = now
             for r in rows[(past[rows] < 0) & (now != 2)]:  # the first state off LOSSLESS: every single lowering from it
                 lowered = [(i, int(np.flatnonzero((candidate[r, i] > 0.5) & (reference[r, i] == v))[0])) for i in range(n) for v in (0.0, 1.0)

@@ -285,6 +285,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nAverage saving over the five scenarios: {'; '.join(f'{label}: {v:.0%}' for label, v in per_setting.items())}; "
           f"over all {len(saved_all)}: {float(np.mean(saved_all)):.0%}. A broken candidate stops at the first look with probability "
           f"{', '.join(f'{p:.1%}' for p in broken_first)} in these settings.\n", file=out)
+    print("What `futility` trades: the average saving over the five scenarios against the most power lost to the fixed design in any row (LOSSLESS at Δ = 0 and −m/2, REGRESSION at −3m and broken).\n", file=out)
+    print("| futility | " + " | ".join(f"saved, {label}" for _, _, label in SETTINGS) + " | LOSSLESS power lost, at most | REGRESSION power lost, at most |", file=out)
+    print("|---|" + "---|" * (len(SETTINGS) + 2), file=out)
+    for futility in sorted({DEFAULT_FUTILITY, 0.05, 0.0}, reverse=True):
+        rows = savings_table(futility=futility)
+        saved = [1 - seq.items / fixed.items for _, _, seq, fixed in rows]
+        per = [float(np.mean(saved[i * len(SCENARIOS) : (i + 1) * len(SCENARIOS)])) for i in range(len(SETTINGS))]
+        lossless_right = {name for name, times_m, _ in SCENARIOS if times_m is not None and times_m > -1}
+        lost_l = max(fixed.lossless - seq.lossless for _, name, seq, fixed in rows if name in lossless_right)
+        lost_r = max(fixed.regression - seq.regression for _, name, seq, fixed in rows if name not in lossless_right and name != "Δ = −m")
+        default = " (default)" if futility == DEFAULT_FUTILITY else ""
+        print(f"| {futility:.0%}{default} | " + " | ".join(f"{v:.0%}" for v in per) + f" | {lost_l:.1%} | {lost_r:.1%} |", file=out)
+    print(file=out)
     ok = max(worst.rate, reg_margin.rate, reg_zero.rate, worst_k.rate, reg_k.rate) <= LIMIT and wrong == 0
     print(f"{'PASS' if ok else 'FAIL'}: every false LOSSLESS and false REGRESSION rate ≤ {LIMIT:.1%}, and gate_runs agrees with every checked run.", file=out)
     tables = out.getvalue()
