@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from evals.config import GateConfig
 from evals.errors import UsageError
@@ -71,6 +71,7 @@ class SequentialState(BaseModel):
     stopped: str  # "LOSSLESS boundary", "REGRESSION boundary", "futility", "last look", "error", "last look, with errors", "incomplete"
     generations: int  # requests both arms made (records written)
     generations_fixed: int  # what the fixed design would have made
+    barred: dict[str, int] = Field(default_factory=dict)  # "LOSSLESS"/"REGRESSION": the 1-based look from which it was out of reach
 
 
 class TaskVerdict(BaseModel):
@@ -109,6 +110,9 @@ class TaskVerdict(BaseModel):
     subtasks: dict[str, Comparison] = Field(default_factory=dict)
     pass_k: dict[str, dict[int, float]] = Field(default_factory=dict)
     sequential: SequentialState | None = None
+    # at a sequential look: the sides this look put out of reach, and whether it stopped for futility (`sequential.decide`)
+    _out_of_reach: frozenset[Verdict] = PrivateAttr(default=frozenset())
+    _futile: bool = PrivateAttr(default=False)
 
 
 
@@ -135,6 +139,8 @@ def _holm_p(v: TaskVerdict) -> float:
     """The p-value a task brings to Holm's family; a sequential look's nominal p is scaled by α over
     the look's level, so that the task alone rejects exactly when its look did."""
     if v.verdict == Verdict.ERROR or v.p_regression is None or not math.isfinite(v.p_regression):
+        return 1.0
+    if v.sequential and Verdict.REGRESSION.value in v.sequential.barred:  # its p may be small, but REGRESSION was out of reach
         return 1.0
     return min(1.0, v.p_regression * v.alpha / v.sequential.level) if v.sequential else v.p_regression
 
@@ -233,9 +239,11 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[Task
     to the look; the first that crosses a boundary, is futile or is ERROR (runs not comparable, a
     bad score) gives the verdict, as does the last. A look with an error in it is not judged: the
     run goes on, and a rerun retries the error (one transient failure must not end a run, nor be
-    locked in by it). A macro over groups is judged at the last look only: an early look may hold
-    none of a small group's items, and the macro over the groups it does hold is not the one the
-    margin is about. A run that ends undecided with errors, or interrupted between looks, is judged
+    locked in by it). Its bars still count, taken with the errors against the candidate: an error
+    must not keep open a verdict that a wrong answer there would have put out of reach (an
+    independent review's run ended LOSSLESS with an error where it was barred answered). A macro
+    over groups is judged at the last look only: an early look may hold none of a small group's
+    items, and the macro over the groups it does hold is not the one the margin is about. A run that ends undecided with errors, or interrupted between looks, is judged
     at the last look's level on everything its manifest expects, the missing answers and the errors
     counted against the candidate, and its error rate over the whole run."""
     (ref_m, ref_r), (cand_m, cand_r) = reference, candidate
@@ -251,7 +259,8 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[Task
 
     def state(look: int, stopped: str) -> SequentialState:
         return SequentialState(look=look + 1, looks=list(design.sizes), level=design.level(look), stopped=stopped,
-                               generations=len({r.key for r in ref_r}) + len({r.key for r in cand_r}), generations_fixed=fixed)
+                               generations=len({r.key for r in ref_r}) + len({r.key for r in cand_r}), generations_fixed=fixed,
+                               barred={side.value: at + 1 for side, at in barred_at.items()})
 
     outside = {r.item_id for r in (*ref_r, *cand_r)} - set(order)
     if outside or len(order) != ref_m.items:
@@ -259,25 +268,25 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[Task
         verdict.verdict, verdict.problem = Verdict.ERROR, f"the records hold {len(outside)} items outside the sequential order of {len(order)} items"
         return verdict, True
     standing = [{r.key for r in records if r.repeat in repeats and r.counts} for records in (ref_r, cand_r)]
+    present = [{r.key for r in records if r.repeat in repeats} for records in (ref_r, cand_r)]
     grouped = any(r.details.get("group") is not None for r in (*ref_r, *cand_r))
     barred_at: dict[Verdict, int] = {}  # the look at which LOSSLESS or REGRESSION went out of reach (`sequential.decide`)
     for look, size in enumerate(design.sizes):
         last = look == len(design.sizes) - 1
         keep = set(order[:size])
         keys = {(i, rep) for i in keep for rep in repeats}
-        if not all(keys <= h for h in standing):
+        if not all(keys <= h for h in present):
             break
+        judged = all(keys <= h for h in standing)  # else an error: its bars only
         if grouped and not last:
             continue
         subset = ref_m.model_copy(update={"items": size})
         arms = [(subset, [r for r in records if r.item_id in keep]) for records in (ref_r, cand_r)]
         verdict = _gate(arms[0], (cand_m.model_copy(update={"items": size}), arms[1][1]), config, design, look, barred_at)
-        futile = verdict.note is not None and FUTILITY_NOTE in verdict.note
-        for side in (Verdict.LOSSLESS, Verdict.REGRESSION):
-            if side not in barred_at and f"{side.value} {OUT_OF_REACH_NOTE}" in (verdict.note or ""):
-                barred_at[side] = look
-        if verdict.verdict != Verdict.INCONCLUSIVE or futile or last:
-            stopped = {Verdict.LOSSLESS: "LOSSLESS boundary", Verdict.REGRESSION: "REGRESSION boundary", Verdict.ERROR: "error"}.get(verdict.verdict, "futility" if futile else "last look")
+        for side in verdict._out_of_reach - barred_at.keys():
+            barred_at[side] = look
+        if judged and (verdict.verdict != Verdict.INCONCLUSIVE or verdict._futile or last):
+            stopped = {Verdict.LOSSLESS: "LOSSLESS boundary", Verdict.REGRESSION: "REGRESSION boundary", Verdict.ERROR: "error"}.get(verdict.verdict, "futility" if verdict._futile else "last look")
             verdict.sequential = state(look, stopped)
             return verdict, True
     verdict = _gate(reference, candidate, config, design, len(design.sizes) - 1, barred_at)
@@ -372,6 +381,7 @@ def _decide(base: TaskVerdict, matched: Matched, config: GateConfig, design: Des
         at_look = decide(data, margin, design, look, Verdict.LOSSLESS in barred_at, Verdict.REGRESSION in barred_at)
         test, futile = at_look.test, bool(at_look.futile)
         out_of_reach = {Verdict.LOSSLESS: bool(at_look.lossless_out_of_reach), Verdict.REGRESSION: bool(at_look.regression_out_of_reach)}
+        base._out_of_reach, base._futile = frozenset(side for side, out in out_of_reach.items() if out), futile
     t, df = float(test.statistic), float(test.df)
     delta = float(np.mean([g.delta for g in data])) if isinstance(data, list) else float(data.delta)
     se = abs(delta + margin) / abs(t) if math.isfinite(t) and t != 0 else _se_at_margin(data, margin)
@@ -394,7 +404,7 @@ def _decide(base: TaskVerdict, matched: Matched, config: GateConfig, design: Des
         if side in barred_at:
             base.note = _join(base.note, f"{side.value} {OUT_OF_REACH_NOTE} since look {barred_at[side] + 1}: its predictive power at the last look fell under "  # type: ignore[union-attr]
                               f"{design.futility:.0%} there, and the run went on toward {other.value} only" + (f"; this look's test alone would say {side.value}" if said[side] else ""))  # type: ignore[union-attr]
-        elif out_of_reach[side]:
+        elif out_of_reach[side] and base.verdict == Verdict.INCONCLUSIVE:
             base.note = _join(base.note, f"{side.value} {OUT_OF_REACH_NOTE} from look {look + 1} of {len(design.sizes)}: its predictive power at the last look is "  # type: ignore[union-attr]
                               f"under {design.futility:.0%}" + ("" if futile else f"; the run goes on toward {other.value} only"))  # type: ignore[union-attr]
     if futile:

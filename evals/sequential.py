@@ -26,10 +26,10 @@ could go on and end LOSSLESS where the better run had stopped (the repo's search
 and a run one answer worse could stop, INCONCLUSIVE, where the better one went on to REGRESSION.
 With a bar per side, a worse run's chance of LOSSLESS is never above the better one's at a look,
 so wherever the worse run is still open to LOSSLESS so is the better one, which then passes
-wherever it does; and the same for REGRESSION the other way round. Both verdicts stay monotone in
-the candidate's answers wherever their p-values are: every count for one repeat; with repeats the
-REGRESSION bound is monotone by construction and the design-effect statistic of LOSSLESS only as
-measured (docs/statistics.md).
+wherever it does; and the same for REGRESSION the other way round. That needs the bars to read
+something monotone in the candidate's answers: with one repeat, Tango's p-values; with repeats,
+REGRESSION's own decision (monotone by construction) and LOSSLESS's design-effect p-value
+(monotone as measured); docs/statistics.md says where else the argument needs care.
 
 Looks are at equal shares of the items, in a seeded order that both arms and every rerun share
 (`order`): look k holds every repeat of the first n_k items of that order.
@@ -46,7 +46,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import stats as sps
 
-from evals.inference import ArrayLike, Paired, Test, noninferiority, scalar
+from evals.inference import ArrayLike, Paired, Test, clustered, clustered_regression, noninferiority, scalar
 
 SPENDING = "Lan-DeMets O'Brien-Fleming"
 
@@ -164,17 +164,29 @@ class LookDecision:
 
 def decide(data: Paired | list[Paired], margin: float, design: Design, look: int,
            lossless_barred: ArrayLike = False, regression_barred: ArrayLike = False) -> LookDecision:
-    """The gate's test at look `look` at its nominal level; the chances at the last look from the
-    same p-values, so that the t-based tests (repeats, macros) enter as the normal Z their p-value
-    corresponds to. A side barred at an earlier look is not said."""
+    """The gate's test at look `look` at its nominal level, and which sides are out of reach. A
+    side barred at an earlier look is not said.
+
+    The chances at the last look come from the test's p-values, so that the t-based tests (repeats,
+    macros) enter as the normal Z their p-value corresponds to. A bar is only monotone in the
+    candidate's answers if what it reads is, and with repeats REGRESSION's p-value above α is not
+    (it is studentized by the items' spread; an independent review built a run of 24 items × 8
+    where one more failure stopped it for futility short of the REGRESSION the better run reached).
+    There REGRESSION's chance is under `futility` exactly when its own decision, monotone by
+    construction, does not say REGRESSION at the level p* where that chance is `futility`, so that
+    decision is what the bar reads; p* is capped at 1/2 (the first of 4 looks asks 0.54), where the
+    decision needs Δ̂ + m + 1/n < 0 only: a little stricter there than the p-value would be.
+
+    A crossing of one boundary puts the other side out of reach (the run stops there anyway when
+    the look is judged; a look holding an error is not judged, and its bars must still be monotone)."""
     level = design.level(look)
     test = noninferiority(data, margin, level)
     with np.errstate(invalid="ignore"):
         z_lossless = sps.norm.isf(np.asarray(test.p_lossless, dtype=float))
         z_regression = sps.norm.ppf(np.asarray(test.p_regression, dtype=float))
     lossless_barred, regression_barred = np.asarray(lossless_barred, dtype=bool), np.asarray(regression_barred, dtype=bool)
-    lossless = np.asarray(test.lossless, dtype=bool) & ~lossless_barred
-    regression = np.asarray(test.regression, dtype=bool) & ~regression_barred
+    said_lossless, said_regression = np.asarray(test.lossless, dtype=bool), np.asarray(test.regression, dtype=bool)
+    lossless, regression = said_lossless & ~lossless_barred, said_regression & ~regression_barred
     futile, lossless_out, regression_out = np.zeros_like(lossless), np.zeros_like(lossless), np.zeros_like(lossless)
     if design.futility > 0 and look < len(design.sizes) - 1:
         t = design.fractions[look]
@@ -184,8 +196,13 @@ def decide(data: Paired | list[Paired], margin: float, design: Design, look: int
             # B-values: with a flat prior, B_1 | data ~ N(Z_t/√t, (1 − t)/t), so P(Z_1 > c) = Φ((Z_t − c√t)/√(1 − t))
             reach_lossless = sps.norm.cdf((z_lossless - last * math.sqrt(t)) / spread)
             reach_regression = sps.norm.cdf((-last * math.sqrt(t) - z_regression) / spread)
-        lossless_out = np.where(np.isfinite(reach_lossless), reach_lossless < design.futility, False) & ~lossless & ~regression
-        regression_out = np.where(np.isfinite(reach_regression), reach_regression < design.futility, False) & ~lossless & ~regression
+        lossless_out = np.where(np.isfinite(reach_lossless), reach_lossless < design.futility, False) | said_regression
+        if clustered(data):
+            p_star = min(0.5, float(sps.norm.cdf(-last * math.sqrt(t) - sps.norm.ppf(design.futility) * spread)))
+            regression_out = ~np.asarray(clustered_regression(data, margin, p_star)[0], dtype=bool)  # type: ignore[arg-type]
+        else:
+            regression_out = np.where(np.isfinite(reach_regression), reach_regression < design.futility, False)
+        regression_out = regression_out | said_lossless
         futile = (lossless_barred | lossless_out) & (regression_barred | regression_out) & ~lossless & ~regression
     return LookDecision(lossless=scalar(lossless), regression=scalar(regression), futile=scalar(futile), test=test,
                         lossless_out_of_reach=scalar(lossless_out), regression_out_of_reach=scalar(regression_out))

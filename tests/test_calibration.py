@@ -130,6 +130,7 @@ def test_no_single_change_made_worse_turns_a_verdict_lossless() -> None:
     assert sequential_search(40)[2] == 0
     assert sequential_batch_search(2000, 0.1)[1:] == (0, 0, 0)  # before the bar per side: 82 in 100,000 REGRESSION → INCONCLUSIVE
     assert sequential_batch_search(2000, 0.0)[1] == 0
+    assert sequential_batch_search(1000, 0.1, repeats=True)[1:] == (0, 0, 0)
     tried, _, to_lossless, unconfirmed = edge_search(500)  # on the code before `raised_bound`: 8 changes to LOSSLESS, all confirmed
     assert tried > 10_000 and to_lossless == 0 and unconfirmed == 0
 

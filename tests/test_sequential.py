@@ -15,7 +15,7 @@ from conftest import run_evals
 from evals.calibration import LIMIT
 from evals.calibration_sequential import check_against_gate, design_for, error_table, exact
 from evals.config import GateConfig
-from evals.gate import Verdict, gate_runs
+from evals.gate import Verdict, gate_runs, overall
 from evals.records import Manifest, Record, read_records
 from evals.sequential import Design, boundaries, look_sizes, order
 
@@ -148,6 +148,53 @@ def test_one_answer_worse_never_stops_a_run_short_of_regression() -> None:
                         GateConfig(margins={"gsm8k": 0.02}, futility=0.1))
     assert verdict.sequential is not None and verdict.sequential.stopped == "futility"
     assert "REGRESSION out of reach since look 1" in (verdict.note or "") and "LOSSLESS out of reach from look 2" in (verdict.note or "")
+
+
+def test_a_task_whose_regression_was_out_of_reach_is_no_regression_overall() -> None:
+    """An independent review's run: 500 items, m = 0.02. REGRESSION went out of reach at look 1 and the task
+    stopped for futility at look 2, where its test alone would say REGRESSION; Holm's family across tasks took
+    that look's p-value and said REGRESSION overall (exit 1) where one more wrong answer gave INCONCLUSIVE."""
+    ids = [f"{i:05d}" for i in range(500)]
+    design = design_for(500)
+    scores = [0.0 if i in (0, 1) or 125 <= i < 139 else 1.0 for i in range(500)]
+    v = gate_runs((_manifest(500, design, ids), _records([1.0] * 500, ids)), (_manifest(500, design, ids), _records(scores, ids)),
+                  GateConfig(margins={"gsm8k": 0.02}))
+    assert v.verdict == Verdict.INCONCLUSIVE and v.sequential is not None
+    assert v.p_regression is not None and v.p_regression < v.sequential.level  # the look's test alone crossed
+    assert overall([v]) == Verdict.INCONCLUSIVE
+    assert v.sequential.barred == {"REGRESSION": 1, "LOSSLESS": 2}
+
+
+def test_with_repeats_one_more_failure_never_stops_a_run_short_of_regression() -> None:
+    """An independent review's run, 24 items × 8 repeats, m = 0.025: REGRESSION's p-value with repeats is
+    studentized by the items' spread above α, and the bar read it; one more failure on item 0 raised the spread
+    enough to stop the run for futility at look 3, where the better run went on and ended REGRESSION at look 4.
+    The bar now reads REGRESSION's own decision, monotone by construction, at the level of the bar."""
+    from evals.calibration_sequential import gate_on_sequential
+
+    reference, candidate = np.ones((24, 8)), np.ones((24, 8))
+    candidate[0, :5], candidate[1:13, 0], candidate[18:21, :] = 0.0, 0.0, 0.0
+    worse = candidate.copy()
+    worse[0, 5] = 0.0
+    design = design_for(24)
+    better_verdict, worse_verdict = gate_on_sequential(reference, candidate, 0.025, design)[0], gate_on_sequential(reference, worse, 0.025, design)[0]
+    rank = {Verdict.REGRESSION: 0, Verdict.INCONCLUSIVE: 1, Verdict.LOSSLESS: 2}
+    assert rank[worse_verdict] <= rank[better_verdict]
+
+
+def test_an_error_never_reopens_a_verdict_a_wrong_answer_would_have_barred() -> None:
+    """An independent review's run, 100 items, m = 0.05: with item 10 answered (right or wrong) LOSSLESS is out of
+    reach at look 1 and the run stops for futility; with item 10 an error (1%, within max_error_rate) no look
+    was judged, no bar was set, and the run ended LOSSLESS. A look holding an error still sets its bars, with
+    the error against the candidate."""
+    ids = [f"{i:05d}" for i in range(100)]
+    design = design_for(100)
+    reference = [0.0 if 30 <= i < 42 else 1.0 for i in range(100)]
+    candidate = _records([0.0 if i < 4 else 1.0 for i in range(100)], ids)
+    candidate[10] = candidate[10].model_copy(update={"score": 0.0, "error": "timeout"})
+    v = gate_runs((_manifest(100, design, ids), _records(reference, ids)), (_manifest(100, design, ids), candidate), GateConfig(margins={"gsm8k": 0.05}))
+    assert v.verdict == Verdict.INCONCLUSIVE and v.sequential is not None and v.sequential.stopped == "last look, with errors"
+    assert v.sequential.barred.get("LOSSLESS") == 1
 
 
 def test_sequential_errors_stay_within_alpha_and_gate_runs_agrees() -> None:
