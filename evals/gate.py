@@ -283,9 +283,11 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[Task
         subset = ref_m.model_copy(update={"items": size})
         arms = [(subset, [r for r in records if r.item_id in keep]) for records in (ref_r, cand_r)]
         verdict = _gate(arms[0], (cand_m.model_copy(update={"items": size}), arms[1][1]), config, design, look, barred_at)
-        for side in verdict._out_of_reach - barred_at.keys():
-            barred_at[side] = look
-        if judged and (verdict.verdict != Verdict.INCONCLUSIVE or verdict._futile or last):
+        decided = judged and (verdict.verdict != Verdict.INCONCLUSIVE or verdict._futile or last)
+        if not decided or verdict.verdict == Verdict.INCONCLUSIVE:  # a verdict said here bars the other side, but says so itself
+            for side in verdict._out_of_reach - barred_at.keys():
+                barred_at[side] = look
+        if decided:
             stopped = {Verdict.LOSSLESS: "LOSSLESS boundary", Verdict.REGRESSION: "REGRESSION boundary", Verdict.ERROR: "error"}.get(verdict.verdict, "futility" if verdict._futile else "last look")
             verdict.sequential = state(look, stopped)
             return verdict, True

@@ -46,7 +46,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import stats as sps
 
-from evals.inference import ArrayLike, Paired, Test, clustered, clustered_regression, noninferiority, scalar
+from evals.inference import ArrayLike, Paired, Test, clustered, clustered_regression, continuity, critical, noninferiority, scalar
 
 SPENDING = "Lan-DeMets O'Brien-Fleming"
 
@@ -173,9 +173,8 @@ def decide(data: Paired | list[Paired], margin: float, design: Design, look: int
     (it is studentized by the items' spread; an independent review built a run of 24 items × 8
     where one more failure stopped it for futility short of the REGRESSION the better run reached).
     There REGRESSION's chance is under `futility` exactly when its own decision, monotone by
-    construction, does not say REGRESSION at the level p* where that chance is `futility`, so that
-    decision is what the bar reads; p* is capped at 1/2 (the first of 4 looks asks 0.54), where the
-    decision needs Δ̂ + m + 1/n < 0 only: a little stricter there than the p-value would be.
+    construction, does not say REGRESSION at the level where that chance is `futility`, so that
+    decision is what the bar reads (`_regression_reachable`).
 
     A crossing of one boundary puts the other side out of reach (the run stops there anyway when
     the look is judged; a look holding an error is not judged, and its bars must still be monotone)."""
@@ -198,11 +197,24 @@ def decide(data: Paired | list[Paired], margin: float, design: Design, look: int
             reach_regression = sps.norm.cdf((-last * math.sqrt(t) - z_regression) / spread)
         lossless_out = np.where(np.isfinite(reach_lossless), reach_lossless < design.futility, False) | said_regression
         if clustered(data):
-            p_star = min(0.5, float(sps.norm.cdf(-last * math.sqrt(t) - sps.norm.ppf(design.futility) * spread)))
-            regression_out = ~np.asarray(clustered_regression(data, margin, p_star)[0], dtype=bool)  # type: ignore[arg-type]
+            regression_out = ~_regression_reachable(data, margin, float(sps.norm.cdf(-last * math.sqrt(t) - sps.norm.ppf(design.futility) * spread)))  # type: ignore[arg-type]
         else:
             regression_out = np.where(np.isfinite(reach_regression), reach_regression < design.futility, False)
         regression_out = regression_out | said_lossless
         futile = (lossless_barred | lossless_out) & (regression_barred | regression_out) & ~lossless & ~regression
     return LookDecision(lossless=scalar(lossless), regression=scalar(regression), futile=scalar(futile), test=test,
                         lossless_out_of_reach=scalar(lossless_out), regression_out_of_reach=scalar(regression_out))
+
+
+def _regression_reachable(data: Paired, margin: float, level: float) -> np.ndarray:
+    """Whether REGRESSION's chance at the last look is at least `futility`, with repeats: its own
+    decision at the level where that chance is `futility`, monotone in the candidate's scores by
+    construction (`clustered_regression`). Above 1/2 (the first of 4 looks asks 0.54) the critical
+    value c is negative, where that construction does not hold; there the bound is
+    Δ̂ + 1/n + c/√(n − 1), whose spread term is the largest any per-item difference in [−1, 1] can
+    show: monotone, and never above either REGRESSION bound at c, so REGRESSION is barred there no
+    more often than its p-value would bar it."""
+    if level <= 0.5:
+        return np.asarray(clustered_regression(data, margin, level)[0], dtype=bool)
+    crit = float(critical(level, data.n - 1))
+    return np.asarray(np.asarray(data.delta, dtype=float) + margin + continuity(data) + crit / math.sqrt(data.n - 1) < 0, dtype=bool)
