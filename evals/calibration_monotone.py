@@ -7,8 +7,9 @@ repeats are also walked across the edge of LOSSLESS, where a random change rarel
 design is searched in batches through `inference.noninferiority` (what `gate_runs` decides with),
 and every violation found is confirmed by `gate_runs` on records; the sequential design goes
 through `gate_runs` directly, and many more times by the batch look by look (`sequential.decide`,
-as gate_runs takes it), each violation again confirmed by `gate_runs`. Prints how many single changes were tried and how many improved the
-verdict, toward LOSSLESS and in all (the table in docs/statistics.md).
+as gate_runs takes it), each violation again confirmed by `gate_runs`. Prints how many single
+changes were tried and how many improved the verdict, toward LOSSLESS and in all (the table in
+docs/statistics.md).
 """
 
 from __future__ import annotations

@@ -182,6 +182,32 @@ def test_with_repeats_one_more_failure_never_stops_a_run_short_of_regression() -
     assert rank[worse_verdict] <= rank[better_verdict]
 
 
+def test_with_repeats_the_first_looks_regression_bar_is_never_stricter_than_its_p_value() -> None:
+    """The first of 4 looks asks REGRESSION's decision at a level above 1/2 (0.54), where its construction
+    does not hold; the bar there reads Δ̂ + 1/n + c/√(n − 1). Wherever the plain bounds' p-value is within
+    that level, REGRESSION must stay reachable (a version capped at 1/2 barred every run with p in (0.5, 0.54],
+    which an independent review found cost REGRESSION power), and one more failure never bars it."""
+    from evals.inference import clustered_regression, summarise
+    from evals.sequential import _regression_reachable
+
+    rng = np.random.default_rng(0)
+    near = 0
+    for _ in range(10):
+        n, k, m = int(rng.integers(6, 40)), int(rng.integers(2, 9)), float(rng.choice([0.02, 0.05, 0.1]))
+        reference = (rng.random((300, n, k)) < rng.uniform(0.7, 1, (300, 1, 1))).astype(float)
+        candidate = reference.copy()
+        candidate[rng.random((300, n, k)) < rng.uniform(0, 0.2, (300, 1, 1))] = 0
+        worse = candidate.copy()
+        worse[:, 0, 0] = 0.0
+        data = summarise(reference, candidate)
+        p = np.asarray(clustered_regression(data, m, 0.025)[1])  # above α: the plain bounds' p-value
+        reachable = _regression_reachable(data, m, 0.54)
+        near += int(((p > 0.5) & (p <= 0.54)).sum())
+        assert reachable[p <= 0.54].all()
+        assert (_regression_reachable(summarise(reference, worse), m, 0.54) >= reachable).all()
+    assert near > 20  # the band the cap got wrong is exercised
+
+
 def test_an_error_never_reopens_a_verdict_a_wrong_answer_would_have_barred() -> None:
     """An independent review's run, 100 items, m = 0.05: with item 10 answered (right or wrong) LOSSLESS is out of
     reach at look 1 and the run stops for futility; with item 10 an error (1%, within max_error_rate) no look
