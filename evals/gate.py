@@ -68,7 +68,7 @@ class SequentialState(BaseModel):
     look: int  # 1-based: the look that gave the verdict
     looks: list[int]  # items at each look
     level: float  # the nominal one-sided level at that look
-    stopped: str  # "LOSSLESS boundary", "REGRESSION boundary", "futility", "last look", "error", "last look, with errors", "incomplete"
+    stopped: str  # "LOSSLESS boundary", "REGRESSION boundary", "futility", "last look", "error", any of the first four or "last look" followed by ", with errors", "incomplete"
     generations: int  # requests both arms made (records written)
     generations_fixed: int  # what the fixed design would have made
     barred: dict[str, int] = Field(default_factory=dict)  # "LOSSLESS"/"REGRESSION": the 1-based look from which it was out of reach
@@ -237,15 +237,21 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[Task
 
     Looks are taken in order while both arms hold a standing answer for every (item, repeat) up
     to the look; the first that crosses a boundary, is futile or is ERROR (runs not comparable, a
-    bad score) gives the verdict, as does the last. A look with an error in it is not judged: the
-    run goes on, and a rerun retries the error (one transient failure must not end a run, nor be
-    locked in by it). Its bars still count, taken with the errors against the candidate: an error
-    must not keep open a verdict that a wrong answer there would have put out of reach (an
+    bad score) gives the verdict, as does the last. A look with an error in it does not stop the
+    run: the run goes on, and a rerun retries the error (one transient failure must not end a run,
+    nor be locked in by it). Its bars still count, taken with the errors against the candidate: an
+    error must not keep open a verdict that a wrong answer there would have put out of reach (an
     independent review's run ended LOSSLESS with an error where it was barred answered). A macro
     over groups is judged at the last look only: an early look may hold none of a small group's
-    items, and the macro over the groups it does hold is not the one the margin is about. A run that ends undecided with errors, or interrupted between looks, is judged
-    at the last look's level on everything its manifest expects, the missing answers and the errors
-    counted against the candidate, and its error rate over the whole run."""
+    items, and the macro over the groups it does hold is not the one the margin is about.
+
+    A run that ends with errors, or is interrupted between looks, is ERROR if its error rate over
+    the whole run is over the limit; else the first look holding an error that would have decided
+    with the errors counted against the candidate gives the verdict, as the same run with those
+    answers wrong would have stopped there (judging it at the last look instead let a run with an
+    error end INCONCLUSIVE where the run with a wrong answer in its place stopped at REGRESSION);
+    failing that, the last look's level on everything its manifest expects, the missing answers
+    and the errors counted against the candidate."""
     (ref_m, ref_r), (cand_m, cand_r) = reference, candidate
     plan = ref_m.extra.get("sequential")
     if plan is None or plan != cand_m.extra.get("sequential"):
@@ -260,7 +266,7 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[Task
     def state(look: int, stopped: str) -> SequentialState:
         return SequentialState(look=look + 1, looks=list(design.sizes), level=design.level(look), stopped=stopped,
                                generations=len({r.key for r in ref_r}) + len({r.key for r in cand_r}), generations_fixed=fixed,
-                               barred={side.value: at + 1 for side, at in barred_at.items()})
+                               barred={side.value: at + 1 for side, at in barred_at.items() if at <= look})
 
     outside = {r.item_id for r in (*ref_r, *cand_r)} - set(order)
     if outside or len(order) != ref_m.items:
@@ -271,6 +277,8 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[Task
     present = [{r.key for r in records if r.repeat in repeats} for records in (ref_r, cand_r)]
     grouped = any(r.details.get("group") is not None for r in (*ref_r, *cand_r))
     barred_at: dict[Verdict, int] = {}  # the look at which LOSSLESS or REGRESSION went out of reach (`sequential.decide`)
+    pending: tuple[TaskVerdict, int, str] | None = None  # the first look holding an error that would decide (verdict, look, why)
+    at_look = config.model_copy(update={"max_error_rate": 1.0})  # a look's errors are judged against the limit over the whole run, at the end
     for look, size in enumerate(design.sizes):
         last = look == len(design.sizes) - 1
         keep = set(order[:size])
@@ -282,19 +290,24 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[Task
             continue
         subset = ref_m.model_copy(update={"items": size})
         arms = [(subset, [r for r in records if r.item_id in keep]) for records in (ref_r, cand_r)]
-        verdict = _gate(arms[0], (cand_m.model_copy(update={"items": size}), arms[1][1]), config, design, look, barred_at)
-        decided = judged and (verdict.verdict != Verdict.INCONCLUSIVE or verdict._futile or last)
-        if not decided or verdict.verdict == Verdict.INCONCLUSIVE:  # a verdict said here bars the other side, but says so itself
+        verdict = _gate(arms[0], (cand_m.model_copy(update={"items": size}), arms[1][1]), at_look, design, look, barred_at)
+        decides = verdict.verdict != Verdict.INCONCLUSIVE or verdict._futile or last
+        if not (judged and decides) or verdict.verdict == Verdict.INCONCLUSIVE:  # a verdict said here bars the other side, but says so itself
             for side in verdict._out_of_reach - barred_at.keys():
                 barred_at[side] = look
-        if decided:
-            stopped = {Verdict.LOSSLESS: "LOSSLESS boundary", Verdict.REGRESSION: "REGRESSION boundary", Verdict.ERROR: "error"}.get(verdict.verdict, "futility" if verdict._futile else "last look")
+        stopped = {Verdict.LOSSLESS: "LOSSLESS boundary", Verdict.REGRESSION: "REGRESSION boundary", Verdict.ERROR: "error"}.get(verdict.verdict, "futility" if verdict._futile else "last look")
+        if judged and decides:
             verdict.sequential = state(look, stopped)
             return verdict, True
+        if pending is None and not last and decides and verdict.verdict != Verdict.ERROR:
+            pending = verdict, look, stopped
     verdict = _gate(reference, candidate, config, design, len(design.sizes) - 1, barred_at)
     every = {(i, rep) for i in order for rep in repeats}
     ended = all(every <= {r.key for r in records} for records in (ref_r, cand_r))
-    verdict.sequential = state(len(design.sizes) - 1, "last look, with errors" if ended else "incomplete")
+    look, stopped = len(design.sizes) - 1, "last look"
+    if pending is not None and verdict.verdict != Verdict.ERROR:
+        verdict, look, stopped = pending
+    verdict.sequential = state(look, f"{stopped}, with errors" if ended else "incomplete")
     return verdict, False
 
 

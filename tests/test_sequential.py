@@ -68,9 +68,9 @@ def test_a_run_interrupted_between_looks_is_judged_on_everything_it_owes() -> No
 
 
 def test_one_transient_error_neither_ends_the_run_nor_is_locked_in() -> None:
-    """A look holding an error is not judged (the run goes on, a rerun retries it); the run is then
-    judged on everything at the last look, the error counted against the candidate, its rate over the
-    whole run (review: one error at look 1 used to be 2 % of the look, an ERROR that stopped the run)."""
+    """A look holding an error does not stop the run (it goes on, a rerun retries the error); the run is
+    then judged as its looks would be with the error counted against the candidate, its error rate over
+    the whole run (review: one error at look 1 used to be 2 % of the look, an ERROR that stopped the run)."""
     ids = [f"q{i:03d}" for i in range(400)]
     design = design_for(400)
     manifest = _manifest(400, design, ids)
@@ -79,7 +79,10 @@ def test_one_transient_error_neither_ends_the_run_nor_is_locked_in() -> None:
     candidate = [r if r.item_id != first else r.model_copy(update={"error": "TimeoutError: deadline"}) for r in reference]
     v = gate_runs((manifest, reference), (manifest, candidate), GateConfig(margins={"gsm8k": 0.05}))
     assert v.verdict == Verdict.LOSSLESS and v.sequential is not None
-    assert (v.sequential.look, v.sequential.stopped, v.imputed["candidate"]) == (4, "last look, with errors", 1)
+    assert (v.sequential.look, v.sequential.stopped, v.imputed["candidate"]) == (3, "LOSSLESS boundary, with errors", 1)
+    wrong = [r if r.item_id != first else r.model_copy(update={"score": 0.0}) for r in reference]
+    answered = gate_runs((manifest, reference), (manifest, wrong), GateConfig(margins={"gsm8k": 0.05}))
+    assert answered.sequential is not None and (answered.verdict, answered.sequential.look) == (Verdict.LOSSLESS, 3)
     early = gate_runs((manifest, reference[:100]), (manifest, candidate[:100]), GateConfig(margins={"gsm8k": 0.05}))
     assert early.sequential is not None and early.sequential.stopped == "incomplete"  # not an ERROR that stops at look 1
 
@@ -210,7 +213,7 @@ def test_with_repeats_the_first_looks_regression_bar_is_never_stricter_than_its_
 
 def test_an_error_never_reopens_a_verdict_a_wrong_answer_would_have_barred() -> None:
     """An independent review's run, 100 items, m = 0.05: with item 10 answered (right or wrong) LOSSLESS is out of
-    reach at look 1 and the run stops for futility; with item 10 an error (1%, within max_error_rate) no look
+    reach at look 1 and the run stops for futility (at look 2); with item 10 an error (1%, within max_error_rate) no look
     was judged, no bar was set, and the run ended LOSSLESS. A look holding an error still sets its bars, with
     the error against the candidate."""
     ids = [f"{i:05d}" for i in range(100)]
@@ -219,8 +222,59 @@ def test_an_error_never_reopens_a_verdict_a_wrong_answer_would_have_barred() -> 
     candidate = _records([0.0 if i < 4 else 1.0 for i in range(100)], ids)
     candidate[10] = candidate[10].model_copy(update={"score": 0.0, "error": "timeout"})
     v = gate_runs((_manifest(100, design, ids), _records(reference, ids)), (_manifest(100, design, ids), candidate), GateConfig(margins={"gsm8k": 0.05}))
-    assert v.verdict == Verdict.INCONCLUSIVE and v.sequential is not None and v.sequential.stopped == "last look, with errors"
-    assert v.sequential.barred.get("LOSSLESS") == 1
+    assert v.verdict == Verdict.INCONCLUSIVE and v.sequential is not None and v.sequential.barred.get("LOSSLESS") == 1
+    candidate[10] = candidate[10].model_copy(update={"error": None})
+    wrong = gate_runs((_manifest(100, design, ids), _records(reference, ids)), (_manifest(100, design, ids), candidate), GateConfig(margins={"gsm8k": 0.05}))
+    assert wrong.sequential is not None and (v.sequential.look, v.sequential.stopped) == (wrong.sequential.look, wrong.sequential.stopped + ", with errors")
+
+
+def test_an_error_in_place_of_a_wrong_answer_never_turns_a_regression_inconclusive() -> None:
+    """100 items, m = 0.05: the candidate is wrong on the first 14 items of the order and the run stops at
+    REGRESSION at look 2. With the first of them an error instead, no look holding it stopped the run and it
+    was judged at the last look, where the reference's later failures left it INCONCLUSIVE: an error helped the
+    candidate. It is now judged as its looks would be with the error counted against it."""
+    ids = [f"{i:05d}" for i in range(100)]
+    design = design_for(100)
+    rank = {item: k for k, item in enumerate(design.to_manifest(ids)["order"])}
+    manifest = _manifest(100, design, ids)
+    reference = _records([0.0 if rank[i] in (50, 51) else 1.0 for i in ids], ids)
+    candidate = _records([0.0 if rank[i] < 14 else 1.0 for i in ids], ids)
+    wrong = gate_runs((manifest, reference), (manifest, candidate), GateConfig(margins={"gsm8k": 0.05}))
+    assert wrong.verdict == Verdict.REGRESSION and wrong.sequential is not None and wrong.sequential.look == 2
+    first = ids.index(min(ids, key=rank.__getitem__))
+    candidate[first] = candidate[first].model_copy(update={"error": "timeout"})
+    v = gate_runs((manifest, reference), (manifest, candidate), GateConfig(margins={"gsm8k": 0.05}))
+    assert v.verdict == Verdict.REGRESSION and v.sequential is not None
+    assert (v.sequential.look, v.sequential.stopped, v.p_regression) == (2, "REGRESSION boundary, with errors", wrong.p_regression)
+
+
+def test_an_error_is_judged_as_the_answer_it_is_counted_as() -> None:
+    """Random runs, some stopping early either way: an error in place of a candidate's wrong answer, or of a
+    reference's right one, gives the verdict, look and p-values of the run with that answer (within
+    max_error_rate), so an error can never help the candidate beyond what a wrong answer would."""
+    rng = np.random.default_rng(7)
+    seen = set()
+    for trial in range(120):
+        n = int(rng.integers(40, 160))
+        ids = [f"{i:05d}" for i in range(n)]
+        design = design_for(n)
+        manifest = _manifest(n, design, ids)
+        ref = (rng.random(n) < rng.uniform(0.6, 1.0)).astype(float)
+        cand = np.where(rng.random(n) < rng.uniform(0.0, 0.2), 1.0 - ref, ref)
+        config = GateConfig(margins={"gsm8k": float(rng.choice([0.03, 0.05, 0.1]))}, max_error_rate=0.05)
+        reference, candidate = _records(list(ref), ids), _records(list(cand), ids)
+        answered = gate_runs((manifest, reference), (manifest, candidate), config)
+        arm, scores = (candidate, cand) if trial % 2 else (reference, ref)
+        picks = np.flatnonzero(scores == (0.0 if trial % 2 else 1.0))
+        if not len(picks):
+            continue
+        k = int(rng.choice(picks))
+        arm[k] = arm[k].model_copy(update={"error": "timeout"})
+        v = gate_runs((manifest, reference), (manifest, candidate), config)
+        assert answered.sequential is not None and v.sequential is not None
+        assert (v.verdict, v.sequential.look, v.p_lossless, v.p_regression) == (answered.verdict, answered.sequential.look, answered.p_lossless, answered.p_regression)
+        seen.add((answered.verdict, answered.sequential.look < len(design.sizes)))
+    assert {(Verdict.REGRESSION, True), (Verdict.LOSSLESS, True)} <= seen  # early stops both ways were exercised
 
 
 def test_sequential_errors_stay_within_alpha_and_gate_runs_agrees() -> None:
