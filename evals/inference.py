@@ -284,7 +284,10 @@ def noninferiority(data: Paired | list[Paired], margin: float, alpha: float) -> 
     else:
         t_reg, _ = statistic(data, -margin, continuity(data))
         with np.errstate(invalid="ignore"):
-            regression, p_regression = scalar(np.asarray(t_reg) < -np.asarray(crit)), scalar(np.asarray(_cdf(t_reg, df)))
+            regression, p_regression = scalar(np.asarray(t_reg) < -np.asarray(crit)), np.asarray(_cdf(t_reg, df), dtype=float)
+        if isinstance(data, Paired):  # no draw worse in the candidate: nothing points toward REGRESSION (Tango's p is not monotone there, 0 vs 1 better)
+            p_regression = np.where(np.asarray(data.worse) == 0, 1.0, p_regression)
+        p_regression = scalar(p_regression)
     with np.errstate(invalid="ignore"):
         lossless = np.asarray(t) > lossless_crit
     if clustered(data):  # with repeats, the items' spread at its worst over every candidate made better too

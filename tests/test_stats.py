@@ -435,6 +435,24 @@ def test_the_root_finder_keeps_the_bracket_and_needs_few_steps() -> None:
         assert abs(bisect(lambda x: -1.0 if x < edge else 1.0, -1.0, 1.0, -1.0, 1.0) - edge) < 1e-11
 
 
+def test_tangos_p_values_are_monotone_on_every_count() -> None:
+    """One repeat, 0/1: one more worse answer, or one fewer better one, never lowers LOSSLESS's p-value nor
+    raises REGRESSION's, on every (worse, better) count; the sequential bars read these p-values and need
+    that (`sequential.decide`). Tango's REGRESSION p-value alone is not, at the corner with no worse answer
+    (n = 20, m = 0.02: 0.980 at one better answer, 0.987 at none); there it is 1."""
+    for n in (2, 20, 50, 200):
+        worse, better = np.meshgrid(np.arange(n + 1.0), np.arange(n + 1.0), indexing="ij")
+        inside = worse + better <= n
+        data = Paired(n=n, repeats=1, delta=(better - worse) / n, var_items=np.nan, worse=worse, better=better, binary=True)
+        for m in (0.01, 0.02, 0.05, 0.2):
+            test = noninferiority(data, m, 0.025)
+            lossless = np.where(inside, np.asarray(test.p_lossless), np.nan)
+            regression = np.where(inside, np.asarray(test.p_regression), np.nan)
+            with np.errstate(invalid="ignore"):
+                assert not (lossless[1:] < lossless[:-1] - 1e-12).any() and not (lossless[:, :-1] < lossless[:, 1:] - 1e-12).any(), (n, m)
+                assert not (regression[1:] > regression[:-1] + 1e-12).any() and not (regression[:, :-1] > regression[:, 1:] + 1e-12).any(), (n, m)
+
+
 def test_the_draws_bound_region_is_monotone_in_the_counts() -> None:
     """U_draws (`draws_variance`) says REGRESSION from (worse, better) alone: one more worse draw or one
     fewer better one never leaves its region, on the grid of counts and on real values (partial credit)."""
