@@ -306,7 +306,9 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[Task
     ended = all(every <= {r.key for r in records} for records in (ref_r, cand_r))
     look, stopped = len(design.sizes) - 1, "last look"
     if pending is not None and verdict.verdict != Verdict.ERROR:
+        whole = verdict
         verdict, look, stopped = pending
+        verdict.errors, verdict.error_rates = whole.errors, whole.error_rates  # the rates the limit was taken on
     verdict.sequential = state(look, f"{stopped}, with errors" if ended else "incomplete")
     return verdict, False
 

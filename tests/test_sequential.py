@@ -246,6 +246,7 @@ def test_an_error_in_place_of_a_wrong_answer_never_turns_a_regression_inconclusi
     v = gate_runs((manifest, reference), (manifest, candidate), GateConfig(margins={"gsm8k": 0.05}))
     assert v.verdict == Verdict.REGRESSION and v.sequential is not None
     assert (v.sequential.look, v.sequential.stopped, v.p_regression) == (2, "REGRESSION boundary, with errors", wrong.p_regression)
+    assert (v.errors["candidate"], v.error_rates["candidate"], v.imputed["candidate"]) == (1, 0.01, 1)  # the rate over the whole run, as the limit takes it
 
 
 def test_an_error_is_judged_as_the_answer_it_is_counted_as() -> None:
