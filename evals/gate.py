@@ -235,11 +235,11 @@ Arm = tuple[Manifest, Sequence[Record]]
 def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[TaskVerdict, bool]:
     """A sequential run's verdict and whether a look decided it (what the runner asks at each look).
 
-    Looks are taken in order while both arms hold a standing answer for every (item, repeat) up
-    to the look; the first that crosses a boundary, is futile or is ERROR (runs not comparable, a
-    bad score) gives the verdict, as does the last. A look with an error in it does not stop the
-    run: the run goes on, and a rerun retries the error (one transient failure must not end a run,
-    nor be locked in by it). Its bars still count, taken with the errors against the candidate: an
+    Looks are taken in order up to the furthest either arm has reached; a look where both arms hold
+    a standing answer for every (item, repeat) is judged: the first that crosses a boundary, is
+    futile or is ERROR (runs not comparable, a bad score) gives the verdict, as does the last. A
+    look with an error or a missing answer in it does not stop the run: the run goes on, and a
+    rerun retries the error (one transient failure must not end a run, nor be locked in by it). Its bars still count, taken with the errors against the candidate: an
     error must not keep open a verdict that a wrong answer there would have put out of reach (an
     independent review's run ended LOSSLESS with an error where it was barred answered). A macro
     over groups is judged at the last look only: an early look may hold none of a small group's
@@ -247,7 +247,7 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[Task
 
     A run that ends with errors, or is interrupted between looks, is ERROR if its error rate over
     the whole run is over the limit; else the first look holding an error that would have decided
-    with the errors counted against the candidate gives the verdict, as the same run with those
+    with the errors (and missing answers) counted against the candidate gives the verdict, as the same run with those
     answers wrong would have stopped there (judging it at the last look instead let a run with an
     error end INCONCLUSIVE where the run with a wrong answer in its place stopped at REGRESSION);
     failing that, the last look's level on everything its manifest expects, the missing answers
@@ -274,7 +274,10 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[Task
         verdict.verdict, verdict.problem = Verdict.ERROR, f"the records hold {len(outside)} items outside the sequential order of {len(order)} items"
         return verdict, True
     standing = [{r.key for r in records if r.repeat in repeats and r.counts} for records in (ref_r, cand_r)]
-    present = [{r.key for r in records if r.repeat in repeats} for records in (ref_r, cand_r)]
+    rank = {item: k for k, item in enumerate(order)}
+    # the run has reached a look once either arm holds a record of it or beyond: a look reached but not
+    # held whole has a hole, a missing answer counted as an error, not a look still to come
+    furthest = max((rank[r.item_id] for r in (*ref_r, *cand_r) if r.repeat in repeats), default=-1)
     grouped = any(r.details.get("group") is not None for r in (*ref_r, *cand_r))
     barred_at: dict[Verdict, int] = {}  # the look at which LOSSLESS or REGRESSION went out of reach (`sequential.decide`)
     pending: tuple[TaskVerdict, int, str] | None = None  # the first look holding an error that would decide (verdict, look, why)
@@ -283,16 +286,16 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[Task
         last = look == len(design.sizes) - 1
         keep = set(order[:size])
         keys = {(i, rep) for i in keep for rep in repeats}
-        if not all(keys <= h for h in present):
+        if furthest < (design.sizes[look - 1] if look else 0):
             break
-        judged = all(keys <= h for h in standing)  # else an error: its bars only
+        judged = all(keys <= h for h in standing)  # else an error or a hole: its bars only
         if grouped and not last:
             continue
         subset = ref_m.model_copy(update={"items": size})
         arms = [(subset, [r for r in records if r.item_id in keep]) for records in (ref_r, cand_r)]
         verdict = _gate(arms[0], (cand_m.model_copy(update={"items": size}), arms[1][1]), at_look, design, look, barred_at)
         decides = verdict.verdict != Verdict.INCONCLUSIVE or verdict._futile or last
-        if not (judged and decides) or verdict.verdict == Verdict.INCONCLUSIVE:  # a verdict said here bars the other side, but says so itself
+        if not decides or verdict.verdict == Verdict.INCONCLUSIVE:  # a verdict said here bars the other side, but says so itself
             for side in verdict._out_of_reach - barred_at.keys():
                 barred_at[side] = look
         stopped = {Verdict.LOSSLESS: "LOSSLESS boundary", Verdict.REGRESSION: "REGRESSION boundary", Verdict.ERROR: "error"}.get(verdict.verdict, "futility" if verdict._futile else "last look")

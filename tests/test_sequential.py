@@ -247,33 +247,41 @@ def test_an_error_in_place_of_a_wrong_answer_never_turns_a_regression_inconclusi
     assert v.verdict == Verdict.REGRESSION and v.sequential is not None
     assert (v.sequential.look, v.sequential.stopped, v.p_regression) == (2, "REGRESSION boundary, with errors", wrong.p_regression)
     assert (v.errors["candidate"], v.error_rates["candidate"], v.imputed["candidate"]) == (1, 0.01, 1)  # the rate over the whole run, as the limit takes it
+    hole = gate_runs((manifest, reference), (manifest, candidate[:first] + candidate[first + 1:]), GateConfig(margins={"gsm8k": 0.05}))
+    assert hole.sequential is not None and (hole.verdict, hole.sequential.look) == (Verdict.REGRESSION, 2)  # a missing answer is judged as an error
 
 
 def test_an_error_is_judged_as_the_answer_it_is_counted_as() -> None:
-    """Random runs, some stopping early either way: an error in place of a candidate's wrong answer, or of a
-    reference's right one, gives the verdict, look and p-values of the run with that answer (within
-    max_error_rate), so an error can never help the candidate beyond what a wrong answer would."""
+    """Random runs, some stopping early either way, futility 10% or 1%: an error in place of a candidate's
+    wrong answer, or of a reference's right one, gives the verdict, look, p-values and bars of the run with
+    that answer (within max_error_rate), and so does a missing record (a hole) in its place, so an error
+    can never help the candidate beyond what a wrong answer would. (A review found a hole judged at the
+    last look INCONCLUSIVE, and the bars of the deciding look listed, at futility 1%.)"""
     rng = np.random.default_rng(7)
     seen = set()
-    for trial in range(120):
+    for trial in range(100):
         n = int(rng.integers(40, 160))
         ids = [f"{i:05d}" for i in range(n)]
-        design = design_for(n)
+        design = Design(tuple(look_sizes(n, 4)), 0.025, float(rng.choice([0.1, 0.01])), 0)
         manifest = _manifest(n, design, ids)
         ref = (rng.random(n) < rng.uniform(0.6, 1.0)).astype(float)
         cand = np.where(rng.random(n) < rng.uniform(0.0, 0.2), 1.0 - ref, ref)
         config = GateConfig(margins={"gsm8k": float(rng.choice([0.03, 0.05, 0.1]))}, max_error_rate=0.05)
         reference, candidate = _records(list(ref), ids), _records(list(cand), ids)
         answered = gate_runs((manifest, reference), (manifest, candidate), config)
+        assert answered.sequential is not None
         arm, scores = (candidate, cand) if trial % 2 else (reference, ref)
         picks = np.flatnonzero(scores == (0.0 if trial % 2 else 1.0))
         if not len(picks):
             continue
         k = int(rng.choice(picks))
-        arm[k] = arm[k].model_copy(update={"error": "timeout"})
-        v = gate_runs((manifest, reference), (manifest, candidate), config)
-        assert answered.sequential is not None and v.sequential is not None
-        assert (v.verdict, v.sequential.look, v.p_lossless, v.p_regression) == (answered.verdict, answered.sequential.look, answered.p_lossless, answered.p_regression)
+        errored = arm[k].model_copy(update={"error": "timeout"})
+        for variant in (arm[:k] + [errored] + arm[k + 1:], arm[:k] + arm[k + 1:]):
+            runs = (reference, variant) if trial % 2 else (variant, candidate)
+            v = gate_runs((manifest, runs[0]), (manifest, runs[1]), config)
+            assert v.sequential is not None
+            assert (v.verdict, v.sequential.look, v.p_lossless, v.p_regression, v.sequential.barred) == (
+                answered.verdict, answered.sequential.look, answered.p_lossless, answered.p_regression, answered.sequential.barred)
         seen.add((answered.verdict, answered.sequential.look < len(design.sizes)))
     assert {(Verdict.REGRESSION, True), (Verdict.LOSSLESS, True)} <= seen  # early stops both ways were exercised
 
