@@ -435,22 +435,31 @@ def test_the_root_finder_keeps_the_bracket_and_needs_few_steps() -> None:
         assert abs(bisect(lambda x: -1.0 if x < edge else 1.0, -1.0, 1.0, -1.0, 1.0) - edge) < 1e-11
 
 
-def test_tangos_p_values_are_monotone_on_every_count() -> None:
-    """One repeat, 0/1: one more worse answer, or one fewer better one, never lowers LOSSLESS's p-value nor
-    raises REGRESSION's, on every (worse, better) count; the sequential bars read these p-values and need
-    that (`sequential.decide`). Tango's REGRESSION p-value alone is not, at the corner with no worse answer
-    (n = 20, m = 0.02: 0.980 at one better answer, 0.987 at none); there it is 1."""
-    for n in (2, 20, 50, 200):
-        worse, better = np.meshgrid(np.arange(n + 1.0), np.arange(n + 1.0), indexing="ij")
-        inside = worse + better <= n
-        data = Paired(n=n, repeats=1, delta=(better - worse) / n, var_items=np.nan, worse=worse, better=better, binary=True)
-        for m in (0.01, 0.02, 0.05, 0.2):
-            test = noninferiority(data, m, 0.025)
-            lossless = np.where(inside, np.asarray(test.p_lossless), np.nan)
-            regression = np.where(inside, np.asarray(test.p_regression), np.nan)
-            with np.errstate(invalid="ignore"):
-                assert not (lossless[1:] < lossless[:-1] - 1e-12).any() and not (lossless[:, :-1] < lossless[:, 1:] - 1e-12).any(), (n, m)
-                assert not (regression[1:] > regression[:-1] + 1e-12).any() and not (regression[:, :-1] > regression[:, 1:] + 1e-12).any(), (n, m)
+def test_one_repeats_p_values_are_monotone_on_every_count() -> None:
+    """One repeat: one more worse answer, or one fewer better one, never lowers LOSSLESS's p-value nor raises
+    REGRESSION's, on every (worse, better) count of 0/1 scores on 2 to 200 items and on a fine grid of partial
+    credit; the sequential bars read these p-values and need that (`sequential.decide`). Tango's REGRESSION
+    p-value alone is not, where it is above 1/2 and few answers are worse (n = 20, m = 0.02: 0.980 with one
+    better answer, 0.987 with none; an independent review found partial credit's flip a bar at futility 1%),
+    so it is taken at least its value without the candidate's gains; the decision at α is unchanged."""
+
+    def check(n: int, step: float, m: float) -> None:
+        worse, better = np.meshgrid(np.arange(0, n + step / 2, step), np.arange(0, n + step / 2, step), indexing="ij")
+        inside = worse + better <= n + 1e-9
+        data = Paired(n=n, repeats=1, delta=(better - worse) / n, var_items=np.nan, worse=worse, better=better, binary=step == 1.0)
+        test = noninferiority(data, m, 0.025)
+        lossless = np.where(inside, np.asarray(test.p_lossless), np.nan)
+        regression = np.where(inside, np.asarray(test.p_regression), np.nan)
+        with np.errstate(invalid="ignore"):
+            assert not (lossless[1:] < lossless[:-1] - 1e-12).any() and not (lossless[:, :-1] < lossless[:, 1:] - 1e-12).any(), (n, step, m)
+            assert not (regression[1:] > regression[:-1] + 1e-12).any() and not (regression[:, :-1] > regression[:, 1:] + 1e-12).any(), (n, step, m)
+            assert ((regression <= 0.025) == np.asarray(test.regression))[inside].all(), (n, step, m)
+
+    for m in (0.01, 0.02, 0.05, 0.2):
+        for n in range(2, 201):
+            check(n, 1.0, m)
+        check(20, 0.01, m)
+        check(50, 0.05, m)
 
 
 def test_the_draws_bound_region_is_monotone_in_the_counts() -> None:
