@@ -342,6 +342,28 @@ def test_a_broken_candidate_stops_at_the_first_look_over_http_and_a_rerun_sends_
     assert fixed.returncode == 2 and "sequential design" in fixed.stderr  # the folder holds a sequential run
 
 
+def test_a_broken_candidate_that_times_out_is_judged_at_its_first_deciding_look_over_http(sim, tmp_path: Path) -> None:
+    """A broken candidate whose server hangs on 2% of requests (the client gives up after 1 s, no retry): the
+    first look holds a timeout, so it does not stop the run, which goes on to the end; the run is then judged
+    as its looks would be with the errors counted against the candidate, REGRESSION at look 1, exit 1, with the
+    whole run's error count beside it (an independent review's run over HTTP)."""
+    reference = sim("--profile", "reference", "--seed", "4")
+    candidate = sim("--profile", "quantized", "--delta", "-0.3", "--seed", "4", "--fault", "hang:0.02", "--hang-s", "20")
+    config = tmp_path / "evals.toml"
+    config.write_text(f'[gate]\nmax_error_rate = 0.05\n\n[endpoints.fp8]\nbase_url = "{reference.url}"\nmax_concurrency = 32\n\n'
+                      f'[endpoints.mxfp4]\nbase_url = "{candidate.url}"\nmax_concurrency = 32\ntimeout_s = 1\nmax_timeout_retries = 0\n')
+    out = tmp_path / "out"
+    result = run_evals("compare", "fp8", "mxfp4", "--config", str(config), "--out", str(out), "--sequential", "--limit", "400")
+    assert result.returncode == 1, result.stderr
+    records = read_records(out / "mxfp4" / "gsm8k" / "records.jsonl")
+    errors = sum(1 for r in records if r.error)
+    task = json.loads((out / "gate.json").read_text())["tasks"][0]
+    assert task["verdict"] == "REGRESSION" and task["sequential"]["look"] == 1 and task["sequential"]["stopped"] == "REGRESSION boundary, with errors"
+    assert len(records) == 400 and errors > 1 and task["errors"]["candidate"] == errors  # it went on, and shows every error of the run
+    saved = run_evals("gate", str(out / "fp8"), str(out / "mxfp4"), "--config", str(config))
+    assert saved.returncode == 1 and "REGRESSION boundary, with errors" in saved.stdout
+
+
 def test_killed_midway_a_sequential_run_resumes_in_the_same_order(sim, tmp_path: Path) -> None:
     reference = sim("--profile", "reference", "--seed", "2", "--latency-ms", "50")
     candidate = sim("--profile", "quantized", "--delta", "0", "--seed", "2", "--latency-ms", "50")
