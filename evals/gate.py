@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from evals.config import GateConfig
 from evals.errors import UsageError
-from evals.inference import EXACT_ITEMS, Paired, holm, interval, noninferiority, summarise, variance_of_delta
+from evals.inference import EXACT_ITEMS, Paired, clustered, holm, interval, noninferiority, summarise, variance_of_delta
 from evals.power import items_needed_binary, items_needed_scaled, repeats_needed
 from evals.records import Manifest, Record, Run
 from evals.scores import pass_hat_k, z
@@ -432,9 +432,18 @@ def _decide(base: TaskVerdict, matched: Matched, config: GateConfig, design: Des
     if matched.imputed["reference"] or matched.imputed["candidate"]:
         base.note = _join(base.note, f"errors and missing answers counted against the candidate: {matched.imputed['candidate']} candidate draws as failures, "
                           f"{matched.imputed['reference']} reference draws as successes; Δ as answered (errors left out) = {base.delta_answered:+.4f}")
+    if base.verdict == Verdict.REGRESSION and clustered(data) and data.n < FEW_ITEMS:  # type: ignore[union-attr]
+        base.note = _join(base.note, FEW_ITEMS_NOTE)
     if base.verdict == Verdict.INCONCLUSIVE:
         _advise(base, data, matched)
     return base
+
+
+# docs/statistics.md, section 4 and the known limits: with repeats on 20 to 50 items, false REGRESSION
+# at a true Δ of −m rises above α where the candidate's gains sit on a few items; 200 items are within
+FEW_ITEMS = 200
+FEW_ITEMS_NOTE = (f"with repeats on fewer than {FEW_ITEMS} items a REGRESSION can be a false alarm more often than α where the candidate's "
+                  "gains sit on a few items the reference always fails (docs/statistics.md, known limits)")
 
 
 def _method(data: Paired) -> str:

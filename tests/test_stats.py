@@ -493,6 +493,22 @@ def test_gains_tied_to_a_few_items_are_not_a_regression_on_luck() -> None:
     assert np.mean(noninferiority(summarise(reference, candidate), m, 0.025).regression) <= 0.03
 
 
+def test_a_regression_with_repeats_on_few_items_says_it_may_be_a_false_alarm() -> None:
+    """Section 4 measures false REGRESSION above α with repeats on 20 to 50 items when the candidate's gains sit
+    on a few items (a known limit): such a verdict says so; one on 200 items, or with one repeat, does not."""
+
+    def verdict(n: int, k: int) -> TaskVerdict:
+        m = manifest(items=n, repeats=list(range(k)), task_config={})
+        lost = {i for i in range(n) if i % 4 == 0}  # a quarter of the items broken on every draw
+        records = [[Record(task="gsm8k", item_id=f"i{i:05d}", repeat=j, endpoint="e", request_hash="h", score=0.0 if broken and i in lost else 1.0)
+                    for i in range(n) for j in range(k)] for broken in (False, True)]
+        return gate_runs((m, records[0]), (m, records[1]), GateConfig())
+
+    few, many, once = verdict(40, 8), verdict(200, 8), verdict(40, 1)
+    assert [v.verdict for v in (few, many, once)] == [Verdict.REGRESSION] * 3
+    assert "false alarm" in (few.note or "") and "false alarm" not in (many.note or "") and "false alarm" not in (once.note or "")
+
+
 def test_lowering_a_lone_candidate_win_never_makes_a_run_lossless() -> None:
     """An independent review's run: 20 items × 2 repeats, every draw right in both arms but item 0, which the
     reference always fails and the candidate always gets right; m = 0.17. Lowering one draw of item 0 shrinks the
