@@ -239,19 +239,20 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[Task
     a standing answer for every (item, repeat) is judged: the first that crosses a boundary, is
     futile or is ERROR (runs not comparable, a bad score) gives the verdict, as does the last. A
     look with an error or a missing answer in it does not stop the run: the run goes on, and a
-    rerun retries the error (one transient failure must not end a run, nor be locked in by it). Its bars still count, taken with the errors against the candidate: an
-    error must not keep open a verdict that a wrong answer there would have put out of reach (an
-    independent review's run ended LOSSLESS with an error where it was barred answered). A macro
-    over groups is judged at the last look only: an early look may hold none of a small group's
-    items, and the macro over the groups it does hold is not the one the margin is about.
+    rerun retries the error (one transient failure must not end a run, nor be locked in by it).
+    Its bars still count, taken with the errors against the candidate: an error must not keep open
+    a verdict that a wrong answer there would have put out of reach (an independent review's run
+    ended LOSSLESS with an error where it was barred answered). A macro over groups is judged at
+    the last look only: an early look may hold none of a small group's items, and the macro over
+    the groups it does hold is not the one the margin is about.
 
     A run that ends with errors, or is interrupted between looks, is ERROR if its error rate over
-    the whole run is over the limit; else the first look holding an error that would have decided
-    with the errors (and missing answers) counted against the candidate gives the verdict, as the same run with those
-    answers wrong would have stopped there (judging it at the last look instead let a run with an
-    error end INCONCLUSIVE where the run with a wrong answer in its place stopped at REGRESSION);
-    failing that, the last look's level on everything its manifest expects, the missing answers
-    and the errors counted against the candidate."""
+    the whole run is over the limit; else the first look holding an error (or a missing answer)
+    that would have decided with them counted against the candidate gives the verdict, as the same
+    run with those answers wrong would have stopped there (judging it at the last look instead let
+    a run with an error end INCONCLUSIVE where the run with a wrong answer in its place stopped at
+    REGRESSION); failing that, the last look's level on everything its manifest expects, the
+    missing answers and the errors counted against the candidate."""
     (ref_m, ref_r), (cand_m, cand_r) = reference, candidate
     plan = ref_m.extra.get("sequential")
     if plan is None or plan != cand_m.extra.get("sequential"):
@@ -440,10 +441,10 @@ def _decide(base: TaskVerdict, matched: Matched, config: GateConfig, design: Des
 
 
 # docs/statistics.md, section 4 and the known limits: with repeats on 20 to 50 items, false REGRESSION
-# at a true Δ of −m rises above α where the candidate's gains sit on a few items; 200 items are within
+# at a true Δ of −m rises above α + 0.5 point where the candidate's gains sit on a few items; on 200 items it is within
 FEW_ITEMS = 200
-FEW_ITEMS_NOTE = (f"with repeats on fewer than {FEW_ITEMS} items a REGRESSION can be a false alarm more often than α where the candidate's "
-                  "gains sit on a few items the reference always fails (docs/statistics.md, known limits)")
+FEW_ITEMS_NOTE = (f"with repeats on fewer than {FEW_ITEMS} items a REGRESSION can be a false alarm more often than α + 0.5 point where the "
+                  "candidate's gains sit on a few items the reference always fails (docs/statistics.md, known limits)")
 
 
 def _method(data: Paired) -> str:
