@@ -238,21 +238,26 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[Task
     Looks are taken in order up to the furthest either arm has reached; a look where both arms hold
     a standing answer for every (item, repeat) is judged: the first that crosses a boundary, is
     futile or is ERROR (runs not comparable, a bad score) gives the verdict, as does the last. A
-    look with an error or a missing answer in it does not stop the run: the run goes on, and a
-    rerun retries the error (one transient failure must not end a run, nor be locked in by it).
-    Its bars still count, taken with the errors against the candidate: an error must not keep open
-    a verdict that a wrong answer there would have put out of reach (an independent review's run
-    ended LOSSLESS with an error where it was barred answered). A macro over groups is judged at
-    the last look only: an early look may hold none of a small group's items, and the macro over
-    the groups it does hold is not the one the margin is about.
+    macro over groups is judged at the last look only: an early look may hold none of a small
+    group's items, and the macro over the groups it does hold is not the one the margin is about.
+
+    A look with an error or a missing answer in it is judged as the same run with those answers
+    wrong would be: errors count against the candidate, in its bars (an error must not keep open a
+    verdict that a wrong answer there would have put out of reach: an independent review's run
+    ended LOSSLESS with an error where it was barred answered) and in its verdict, so the first
+    look that decides with them gives the verdict (judged at the last look instead, a run with an
+    error ended INCONCLUSIVE where the run with a wrong answer in its place stopped at REGRESSION).
+    The run stops there once the errors are within the limit: at the first look from there on
+    whose every draw has a record (no hole) and whose error rate is within `max_error_rate`. Before,
+    a look holding an error never stopped the run, so one timeout made the run spend every look (a
+    saved baseline's error, every candidate run against it). A rerun retries the errors and judges
+    the looks again: one transient failure is not locked in.
 
     A run that ends with errors, or is interrupted between looks, is ERROR if its error rate over
-    the whole run is over the limit; else the first look holding an error (or a missing answer)
-    that would have decided with them counted against the candidate gives the verdict, as the same
-    run with those answers wrong would have stopped there (judging it at the last look instead let
-    a run with an error end INCONCLUSIVE where the run with a wrong answer in its place stopped at
-    REGRESSION); failing that, the last look's level on everything its manifest expects, the
-    missing answers and the errors counted against the candidate."""
+    the whole run is over the limit; else the first look that decides with the errors and missing
+    answers counted against the candidate gives the verdict; failing that, the last look's level
+    on everything its manifest expects, the missing answers and the errors counted against the
+    candidate."""
     (ref_m, ref_r), (cand_m, cand_r) = reference, candidate
     plan = ref_m.extra.get("sequential")
     if plan is None or plan != cand_m.extra.get("sequential"):
@@ -275,6 +280,7 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[Task
         verdict.verdict, verdict.problem = Verdict.ERROR, f"the records hold {len(outside)} items outside the sequential order of {len(order)} items"
         return verdict, True
     standing = [{r.key for r in records if r.repeat in repeats and r.counts} for records in (ref_r, cand_r)]
+    held = [{r.key for r in records if r.repeat in repeats} for records in (ref_r, cand_r)]  # answered or errored: no hole
     rank = {item: k for k, item in enumerate(order)}
     # the run has reached a look once either arm holds a record of it or beyond: a look reached but not
     # held whole has a hole, a missing answer counted as an error, not a look still to come
@@ -305,6 +311,13 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[Task
             return verdict, True
         if pending is None and not last and decides and verdict.verdict != Verdict.ERROR:
             pending = verdict, look, stopped
+        within = verdict.verdict != Verdict.ERROR and all(rate <= config.max_error_rate for rate in verdict.error_rates.values())
+        if pending is not None and not last and within and all(keys <= h for h in held):
+            # the errors so far are within the limit: stop here rather than spend every look on them
+            decided, at, why = pending
+            decided.errors, decided.error_rates = verdict.errors, verdict.error_rates
+            decided.sequential = state(at, f"{why}, with errors")
+            return decided, True
     verdict = _gate(reference, candidate, config, design, len(design.sizes) - 1, barred_at)
     every = {(i, rep) for i in order for rep in repeats}
     ended = all(every <= {r.key for r in records} for records in (ref_r, cand_r))

@@ -177,7 +177,8 @@ def decide(data: Paired | list[Paired], margin: float, design: Design, look: int
     decision is what the bar reads (`_regression_reachable`).
 
     A crossing of one boundary puts the other side out of reach (the run stops there anyway when
-    the look is judged; a look holding an error is not judged, and its bars must still be monotone)."""
+    the look is judged; a look whose errors are over the limit does not stop it, and its bars
+    must still be monotone)."""
     level = design.level(look)
     test = noninferiority(data, margin, level)
     with np.errstate(invalid="ignore"):

@@ -15,7 +15,7 @@ from conftest import run_evals
 from evals.calibration import LIMIT
 from evals.calibration_sequential import check_against_gate, design_for, error_table, exact
 from evals.config import GateConfig
-from evals.gate import Verdict, gate_runs, overall
+from evals.gate import Verdict, gate_looks, gate_runs, overall
 from evals.records import Manifest, Record, read_records
 from evals.sequential import Design, boundaries, look_sizes, order
 
@@ -251,6 +251,29 @@ def test_an_error_in_place_of_a_wrong_answer_never_turns_a_regression_inconclusi
     assert hole.sequential is not None and (hole.verdict, hole.sequential.look) == (Verdict.REGRESSION, 2)  # a missing answer is judged as an error
 
 
+def test_a_run_with_errors_stops_at_the_first_look_that_decides_with_them_within_the_limit() -> None:
+    """400 items, the candidate wrong on a third of them and two of its look-1 requests errors: look 1 decides
+    REGRESSION with them counted against the candidate, but 2 errors are 2% of its 100 items, over
+    max_error_rate 1%, so the run goes on; at look 2 they are 1% of 200, within it, and the run stops there with
+    look 1's verdict. Before, a run whose looks held an error never stopped (the candidate was sent every item)."""
+    ids = [f"q{i:03d}" for i in range(400)]
+    design = design_for(400)
+    order_ = design.to_manifest(ids)["order"]
+    rank = {item: k for k, item in enumerate(order_)}
+    manifest = _manifest(400, design, ids)
+    reference = _records([1.0] * 400, ids)
+    candidate = [r.model_copy(update={"score": 0.0 if rank[r.item_id] % 3 == 0 else 1.0, "error": "timeout" if rank[r.item_id] in (1, 2) else None}) for r in reference]
+    by_look = {size: [r for r in candidate if rank[r.item_id] < size] for size in design.sizes}
+    refs = {size: [r for r in reference if rank[r.item_id] < size] for size in design.sizes}
+    first, decided = gate_looks((manifest, refs[100]), (manifest, by_look[100]), GateConfig())
+    assert not decided and first.verdict == Verdict.ERROR  # look 1 alone is over the limit: the run goes on
+    v, decided = gate_looks((manifest, refs[200]), (manifest, by_look[200]), GateConfig())
+    assert decided and v.verdict == Verdict.REGRESSION and v.sequential is not None
+    assert (v.sequential.look, v.sequential.stopped, v.errors["candidate"], v.error_rates["candidate"]) == (1, "REGRESSION boundary, with errors", 2, 0.01)
+    assert gate_runs((manifest, refs[200]), (manifest, by_look[200]), GateConfig()).verdict == Verdict.REGRESSION  # `evals gate` on the stopped run agrees
+    assert gate_looks((manifest, refs[200]), (manifest, by_look[200][:-1]), GateConfig())[1] is False  # a missing answer (a hole) is no stop
+
+
 def test_an_error_is_judged_as_the_answer_it_is_counted_as() -> None:
     """Random runs, some stopping early either way, futility 10% or 1%: an error in place of a candidate's
     wrong answer, or of a reference's right one, gives the verdict, look, p-values and bars of the run with
@@ -344,9 +367,9 @@ def test_a_broken_candidate_stops_at_the_first_look_over_http_and_a_rerun_sends_
 
 def test_a_broken_candidate_that_times_out_is_judged_at_its_first_deciding_look_over_http(sim, tmp_path: Path) -> None:
     """A broken candidate whose server hangs on 2% of requests (the client gives up after 1 s, no retry): the
-    first look holds a timeout, so it does not stop the run, which goes on to the end; the run is then judged
-    as its looks would be with the errors counted against the candidate, REGRESSION at look 1, exit 1, with the
-    whole run's error count beside it (an independent review's run over HTTP)."""
+    first look holds a timeout and is judged with it counted against the candidate, REGRESSION at look 1, exit 1
+    (an independent review's run over HTTP). Its errors are within max_error_rate, so the run stops there: before,
+    a look holding an error never stopped the run, and the candidate was sent all 400 items."""
     reference = sim("--profile", "reference", "--seed", "4")
     candidate = sim("--profile", "quantized", "--delta", "-0.3", "--seed", "4", "--fault", "hang:0.02", "--hang-s", "20")
     config = tmp_path / "evals.toml"
@@ -359,7 +382,8 @@ def test_a_broken_candidate_that_times_out_is_judged_at_its_first_deciding_look_
     errors = sum(1 for r in records if r.error)
     task = json.loads((out / "gate.json").read_text())["tasks"][0]
     assert task["verdict"] == "REGRESSION" and task["sequential"]["look"] == 1 and task["sequential"]["stopped"] == "REGRESSION boundary, with errors"
-    assert len(records) == 400 and errors > 1 and task["errors"]["candidate"] == errors  # it went on, and shows every error of the run
+    assert len(records) == 100 and errors >= 1 and task["errors"]["candidate"] == errors  # it stopped at look 1, every error shown
+    assert candidate.stats()["requests"].get("/v1/completions", 0) == 100
     saved = run_evals("gate", str(out / "fp8"), str(out / "mxfp4"), "--config", str(config))
     assert saved.returncode == 1 and "REGRESSION boundary, with errors" in saved.stdout
 
@@ -414,3 +438,33 @@ def test_a_sequential_baseline_gates_a_candidate_look_by_look(sim, tmp_path: Pat
 
     stopped = run_evals("baseline", "save", str(out / "mxfp4"), "partial", "--root", str(tmp_path / "baselines"))
     assert stopped.returncode == 2 and "stopped at a look" in stopped.stderr and not (tmp_path / "baselines" / "partial").exists()
+
+
+def test_against_a_baseline_holding_an_error_the_candidate_stops_at_the_first_deciding_look(sim, tmp_path: Path) -> None:
+    """A saved baseline whose reference run timed out on a few requests (within max_error_rate): no rerun of the
+    candidate can retry those errors. Before, a look holding one never stopped the run, so a broken candidate was
+    sent every item of every look against such a baseline; it now stops at its first deciding look, the baseline's
+    errors counted as the reference's successes, and `evals gate` on the saved runs gives the same verdict."""
+    reference = sim("--profile", "reference", "--seed", "3", "--fault", "hang:0.02", "--hang-s", "20")
+    candidate = sim("--profile", "quantized", "--delta", "-0.3", "--seed", "3")
+    config = tmp_path / "evals.toml"
+    config.write_text(f'[gate]\nmax_error_rate = 0.05\n\n[endpoints.fp8]\nbase_url = "{reference.url}"\nmax_concurrency = 32\ntimeout_s = 1\n'
+                      f'max_timeout_retries = 0\n\n[endpoints.mxfp4]\nbase_url = "{candidate.url}"\nmax_concurrency = 32\n')
+    run = run_evals("run", "fp8", "--config", str(config), "--out", str(tmp_path / "ref"), "--sequential", "--limit", "400")
+    assert run.returncode == 4 and "failed after retries" in run.stderr, run.stderr
+    order = json.loads((tmp_path / "ref" / "fp8" / "gsm8k" / "manifest.json").read_text())["extra"]["sequential"]["order"]
+    failed = {r.item_id for r in read_records(tmp_path / "ref" / "fp8" / "gsm8k" / "records.jsonl") if r.error}
+    assert failed & set(order[:100])  # the first look holds a reference error
+    saved = run_evals("baseline", "save", str(tmp_path / "ref" / "fp8"), "ref", "--root", str(tmp_path / "baselines"), "--config", str(config))
+    assert saved.returncode == 0, saved.stderr
+    out = tmp_path / "gate"
+    result = run_evals("gate", "--baseline", str(tmp_path / "baselines" / "ref"), "--candidate", "mxfp4", "--config", str(config), "--out", str(out))
+    assert result.returncode == 1, result.stderr
+    task = json.loads((out / "gate.json").read_text())["tasks"][0]
+    look = task["sequential"]["look"]
+    assert look < 4 and task["sequential"]["stopped"] == "REGRESSION boundary, with errors"
+    size = task["sequential"]["looks"][look - 1]
+    assert task["imputed"]["reference"] == len(failed & set(order[:size]))  # the look's errors, as the reference's successes
+    assert len(read_records(out / "mxfp4" / "gsm8k" / "records.jsonl")) == size == candidate.stats()["requests"].get("/v1/completions", 0)
+    again = run_evals("gate", "--baseline", str(tmp_path / "baselines" / "ref"), str(out / "mxfp4"), "--config", str(config))
+    assert again.returncode == 1 and "REGRESSION boundary, with errors" in again.stdout
