@@ -23,7 +23,7 @@ from scipy.stats import binom
 
 from evals.calibration import ALPHA, CLUSTER_ACCURACY, CLUSTER_DISCORDANCE, GRID_ACCURACY, GRID_MARGIN, GRID_N, LIMIT, discordances, draw, feasible, write_block
 from evals.config import GateConfig
-from evals.gate import Verdict, gate_runs
+from evals.gate import TaskVerdict, Verdict, gate_runs, overall
 from evals.inference import Paired, summarise
 from evals.records import Manifest, Record
 from evals.sequential import Design, boundaries, decide, look_sizes
@@ -53,6 +53,24 @@ class Outcome:
     futile: float
     items: float  # expected items per arm when it stops
     stops: tuple[float, ...]  # P(stopping at each look)
+    # P(REGRESSION with the p-value the task brings to Holm's adjustment at most α/k), k = 1 … TASKS:
+    # beside k − 1 other tasks at the null, Holm's first step asks α/k (`gate.overall`, `family_wise`)
+    holm: tuple[float, ...] = ()
+
+
+TASKS = 4  # family sizes measured: Holm's first step over k tasks at the null
+
+
+def brought_to_holm(p_regression: np.ndarray, design: Design, look: int) -> np.ndarray:
+    """The p-value a sequential task that stopped at `look` brings to Holm's family, as `gate._holm_p` takes it."""
+    return np.minimum(1.0, np.asarray(p_regression, dtype=float) * design.alpha / design.level(look))
+
+
+def family_wise(holm: tuple[float, ...]) -> dict[int, float]:
+    """P(a false REGRESSION overall) with k tasks, each independent and at a true Δ of −m: Holm
+    rejects anything only if its first step, at α/k, does. With j more tasks that truly regress
+    (p near 0) the nulls are tested as a family of k alone, so the worst over k covers those too."""
+    return {k: 1 - (1 - q) ** k for k, q in enumerate(holm, start=1)}
 
 
 def exact(n: int, margin: float, design: Design, p_worse: float, p_better: float) -> Outcome:
@@ -64,6 +82,7 @@ def exact(n: int, margin: float, design: Design, p_worse: float, p_better: float
     previous = 0
     lossless = regression = futile = items = 0.0
     stops = []
+    holm = np.zeros(TASKS)
     for look, size in enumerate(design.sizes):
         step = _increments(size - previous, p_worse, p_better, min(top_b, size - previous), min(top_c, size - previous))
         running = {bars: np.clip(fftconvolve(x, step)[: top_b + 1, : top_c + 1], 0, None) for bars, x in running.items()}
@@ -77,6 +96,8 @@ def exact(n: int, margin: float, design: Design, p_worse: float, p_better: float
             d = decide(data, margin, design, look, lossless_barred, regression_barred)
             yes, no, stop = np.asarray(d.lossless), np.asarray(d.regression), np.asarray(d.futile)
             p_l, p_r, p_f = float(mass[yes].sum()), float(mass[no].sum()), float(mass[stop].sum())
+            brought = brought_to_holm(d.test.p_regression, design, look)
+            holm += [float(mass[no & (brought <= design.alpha / k)].sum()) for k in range(1, TASKS + 1)]
             lossless, regression, futile = lossless + p_l, regression + p_r, futile + p_f
             stopping += p_l + p_r + p_f if not last else float(mass.sum())
             going = np.where(yes | no | stop, 0.0, mass)
@@ -92,7 +113,7 @@ def exact(n: int, margin: float, design: Design, p_worse: float, p_better: float
         stops.append(stopping)
         running = after
         previous = size
-    return Outcome(lossless, regression, futile, items, tuple(stops))
+    return Outcome(lossless, regression, futile, items, tuple(stops), tuple(holm))
 
 
 @dataclass
@@ -109,10 +130,13 @@ def design_for(n: int, looks: int = DEFAULT_LOOKS, futility: float = DEFAULT_FUT
     return Design(tuple(look_sizes(n, looks)), ALPHA, futility, 0)
 
 
-def error_table(grid_n: tuple[int, ...] = GRID_N, looks: int = DEFAULT_LOOKS, futility: float = DEFAULT_FUTILITY) -> tuple[dict[tuple[int, float], Worst], Worst, Worst]:
-    """Worst false LOSSLESS at a true Δ of −m per (n, m); worst false REGRESSION at −m and at 0."""
+def error_table(grid_n: tuple[int, ...] = GRID_N, looks: int = DEFAULT_LOOKS, futility: float = DEFAULT_FUTILITY
+                ) -> tuple[dict[tuple[int, float], Worst], Worst, Worst, dict[int, Worst]]:
+    """Worst false LOSSLESS at a true Δ of −m per (n, m); worst false REGRESSION at −m and at 0;
+    worst family-wise false REGRESSION over k tasks at −m (`family_wise`)."""
     per_nm: dict[tuple[int, float], Worst] = {}
     regression_at_margin, regression_at_zero = Worst(), Worst()
+    family = {k: Worst() for k in range(2, TASKS + 1)}
     for n in grid_n:
         design = design_for(n, looks, futility)
         for m in GRID_MARGIN:
@@ -123,9 +147,12 @@ def error_table(grid_n: tuple[int, ...] = GRID_N, looks: int = DEFAULT_LOOKS, fu
                 at_margin = exact(n, m, design, (q + m) / 2, (q - m) / 2)
                 worst.update(at_margin.lossless, f"discordance {q:.3f}")
                 regression_at_margin.update(at_margin.regression, f"n {n}, m {m}, discordance {q:.3f}")
+                for k, rate in family_wise(at_margin.holm).items():
+                    if k in family:
+                        family[k].update(rate, f"n {n}, m {m}, discordance {q:.3f}")
                 at_zero = exact(n, m, design, q / 2, q / 2)
                 regression_at_zero.update(at_zero.regression, f"n {n}, m {m}, discordance {q:.3f}")
-    return per_nm, regression_at_margin, regression_at_zero
+    return per_nm, regression_at_margin, regression_at_zero, family
 
 
 # -- repeats, by simulation through the same decide ----------------------------------------------------
@@ -137,11 +164,13 @@ def simulate(model: SimModel, items: int, repeats: int, margin: float, design: D
     decided, lossless_barred, regression_barred = np.zeros(runs, bool), np.zeros(runs, bool), np.zeros(runs, bool)
     lossless = regression = futile = np.zeros(runs, bool)
     used = np.full(runs, float(items))
+    brought = np.ones(runs)
     stops = []
     for look, size in enumerate(design.sizes):
         d = decide(summarise(reference[:, :size], candidate[:, :size]), margin, design, look, lossless_barred, regression_barred)
         last = look == len(design.sizes) - 1
         new_l, new_r, new_f = (np.asarray(x, bool) & ~decided for x in (d.lossless, d.regression, d.futile))
+        brought = np.where(new_r, brought_to_holm(d.test.p_regression, design, look), brought)
         lossless, regression, futile = lossless | new_l, regression | new_r, futile | new_f
         stop = (new_l | new_r | new_f) if not last else ~decided
         used[stop] = size
@@ -149,14 +178,17 @@ def simulate(model: SimModel, items: int, repeats: int, margin: float, design: D
         decided |= stop
         lossless_barred |= np.asarray(d.lossless_out_of_reach, bool)
         regression_barred |= np.asarray(d.regression_out_of_reach, bool)
-    return Outcome(float(lossless.mean()), float(regression.mean()), float(futile.mean()), float(used.mean()), tuple(stops))
+    holm = tuple(float((brought <= design.alpha / k).mean()) for k in range(1, TASKS + 1))
+    return Outcome(float(lossless.mean()), float(regression.mean()), float(futile.mean()), float(used.mean()), tuple(stops), holm)
 
 
-def clustered_table(runs: int, seed: int = 5) -> tuple[dict[tuple[int, int], Worst], Worst]:
-    """Worst false LOSSLESS at Δ = −m per (items, repeats), and the worst false REGRESSION there."""
+def clustered_table(runs: int, seed: int = 5) -> tuple[dict[tuple[int, int], Worst], Worst, dict[int, Worst]]:
+    """Worst false LOSSLESS at Δ = −m per (items, repeats), the worst false REGRESSION there, and
+    the worst family-wise false REGRESSION over k tasks."""
     rng = np.random.default_rng(seed)
     per: dict[tuple[int, int], Worst] = {}
     regression = Worst()
+    family = {k: Worst() for k in range(2, TASKS + 1)}
     for items in (20, 50, 198):
         design = design_for(items)
         for k in (2, 4, 8):
@@ -172,7 +204,10 @@ def clustered_table(runs: int, seed: int = 5) -> tuple[dict[tuple[int, int], Wor
                         where = f"m {m}, accuracy {acc}, discordance {m + disc:.2f}"
                         worst.update(o.lossless, where)
                         regression.update(o.regression, f"{items} items × {k}, {where}")
-    return per, regression
+                        for tasks, rate in family_wise(o.holm).items():
+                            if tasks in family:
+                                family[tasks].update(rate, f"{items} items × {k}, {where}")
+    return per, regression, family
 
 
 # -- the public path: gate_runs on records of a sequential run ------------------------------------------
@@ -186,34 +221,48 @@ def _records(scores: np.ndarray, order: list[str]) -> list[Record]:
 def gate_on_sequential(reference: np.ndarray, candidate: np.ndarray, margin: float, design: Design) -> tuple[Verdict, int]:
     """gate_runs on the records of a sequential run holding these (items, repeats) scores, in order,
     every item present (as if both arms ran to the end): its verdict and the look that gave it."""
+    v = task_on_sequential(reference, candidate, margin, design)
+    return v.verdict, v.sequential.look if v.sequential else 0
+
+
+def task_on_sequential(reference: np.ndarray, candidate: np.ndarray, margin: float, design: Design) -> TaskVerdict:
+    """gate_runs' whole verdict on such a run (`gate_on_sequential`)."""
     n, k = reference.shape
     order = [f"{i:05d}" for i in range(n)]
     manifest = Manifest(task="calibration", task_version="1", task_config={}, dataset_fingerprint="d", prompt_fingerprint="p", sampling={},
                         endpoint="e", base_url="", model="m", tool_version="0", items=n, repeats=list(range(k)), started_at="",
                         extra={"sequential": design.to_manifest(order)})
     config = GateConfig(alpha=design.alpha, margins={"calibration": margin}, futility=design.futility, looks=len(design.sizes))
-    v = gate_runs((manifest, _records(reference, order)), (manifest, _records(candidate, order)), config)
-    return v.verdict, v.sequential.look if v.sequential else 0
+    return gate_runs((manifest, _records(reference, order)), (manifest, _records(candidate, order)), config)
 
 
 def check_against_gate(runs: int, seed: int = 6) -> int:
-    """Simulated sequential runs judged by `decide` look by look and by gate_runs: disagreements (must be 0)."""
+    """Simulated sequential runs judged by `decide` look by look and by gate_runs: disagreements (must
+    be 0). Consecutive runs of a setting are also taken as two tasks of one comparison: the overall
+    verdict `gate.overall` gives them must be REGRESSION exactly when Holm's first step over what
+    `brought_to_holm` says they bring rejects (how `exact` and `simulate` count it)."""
     rng = np.random.default_rng(seed)
     wrong = 0
     for items, k, m, delta in ((200, 1, 0.02, -0.02), (200, 1, 0.02, 0.0), (60, 4, 0.05, -0.05), (400, 1, 0.02, -0.3), (100, 1, 0.03, -0.015)):
         design = design_for(items)
         model = SimModel(accuracy=0.8, delta=delta, discordance=abs(delta) + 0.02)
         reference, candidate = draw(model, rng, runs, items, k)
+        pairs: list[tuple[TaskVerdict, float]] = []
         for r in range(runs):
-            expected, look_expected, lossless_barred, regression_barred = Verdict.INCONCLUSIVE, len(design.sizes), False, False
+            expected, look_expected, lossless_barred, regression_barred, brought = Verdict.INCONCLUSIVE, len(design.sizes), False, False, 1.0
             for look, size in enumerate(design.sizes):
                 d = decide(summarise(reference[r, :size], candidate[r, :size]), m, design, look, lossless_barred, regression_barred)
                 lossless_barred, regression_barred = lossless_barred or bool(d.lossless_out_of_reach), regression_barred or bool(d.regression_out_of_reach)
                 if d.lossless or d.regression or d.futile or look == len(design.sizes) - 1:
                     expected = Verdict.LOSSLESS if d.lossless else Verdict.REGRESSION if d.regression else Verdict.INCONCLUSIVE
                     look_expected = look + 1
+                    brought = float(brought_to_holm(d.test.p_regression, design, look)) if d.regression else 1.0
                     break
-            wrong += gate_on_sequential(reference[r], candidate[r], m, design) != (expected, look_expected)
+            v = task_on_sequential(reference[r], candidate[r], m, design)
+            wrong += (v.verdict, v.sequential.look if v.sequential else 0) != (expected, look_expected)
+            pairs.append((v, brought))
+        for (a, p_a), (b, p_b) in zip(pairs[::2], pairs[1::2]):
+            wrong += (overall([a, b]) == Verdict.REGRESSION) != (min(p_a, p_b) <= design.alpha / 2)
     return wrong
 
 
@@ -248,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Design: {DEFAULT_LOOKS} looks at equal shares of the items, {design.alpha:.1%} one-sided spent on each boundary "
           f"(O'Brien–Fleming type), futility at predictive power < {DEFAULT_FUTILITY:.0%}; "
           f"critical values at the looks {', '.join(f'{c:.3f}' for c in _critical(design))}.\n", file=out)
-    per_nm, reg_margin, reg_zero = error_table()
+    per_nm, reg_margin, reg_zero, family = error_table()
     print(f"### Errors, 0/1 items, one repeat: false LOSSLESS at a true Δ of −m, exact (α = {ALPHA:.1%})\n", file=out)
     print("Worst over reference accuracy (0.5 to 0.99) and discordance (|m| to 0.25), as in section 1.\n", file=out)
     print("| n | " + " | ".join(f"m = {m}" for m in GRID_MARGIN) + " |", file=out)
@@ -258,16 +307,18 @@ def main(argv: list[str] | None = None) -> int:
     worst = max(per_nm.values(), key=lambda c: c.rate)
     print(f"\nWorst cell: {worst.rate:.2%}. False REGRESSION at a true Δ of −m, worst: {reg_margin.rate:.2%} ({reg_margin.where}); "
           f"at a true Δ of 0: {reg_zero.rate:.2%}.\n", file=out)
-    per_k, reg_k = clustered_table(args.runs)
+    print(f"Several tasks, each at a true Δ of −m (Holm's adjustment across them, each task's look p-value scaled by α over its look's level): "
+          f"family-wise false REGRESSION, worst over the grid, {_family(family)}.\n", file=out)
+    per_k, reg_k, family_k = clustered_table(args.runs)
     print(f"### Errors with repeats: false LOSSLESS at a true Δ of −m, {args.runs:,} simulations per cell\n", file=out)
     print("| items | repeats | worst | where |\n|---|---|---|---|", file=out)
     for (items, k), cell in per_k.items():
         print(f"| {items} | {k} | {cell.rate:.2%} | {cell.where} |", file=out)
     worst_k = max(per_k.values(), key=lambda c: c.rate)
-    print(f"\nWorst cell: {worst_k.rate:.2%}; false REGRESSION at −m, worst: {reg_k.rate:.2%}.\n", file=out)
+    print(f"\nWorst cell: {worst_k.rate:.2%}; false REGRESSION at −m, worst: {reg_k.rate:.2%}; family-wise over several tasks, {_family(family_k)}.\n", file=out)
     wrong = check_against_gate(args.check)
     print(f"Simulated sequential runs judged by gate_runs on records (the public path) and by the batch, look by look: "
-          f"{args.check * 5:,} runs, {wrong} disagreements.\n", file=out)
+          f"{args.check * 5:,} runs, and the overall verdict of pairs of them as two tasks: {wrong} disagreements.\n", file=out)
     print("### Generations: the sequential design against the fixed one, exact\n", file=out)
     print("Expected items per arm (each item is one generation per arm and repeat), P(verdict) for both designs.\n", file=out)
     print("| setting | truth | fixed: items | sequential: items | saved | P(LOSSLESS) fixed → sequential | P(REGRESSION) fixed → sequential | stopped at look 1 |", file=out)
@@ -298,13 +349,19 @@ def main(argv: list[str] | None = None) -> int:
         default = " (default)" if futility == DEFAULT_FUTILITY else ""
         print(f"| {futility:.0%}{default} | " + " | ".join(f"{v:.0%}" for v in per) + f" | {lost_l:.1%} | {lost_r:.1%} |", file=out)
     print(file=out)
-    ok = max(worst.rate, reg_margin.rate, reg_zero.rate, worst_k.rate, reg_k.rate) <= LIMIT and wrong == 0
-    print(f"{'PASS' if ok else 'FAIL'}: every false LOSSLESS and false REGRESSION rate ≤ {LIMIT:.1%}, and gate_runs agrees with every checked run.", file=out)
+    families = [c.rate for c in (*family.values(), *family_k.values())]
+    ok = max(worst.rate, reg_margin.rate, reg_zero.rate, worst_k.rate, reg_k.rate, *families) <= LIMIT and wrong == 0
+    print(f"{'PASS' if ok else 'FAIL'}: every false LOSSLESS and false REGRESSION rate (family-wise too) ≤ {LIMIT:.1%}, "
+          "and gate_runs agrees with every checked run.", file=out)
     tables = out.getvalue()
     sys.stdout.write(tables)
     if args.write:
         write_block(Path(args.write), "sequential", f"python -m evals.calibration_sequential --runs {args.runs} --write {args.write}", tables)
     return 0 if ok else 4  # never 1: that is REGRESSION's code in this project
+
+
+def _family(family: dict[int, Worst]) -> str:
+    return ", ".join(f"{k} tasks {c.rate:.2%}" + (f" ({c.where})" if c.where else "") for k, c in family.items())
 
 
 def _critical(design: Design) -> tuple[float, ...]:
