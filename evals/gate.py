@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from evals.config import GateConfig
 from evals.errors import UsageError
-from evals.inference import EXACT_ITEMS, Paired, clustered, holm, interval, noninferiority, summarise, variance_of_delta
+from evals.inference import EXACT_ITEMS, Paired, clustered, holm, interval, lossless_continuity, noninferiority, summarise, variance_of_delta
 from evals.power import items_needed_binary, items_needed_scaled, repeats_needed
 from evals.records import Manifest, Record, Run
 from evals.scores import pass_hat_k, z
@@ -418,7 +418,8 @@ def _decide(base: TaskVerdict, matched: Matched, config: GateConfig, design: Des
         base._out_of_reach, base._futile = frozenset(side for side, out in out_of_reach.items() if out), futile
     t, df = float(test.statistic), float(test.df)
     delta = float(np.mean([g.delta for g in data])) if isinstance(data, list) else float(data.delta)
-    se = abs(delta + margin) / abs(t) if math.isfinite(t) and t != 0 else _se_at_margin(data, margin)
+    shifted = delta + margin - lossless_continuity(data)  # what T(−m) divides by the SE
+    se = abs(shifted) / abs(t) if math.isfinite(t) and t != 0 else _se_at_margin(data, margin)
     overall_desc = describe(matched.reference, matched.candidate, se, alpha)
     base.stats = overall_desc
     if not groups:

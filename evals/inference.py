@@ -195,6 +195,22 @@ def continuity(data: Paired | list[Paired]) -> float:
     return 1.0 / data.n
 
 
+def lossless_continuity(data: Paired | list[Paired]) -> float:
+    """Half a draw's worth of a macro's Δ (the mean over groups of 1/(2·n_g·K_g), over G): LOSSLESS's
+    continuity correction for a macro over groups.
+
+    A macro of 0/1 groups on few items is a lattice, and Student's t at its edge is liberal where the
+    critical value falls just below a lattice point: an independent review found false LOSSLESS at a
+    true Δ of −m of 3.4% (3 groups of 20 items, one repeat, m 0.05: one group losing 75% of its
+    answers, the others gaining 30%) and 4.0% (5 groups of 20, m 0.1), where the single task's exact
+    critical value (`exact_critical`) does not reach. Half a lattice step is the classical
+    correction (Yates); with repeats the step is a draw, and the correction shrinks with it. One
+    task needs none: its critical value is exact on few items."""
+    if not isinstance(data, list):
+        return 0.0
+    return float(np.mean([0.5 / g.draws for g in data])) / len(data)
+
+
 def statistic(data: Paired | list[Paired], delta0: ArrayLike, shift: float = 0.0) -> tuple[ArrayLike, ArrayLike]:
     """T = (Δ̂ − delta0 + shift)/SE(delta0) and its degrees of freedom, for one comparison or a macro over groups."""
     if isinstance(data, Paired):
@@ -276,7 +292,7 @@ def noninferiority(data: Paired | list[Paired], margin: float, alpha: float) -> 
     On at most `EXACT_ITEMS` items LOSSLESS's critical value is raised to an exact one where the
     approximation is liberal (`lossless_critical`, `exact_critical`): with one repeat, that of 0/1
     scores; with repeats, that of items decided outright."""
-    t, df = statistic(data, -margin)
+    t, df = statistic(data, -margin, -lossless_continuity(data))
     crit = critical(alpha, df)
     lossless_crit = lossless_critical(data, margin, alpha)
     if clustered(data):
@@ -619,7 +635,7 @@ def interval(data: Paired | list[Paired], alpha: float, margin: float | None = N
             p = data  # type: ignore[assignment]
             t = (float(p.delta) - delta0 + correction) / math.sqrt(float(draws_variance(p, delta0)) / p.draws)  # type: ignore[union-attr, arg-type]
             return -t - float(critical(alpha, p.n - 1))  # type: ignore[union-attr]
-        t, df = statistic(data, delta0, 0.0 if side > 0 else correction)
+        t, df = statistic(data, delta0, -lossless_continuity(data) if side > 0 else correction)
         return side * float(t) - (lossless_crit if side > 0 and lossless_crit is not None else float(critical(alpha, df)))
 
     def bound(lo: float, hi: float, side: int, edge: float) -> float:
