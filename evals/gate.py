@@ -447,18 +447,26 @@ def _decide(base: TaskVerdict, matched: Matched, config: GateConfig, design: Des
     if matched.imputed["reference"] or matched.imputed["candidate"]:
         base.note = _join(base.note, f"errors and missing answers counted against the candidate: {matched.imputed['candidate']} candidate draws as failures, "
                           f"{matched.imputed['reference']} reference draws as successes; Δ as answered (errors left out) = {base.delta_answered:+.4f}")
-    if base.verdict == Verdict.REGRESSION and clustered(data) and data.n < FEW_ITEMS:  # type: ignore[union-attr]
+    if base.verdict == Verdict.REGRESSION and _few_items(data):
         base.note = _join(base.note, FEW_ITEMS_NOTE)
     if base.verdict == Verdict.INCONCLUSIVE:
         _advise(base, data, matched)
     return base
 
 
-# docs/statistics.md, section 4 and the known limits: with repeats on 20 to 50 items, false REGRESSION
-# at a true Δ of −m rises above α + 0.5 point where the candidate's gains sit on a few items; on 200 items it is within
-FEW_ITEMS = 200
-FEW_ITEMS_NOTE = (f"with repeats on fewer than {FEW_ITEMS} items a REGRESSION can be a false alarm more often than α + 0.5 point where the "
-                  "candidate's gains sit on a few items the reference always fails (docs/statistics.md, known limits)")
+# docs/statistics.md, section 4 and the known limits: with repeats, false REGRESSION at a true Δ of −m rises above
+# α + 0.5 point where the candidate's gains sit on items the reference always fails: a task on 20 to 100 items (on 200
+# within), a macro whose smallest group holds 5 or 10 items (one of 50 beside 114s within)
+FEW_ITEMS, FEW_GROUP_ITEMS = 200, 50
+FEW_ITEMS_NOTE = (f"with repeats on few items (fewer than {FEW_ITEMS} in a task, or {FEW_GROUP_ITEMS} in a macro's smallest group) a REGRESSION can be "
+                  "a false alarm more often than α + 0.5 point where the candidate's gains sit on items the reference always fails "
+                  "(docs/statistics.md, known limits)")
+
+
+def _few_items(data: Paired | list[Paired]) -> bool:
+    if isinstance(data, list):
+        return any(g.repeats > 1 for g in data) and min(g.n for g in data) < FEW_GROUP_ITEMS
+    return clustered(data) and data.n < FEW_ITEMS
 
 
 def _method(data: Paired) -> str:

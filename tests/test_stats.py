@@ -494,8 +494,10 @@ def test_gains_tied_to_a_few_items_are_not_a_regression_on_luck() -> None:
 
 
 def test_a_regression_with_repeats_on_few_items_says_it_may_be_a_false_alarm() -> None:
-    """Section 4 measures false REGRESSION above α with repeats on 20 to 50 items when the candidate's gains sit
-    on a few items (a known limit): such a verdict says so; one on 200 items, or with one repeat, does not."""
+    """Section 4 measures false REGRESSION above α with repeats on 20 to 100 items when the candidate's gains sit
+    on items the reference always fails (a known limit), and in macros with repeats whose smallest group holds 5
+    or 10 items: such a verdict says so; one on 200 items, a macro whose smallest group holds 50, or with one
+    repeat, does not."""
 
     def verdict(n: int, k: int) -> TaskVerdict:
         m = manifest(items=n, repeats=list(range(k)), task_config={})
@@ -507,6 +509,18 @@ def test_a_regression_with_repeats_on_few_items_says_it_may_be_a_false_alarm() -
     few, many, once = verdict(40, 8), verdict(200, 8), verdict(40, 1)
     assert [v.verdict for v in (few, many, once)] == [Verdict.REGRESSION] * 3
     assert "false alarm" in (few.note or "") and "false alarm" not in (many.note or "") and "false alarm" not in (once.note or "")
+
+    def macro(sizes: tuple[int, ...], k: int) -> TaskVerdict:  # section 4's reach: a macro with a small group, gains hidden there too
+        n = sum(sizes)
+        m = manifest(items=n, repeats=list(range(k)), task_config={})
+        groups = [f"g{g}" for g, size in enumerate(sizes) for _ in range(size)]
+        records = [[Record(task="gsm8k", item_id=f"i{i:05d}", repeat=j, endpoint="e", request_hash="h", details={"group": groups[i]},
+                           score=0.0 if broken and i % 4 == 0 else 1.0) for i in range(n) for j in range(k)] for broken in (False, True)]
+        return gate_runs((m, records[0]), (m, records[1]), GateConfig())
+
+    small, large = macro((10, 114, 114), 8), macro((50, 114, 114), 8)
+    assert small.verdict == large.verdict == Verdict.REGRESSION and small.groups and large.groups
+    assert "false alarm" in (small.note or "") and "false alarm" not in (large.note or "")
 
 
 def test_lowering_a_lone_candidate_win_never_makes_a_run_lossless() -> None:
