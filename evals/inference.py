@@ -30,7 +30,8 @@ few answers happened to change is not mistaken for a precise one.
 - A macro over groups (tau2's domains, lm-eval groups): Δ = mean of the groups' Δ,
   Var = Σ Var_g / G², each group's variance taken at its Δ under the macro's null (the groups
   moved in proportion to their variances, `macro_null`), t with Welch–Satterthwaite degrees of
-  freedom, each group counting at most n_g − 1.
+  freedom, each group counting at most n_g − 1; toward LOSSLESS, half a draw of continuity
+  correction (`lossless_continuity`: a macro on few items is a lattice).
 - On the REGRESSION side, a continuity correction of one discordant item (`continuity`). With
   repeats, REGRESSION is not the design-effect statistic's lower tail (studentized by the spread
   of the items, it is not monotone: one more failure on an item that already failed can raise the
