@@ -8,9 +8,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from conftest import run_evals
+from conftest import SimProcess, run_evals
 
 from evals.calibration import LIMIT
 from evals.calibration_sequential import check_against_gate, design_for, error_table, exact
@@ -419,22 +420,28 @@ def test_too_many_looks_is_a_usage_error(tmp_path: Path) -> None:
     assert result.returncode == 2 and "looks" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_a_sequential_baseline_gates_a_candidate_look_by_look(sim, tmp_path: Path) -> None:
-    reference, candidate = sim("--profile", "reference", "--seed", "3"), sim("--profile", "quantized", "--delta", "-0.3", "--seed", "3")
-    config = _config(tmp_path / "evals.toml", reference.url, candidate.url)
-    run = run_evals("run", "fp8", "--config", str(config), "--out", str(tmp_path / "ref"), "--sequential", "--limit", "400")
-    assert run.returncode == 0, run.stderr
-    saved = run_evals("baseline", "save", str(tmp_path / "ref" / "fp8"), "ref", "--root", str(tmp_path / "baselines"))
+def _regression_against_saved_baseline(tmp_path: Path, config: Path, candidate: SimProcess) -> tuple[dict[str, Any], Path]:
+    """Save tmp_path/ref/fp8 as a baseline and gate the broken candidate against it: REGRESSION at a look before
+    the last, the candidate sent no further than that look. Its gate.json task and the output folder."""
+    saved = run_evals("baseline", "save", str(tmp_path / "ref" / "fp8"), "ref", "--root", str(tmp_path / "baselines"), "--config", str(config))
     assert saved.returncode == 0, saved.stderr
     out = tmp_path / "gate"
     result = run_evals("gate", "--baseline", str(tmp_path / "baselines" / "ref"), "--candidate", "mxfp4", "--config", str(config), "--out", str(out))
     assert result.returncode == 1, result.stderr
     task = json.loads((out / "gate.json").read_text())["tasks"][0]
     look = task["sequential"]["look"]
-    assert look < 4 and task["sequential"]["stopped"] == "REGRESSION boundary"
-    stopped_at = task["sequential"]["looks"][look - 1]  # the candidate went no further than the look that decided
-    assert len(read_records(out / "mxfp4" / "gsm8k" / "records.jsonl")) == stopped_at == task["n"]
-    assert candidate.stats()["requests"].get("/v1/completions", 0) == stopped_at
+    size = task["sequential"]["looks"][look - 1]
+    assert look < 4 and len(read_records(out / "mxfp4" / "gsm8k" / "records.jsonl")) == size == candidate.stats()["requests"].get("/v1/completions", 0)
+    return task, out
+
+
+def test_a_sequential_baseline_gates_a_candidate_look_by_look(sim, tmp_path: Path) -> None:
+    reference, candidate = sim("--profile", "reference", "--seed", "3"), sim("--profile", "quantized", "--delta", "-0.3", "--seed", "3")
+    config = _config(tmp_path / "evals.toml", reference.url, candidate.url)
+    run = run_evals("run", "fp8", "--config", str(config), "--out", str(tmp_path / "ref"), "--sequential", "--limit", "400")
+    assert run.returncode == 0, run.stderr
+    task, out = _regression_against_saved_baseline(tmp_path, config, candidate)
+    assert task["sequential"]["stopped"] == "REGRESSION boundary" and task["n"] == task["sequential"]["looks"][task["sequential"]["look"] - 1]
 
     stopped = run_evals("baseline", "save", str(out / "mxfp4"), "partial", "--root", str(tmp_path / "baselines"))
     assert stopped.returncode == 2 and "stopped at a look" in stopped.stderr and not (tmp_path / "baselines" / "partial").exists()
@@ -455,16 +462,9 @@ def test_against_a_baseline_holding_an_error_the_candidate_stops_at_the_first_de
     order = json.loads((tmp_path / "ref" / "fp8" / "gsm8k" / "manifest.json").read_text())["extra"]["sequential"]["order"]
     failed = {r.item_id for r in read_records(tmp_path / "ref" / "fp8" / "gsm8k" / "records.jsonl") if r.error}
     assert failed & set(order[:100])  # the first look holds a reference error
-    saved = run_evals("baseline", "save", str(tmp_path / "ref" / "fp8"), "ref", "--root", str(tmp_path / "baselines"), "--config", str(config))
-    assert saved.returncode == 0, saved.stderr
-    out = tmp_path / "gate"
-    result = run_evals("gate", "--baseline", str(tmp_path / "baselines" / "ref"), "--candidate", "mxfp4", "--config", str(config), "--out", str(out))
-    assert result.returncode == 1, result.stderr
-    task = json.loads((out / "gate.json").read_text())["tasks"][0]
-    look = task["sequential"]["look"]
-    assert look < 4 and task["sequential"]["stopped"] == "REGRESSION boundary, with errors"
-    size = task["sequential"]["looks"][look - 1]
+    task, out = _regression_against_saved_baseline(tmp_path, config, candidate)
+    assert task["sequential"]["stopped"] == "REGRESSION boundary, with errors"
+    size = task["sequential"]["looks"][task["sequential"]["look"] - 1]
     assert task["imputed"]["reference"] == len(failed & set(order[:size]))  # the look's errors, as the reference's successes
-    assert len(read_records(out / "mxfp4" / "gsm8k" / "records.jsonl")) == size == candidate.stats()["requests"].get("/v1/completions", 0)
     again = run_evals("gate", "--baseline", str(tmp_path / "baselines" / "ref"), str(out / "mxfp4"), "--config", str(config))
     assert again.returncode == 1 and "REGRESSION boundary, with errors" in again.stdout
