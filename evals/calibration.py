@@ -785,22 +785,12 @@ def main(argv: list[str] | None = None) -> int:
           + "; ".join(f"{c.where} {c.rate:.2%}" for c in gains.values()) + f". Sampled runs where gate_runs disagreed with the batch: {wrong_gains}.", file=out)
     wrong_sim += wrong_gains
     print("\n## 5. Macros over groups of unequal sizes\n", file=out)
-    print(f"Three groups at m = 0.05, the macro Δ exactly −m, the damage in the smallest group or in the others; {args.runs:,} simulations per cell.\n", file=out)
-    print("| group sizes | repeats | worst false LOSSLESS | where |\n|---|---|---|---|", file=out)
     unequal, unequal_reg, wrong_unequal = unequal_macro_table(args.runs)
-    for (sizes, k), cell in unequal.items():
-        print(f"| {', '.join(map(str, sizes))} | {k} | {cell.rate:.2%} | {cell.where} |", file=out)
-    print(f"\nFalse REGRESSION there, worst: {unequal_reg:.2%}. Sampled runs where gate_runs disagreed with the batch: {wrong_unequal}.", file=out)
-    worst_reg = max(worst_reg, unequal_reg)
-    wrong_sim += wrong_unequal
-    print(f"\nOne group nearly broken, the others gaining, the macro Δ exactly −m; {args.runs:,} simulations per cell.\n", file=out)
-    print("| group sizes | repeats | worst false LOSSLESS | where |\n|---|---|---|---|", file=out)
+    _print_macros(out, f"Three groups at m = 0.05, the macro Δ exactly −m, the damage in the smallest group or in the others; {args.runs:,} simulations per cell.",
+                  unequal, unequal_reg, wrong_unequal)
     broken, broken_reg, wrong_broken = broken_group_table(args.runs)
-    for (sizes, k), cell in broken.items():
-        print(f"| {', '.join(map(str, sizes))} | {k} | {cell.rate:.2%} | {cell.where} |", file=out)
-    print(f"\nFalse REGRESSION there, worst: {broken_reg:.2%}. Sampled runs where gate_runs disagreed with the batch: {wrong_broken}.", file=out)
-    worst_reg = max(worst_reg, broken_reg)
-    wrong_sim += wrong_broken
+    _print_macros(out, f"\nOne group nearly broken, the others gaining, the macro Δ exactly −m; {args.runs:,} simulations per cell.", broken, broken_reg, wrong_broken)
+    worst_reg, wrong_sim = max(worst_reg, unequal_reg, broken_reg), wrong_sim + wrong_unequal + wrong_broken
     print("\n## 6. Beyond the grid, exact: one repeat, and repeats with items decided outright\n", file=out)
     print(f"Exact, as section 1, over margins {', '.join(map(str, WIDE_MARGIN))} and every discordance from m to 1 (1: every answer changes). "
           f"Up to {EXACT_ITEMS} items the LOSSLESS critical value is the exact one (`inference.exact_critical`), at least Student's t with 2(n − 1)/3 df; above, the normal's.\n", file=out)
@@ -846,6 +836,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         write_block(Path(args.write), "calibration", f"python -m evals.calibration --runs {args.runs} --write {args.write}", tables)
     return 0 if ok else 4  # never 1: that is REGRESSION's code in this project
+
+
+def _print_macros(out: io.StringIO, heading: str, table: dict[tuple[tuple[int, ...], int], Cell], regression: float, wrong: int) -> None:
+    print(heading + "\n", file=out)
+    print("| group sizes | repeats | worst false LOSSLESS | where |\n|---|---|---|---|", file=out)
+    for (sizes, k), cell in table.items():
+        print(f"| {', '.join(map(str, sizes))} | {k} | {cell.rate:.2%} | {cell.where} |", file=out)
+    print(f"\nFalse REGRESSION there, worst: {regression:.2%}. Sampled runs where gate_runs disagreed with the batch: {wrong}.", file=out)
 
 
 def write_block(path: Path, marker: str, command: str, tables: str) -> None:
