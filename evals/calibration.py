@@ -264,35 +264,17 @@ def clustered_table(runs: int, check: int = 3, seed: int = 1) -> tuple[dict[tupl
     worst_regression, wrong = 0.0, 0
     for items in CLUSTER_ITEMS:
         for k in CLUSTER_REPEATS:
-            worst = Cell(0.0, "")
-            for m in CLUSTER_MARGIN:
-                for acc in CLUSTER_ACCURACY:
-                    for disc in CLUSTER_DISCORDANCE:
-                        model = _model(acc, -m, disc)
-                        if model is None:
-                            continue
-                        rate, regression, bad = simulate([model], items, k, m, runs, rng, check)
-                        wrong += bad
-                        worst_regression = max(worst_regression, regression)
-                        if rate > worst.rate:
-                            worst = Cell(rate, f"m {m}, accuracy {acc}, discordance {m + disc:.2f}")
-            single[(items, k)] = worst
+            cases = (([_model(acc, -m, disc)], m, f"m {m}, accuracy {acc}, discordance {m + disc:.2f}")
+                     for m in CLUSTER_MARGIN for acc in CLUSTER_ACCURACY for disc in CLUSTER_DISCORDANCE)
+            single[(items, k)], regression, bad = _worst_cell(cases, items, k, runs, rng, check)
+            worst_regression, wrong = max(worst_regression, regression), wrong + bad
             if items > 50:
                 continue
-            worst = Cell(0.0, "")
             m = 0.05
-            for accs in MACRO_ACCURACIES:
-                for disc in CLUSTER_DISCORDANCE:
-                    for spread in (0.0, 0.03):
-                        models = [_model(a, d, disc) for a, d in zip(accs, (-m - spread, -m, -m + spread))]
-                        if any(x is None for x in models):
-                            continue
-                        rate, regression, bad = simulate(models, items, k, m, runs, rng, check)  # type: ignore[arg-type]
-                        wrong += bad
-                        worst_regression = max(worst_regression, regression)
-                        if rate > worst.rate:
-                            worst = Cell(rate, f"accuracies {accs}, domain Δ −m ± {spread}, discordance +{disc}")
-            macro[(items, k)] = worst
+            cases = (([_model(a, d, disc) for a, d in zip(accs, (-m - spread, -m, -m + spread))], m, f"accuracies {accs}, domain Δ −m ± {spread}, discordance +{disc}")
+                     for accs in MACRO_ACCURACIES for disc in CLUSTER_DISCORDANCE for spread in (0.0, 0.03))
+            macro[(items, k)], regression, bad = _worst_cell(cases, items, k, runs, rng, check)
+            worst_regression, wrong = max(worst_regression, regression), wrong + bad
     return single, macro, worst_regression, wrong
 
 
@@ -318,19 +300,20 @@ def unequal_macro_table(runs: int, check: int = 3, seed: int = 7, all_sizes: tup
     worst_regression, wrong = 0.0, 0
     for sizes in all_sizes:
         for k in repeats:
-            cases = (([_model(a, d, disc) for a, d in zip(accs, deltas)], f"accuracies {accs}, {label}, discordance +{disc}")
+            cases = (([_model(a, d, disc) for a, d in zip(accs, deltas)], M, f"accuracies {accs}, {label}, discordance +{disc}")
                      for accs in UNEQUAL_ACCURACIES for deltas, label in UNEQUAL_DELTAS for disc in CLUSTER_DISCORDANCE)
-            table[(sizes, k)], regression, bad = _worst_macro(cases, sizes, k, M, runs, rng, check)
+            table[(sizes, k)], regression, bad = _worst_cell(cases, sizes, k, runs, rng, check)
             worst_regression, wrong = max(worst_regression, regression), wrong + bad
     return table, worst_regression, wrong
 
 
-def _worst_macro(cases: Iterable[tuple[list[SimModel | None], str]], sizes: tuple[int, ...], repeats: int, margin: float, runs: int,
-                 rng: np.random.Generator, check: int) -> tuple[Cell, float, int]:
-    """Over macros of these group models (a case with a model that cannot be is skipped): the worst
-    false LOSSLESS and where, the worst false REGRESSION, and disagreements with gate_runs."""
+def _worst_cell(cases: Iterable[tuple[list[SimModel | None], float, str]], sizes: int | tuple[int, ...], repeats: int, runs: int,
+                rng: np.random.Generator, check: int) -> tuple[Cell, float, int]:
+    """Over comparisons of these group models at these margins (one model: one task; a case with a
+    model that cannot be is skipped): the worst false LOSSLESS and where, the worst false
+    REGRESSION, and disagreements with gate_runs."""
     worst, worst_regression, wrong = Cell(0.0, ""), 0.0, 0
-    for models, where in cases:
+    for models, margin, where in cases:
         if any(x is None for x in models):
             continue
         rate, regression, bad = simulate(models, sizes, repeats, margin, runs, rng, check)  # type: ignore[arg-type]
@@ -405,10 +388,10 @@ def broken_group_table(runs: int, check: int = 3, seed: int = 8, repeats: tuple[
     worst_regression, wrong = 0.0, 0
     for sizes, m, deltas in BROKEN_GROUP:
         for k in repeats:
-            cases = (([_model(broken if g == 0 else 0.6, d, disc) for g, d in enumerate(deltas)],
+            cases = (([_model(broken if g == 0 else 0.6, d, disc) for g, d in enumerate(deltas)], m,
                       f"m {m}, group Δ {', '.join(f'{d:+g}' for d in deltas)}, broken group's accuracy {broken}, discordance +{disc}")
                      for broken in (0.9, 1.0) for disc in (0.0, 0.05))
-            table[(sizes, k)], regression, bad = _worst_macro(cases, sizes, k, m, runs, rng, check)
+            table[(sizes, k)], regression, bad = _worst_cell(cases, sizes, k, runs, rng, check)
             worst_regression, wrong = max(worst_regression, regression), wrong + bad
     return table, worst_regression, wrong
 
