@@ -26,7 +26,7 @@ from evals.config import GateConfig
 from evals.gate import TaskVerdict, Verdict, gate_runs, overall
 from evals.inference import Paired, summarise
 from evals.records import Manifest, Record
-from evals.sequential import Design, boundaries, decide, look_sizes
+from evals.sequential import Design, boundaries, decide, holm_p, look_sizes
 from evals.simmodel import SimModel
 
 DEFAULT_LOOKS, DEFAULT_FUTILITY = GateConfig().looks, GateConfig().futility  # what `[gate]` defaults to
@@ -63,7 +63,7 @@ TASKS = 4  # family sizes measured: Holm's first step over k tasks at the null
 
 def brought_to_holm(p_regression: np.ndarray, design: Design, look: int) -> np.ndarray:
     """The p-value a sequential task that stopped at `look` brings to Holm's family, as `gate._holm_p` takes it."""
-    return np.minimum(1.0, np.asarray(p_regression, dtype=float) * design.alpha / design.level(look))
+    return np.asarray(holm_p(p_regression, design.alpha, design.level(look)), dtype=float)
 
 
 def family_wise(holm: tuple[float, ...]) -> dict[int, float]:

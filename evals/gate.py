@@ -142,7 +142,11 @@ def _holm_p(v: TaskVerdict) -> float:
         return 1.0
     if v.sequential and Verdict.REGRESSION.value in v.sequential.barred:  # its p may be small, but REGRESSION was out of reach
         return 1.0
-    return min(1.0, v.p_regression * v.alpha / v.sequential.level) if v.sequential else v.p_regression
+    if v.sequential is None:
+        return v.p_regression
+    from evals.sequential import holm_p
+
+    return float(holm_p(v.p_regression, v.alpha, v.sequential.level))
 
 
 COMPARED = ("task", "task_version", "task_config", "dataset_fingerprint", "prompt_fingerprint", "sampling")

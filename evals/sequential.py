@@ -144,6 +144,13 @@ class Design:
                    futility=float(value["futility"]), seed=int(value["seed"]))  # type: ignore[arg-type]
 
 
+def holm_p(p_regression: ArrayLike, alpha: float, level: float) -> ArrayLike:
+    """The p-value a task whose REGRESSION was said at a look of nominal `level` brings to Holm's
+    adjustment across tasks: scaled by α over the level, so that the task alone rejects exactly when
+    its look did (`gate.overall`; docs/statistics.md measures the family-wise rate)."""
+    return scalar(np.minimum(1.0, np.asarray(p_regression, dtype=float) * alpha / level))
+
+
 def order(item_ids: Sequence[str], seed: int) -> list[str]:
     """The items in a seeded random order that depends only on the ids and the seed: both arms,
     and a resumed run, send them in the same order wherever the dataset was loaded from."""
