@@ -414,10 +414,10 @@ def _with_integrity(verdicts: list[TaskVerdict], problems: dict[str, str], confi
 def _judged(config: Config, reference: Run, candidate: Job) -> bool:
     """The gate at a sequential run's looks: decided once a look crosses a boundary, is futile or fails."""
     from evals.gate import gate_looks
-    from evals.records import RECORDS, read_records
+    from evals.runners import standing_for_looks
 
     assert candidate.manifest is not None
-    verdict, decided = gate_looks(reference, (candidate.manifest, read_records(candidate.folder / RECORDS)), config.gate)
+    verdict, decided = gate_looks(reference, (candidate.manifest, standing_for_looks(candidate)), config.gate)
     if decided and verdict.sequential is not None:
         s = verdict.sequential
         print(f"{verdict.task}: {verdict.verdict} at look {s.look} of {len(s.looks)} ({s.looks[s.look - 1]:,} of {s.looks[-1]:,} items, {s.stopped})",
@@ -426,11 +426,11 @@ def _judged(config: Config, reference: Run, candidate: Job) -> bool:
 
 
 def _judge(config: Config) -> Callable[[Job, Job], bool]:
-    from evals.records import RECORDS, read_records
+    from evals.runners import standing_for_looks
 
     def judge(reference: Job, candidate: Job) -> bool:
         assert reference.manifest is not None
-        return _judged(config, (reference.manifest, read_records(reference.folder / RECORDS)), candidate)
+        return _judged(config, (reference.manifest, standing_for_looks(reference)), candidate)
 
     return judge
 

@@ -387,6 +387,10 @@ def test_a_broken_candidate_that_times_out_is_judged_at_its_first_deciding_look_
     assert candidate.stats()["requests"].get("/v1/completions", 0) == 100
     saved = run_evals("gate", str(out / "fp8"), str(out / "mxfp4"), "--config", str(config))
     assert saved.returncode == 1 and "REGRESSION boundary, with errors" in saved.stdout
+    lenient = tmp_path / "lenient.toml"  # 300 of 400 answers missing are 75%, within this limit: still no baseline
+    lenient.write_text("[gate]\nmax_error_rate = 0.9\n")
+    refused = run_evals("baseline", "save", str(out / "mxfp4"), "partial", "--root", str(tmp_path / "baselines"), "--config", str(lenient))
+    assert refused.returncode == 2 and "stopped at a look" in refused.stderr and not (tmp_path / "baselines" / "partial").exists()
 
 
 def test_killed_midway_a_sequential_run_resumes_in_the_same_order(sim, tmp_path: Path) -> None:
@@ -468,3 +472,27 @@ def test_against_a_baseline_holding_an_error_the_candidate_stops_at_the_first_de
     assert task["imputed"]["reference"] == len(failed & set(order[:size]))  # the look's errors, as the reference's successes
     again = run_evals("gate", "--baseline", str(tmp_path / "baselines" / "ref"), str(out / "mxfp4"), "--config", str(config))
     assert again.returncode == 1 and "REGRESSION boundary, with errors" in again.stdout
+
+
+def test_a_rerun_retries_the_errors_a_run_stopped_with_at_any_look(sim, tmp_path: Path) -> None:
+    """A run that stopped at look 3 with timeouts counted against the candidate, two of them in look 3 (an
+    independent review's run): a rerun must send those requests again. Before, it judged the looks it already
+    held with the old errors in them, stopped at once, and never retried an error beyond the first look."""
+    reference = sim("--profile", "reference", "--seed", "5")
+    candidate = sim("--profile", "quantized", "--delta", "-0.05", "--seed", "5", "--fault", "hang:0.02", "--hang-s", "5")
+    config = tmp_path / "evals.toml"
+    config.write_text(f'[gate]\nmax_error_rate = 0.05\n\n[endpoints.fp8]\nbase_url = "{reference.url}"\nmax_concurrency = 32\n\n'
+                      f'[endpoints.mxfp4]\nbase_url = "{candidate.url}"\nmax_concurrency = 32\ntimeout_s = 1\nmax_timeout_retries = 0\n')
+    out = tmp_path / "out"
+    command = ("compare", "fp8", "mxfp4", "--config", str(config), "--out", str(out), "--sequential", "--limit", "400")
+    first = run_evals(*command)
+    task = json.loads((out / "gate.json").read_text())["tasks"][0]
+    assert first.returncode == 1 and task["sequential"]["stopped"] == "REGRESSION boundary, with errors", first.stderr
+    rank = {item: k for k, item in enumerate(json.loads((out / "mxfp4" / "gsm8k" / "manifest.json").read_text())["extra"]["sequential"]["order"])}
+    failed = [rank[r.item_id] for r in read_records(out / "mxfp4" / "gsm8k" / "records.jsonl") if r.error]
+    assert max(failed) >= task["sequential"]["looks"][0]  # an error beyond the first look
+    sent = candidate.stats()["requests"].get("/v1/completions", 0)
+    again = run_evals(*command)
+    assert again.returncode in (0, 1, 3), again.stderr
+    assert candidate.stats()["requests"].get("/v1/completions", 0) - sent >= len(failed)  # every error was sent again
+    assert not [r for r in read_records(out / "mxfp4" / "gsm8k" / "records.jsonl") if r.error and rank[r.item_id] in failed]  # the simulator's hang does not repeat

@@ -17,10 +17,10 @@ from evals.records import task_folder
 from evals.runners.engines import run_engine_job
 from evals.runners.inspect_eval import run_inspect_job
 from evals.runners.looks import Looks
-from evals.runners.native import Job, SequentialPlan, run_jobs
+from evals.runners.native import Job, SequentialPlan, run_jobs, standing_for_looks
 from evals.tasks import make_task, runner_of
 
-__all__ = ["Job", "Looks", "SequentialPlan", "run_any", "run_endpoints"]
+__all__ = ["Job", "Looks", "SequentialPlan", "run_any", "run_endpoints", "standing_for_looks"]
 
 # The gate, handed in by the CLI: given both arms' jobs of a task, has a look decided it?
 Judge = Callable[[Job, Job], bool]

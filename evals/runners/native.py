@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from evals.client import EndpointDown
 from evals.errors import UsageError
-from evals.records import Manifest, Record, RunStore, sha256_json
+from evals.records import RECORDS, Manifest, Record, RunStore, read_records, sha256_json
 from evals.runners.looks import Looks
 from evals.runners.manifests import finish, new_manifest
 from evals.tasks.base import Item
@@ -132,6 +132,9 @@ class Job:
     looks: Looks | None = None  # a sequentially gated task: shared with the other arm
     plan: SequentialPlan | None = None
     design: dict[str, Any] | None = None  # the plan made for these items, as the manifest records it
+    # errors of an earlier run that this one sends again: until answered here they are not this run's,
+    # and a look must not stop the run on them (`standing_for_looks`), or a rerun would never retry them
+    retrying: set[tuple[str, int]] = field(default_factory=set, repr=False)
 
 
 @dataclass(frozen=True)
@@ -193,7 +196,14 @@ def to_send(job: Job) -> list[tuple[Item, int]]:
         job.items.sort(key=lambda i: rank[i.item_id])
     job.records = RunStore(job.folder).existing()
     done = {r.key for r in job.records if r.error is None}
+    job.retrying = {r.key for r in job.records if r.error is not None} - done
     return [(item, rep) for item in job.items for rep in repeats if (item.item_id, rep) not in done]
+
+
+def standing_for_looks(job: Job) -> list[Record]:
+    """The job's records as its looks are judged while it runs: an earlier run's error that this run
+    is sending again is left out (a missing answer, which never stops a run) until it is answered."""
+    return [r for r in read_records(job.folder / RECORDS) if r.error is None or r.key not in job.retrying]
 
 
 def prepare(job: Job) -> None:
@@ -248,6 +258,7 @@ async def _run_one(job: Job, store: RunStore, pending: list[tuple[Item, int]], b
             )
         store.append(record)
         board.advance(bar, record.error is not None)
+        job.retrying.discard(record.key)
         if job.looks is not None:
             job.looks.recorded(endpoint.name, record.key)
 
