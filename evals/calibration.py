@@ -278,7 +278,7 @@ def clustered_table(runs: int, check: int = 3, seed: int = 1) -> tuple[dict[tupl
     return single, macro, worst_regression, wrong
 
 
-UNEQUAL_SIZES = ((10, 20, 40), (50, 114, 114), (2, 40, 40), (10, 60, 60))  # tau2-bench's airline, retail, telecom; tiny groups
+UNEQUAL_SIZES = ((10, 20, 40), (50, 114, 114), (2, 40, 40), (10, 60, 60), (3, 100, 300), (2, 2, 200), (1, 50, 50))  # tau2-bench's airline, retail, telecom; tiny groups
 UNEQUAL_REPEATS = (1, 2, 4)  # one repeat: an lm-eval group of 0/1 tasks, macro-averaged
 UNEQUAL_ACCURACIES = (*MACRO_ACCURACIES, (0.7, 0.7, 0.7))
 M = 0.05
