@@ -292,7 +292,7 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[Task
     grouped = any(r.details.get("group") is not None for r in (*ref_r, *cand_r))
     barred_at: dict[Verdict, int] = {}  # the look at which LOSSLESS or REGRESSION went out of reach (`sequential.decide`)
     pending: tuple[TaskVerdict, int, str] | None = None  # the first look holding an error that would decide (verdict, look, why)
-    at_look = config.model_copy(update={"max_error_rate": 1.0})  # a look's errors are judged against the limit over the whole run, at the end
+    at_look = config.model_copy(update={"max_error_rate": 1.0})  # the limit is taken where the run stops (`within`), or over the whole run at the end
     for look, size in enumerate(design.sizes):
         last = look == len(design.sizes) - 1
         keep = set(order[:size])
