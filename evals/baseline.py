@@ -110,9 +110,10 @@ def save_baseline(run_dir: Path, name: str, root: Path, max_error_rate: float, f
         problems += [f"{task}: {p}" for p in _check_named(source, named[task])]
         failed, rate = error_rate(manifest, records)
         owed = manifest.items * len(manifest.repeats)
-        if manifest.status == "stopped" or (manifest.extra.get("sequential") is not None and len({r.key for r in records}) < owed):
+        held = len({r.key for r in records if r.repeat in set(manifest.repeats)})  # answered or failed: sent
+        if manifest.status == "stopped" or (manifest.extra.get("sequential") is not None and held < owed):
             # a run stopped at a look with errors in it is "incomplete", not "stopped": a large max_error_rate must not let it through
-            problems.append(f"{task}: a sequential run that stopped at a look (or was interrupted) holds {len(records)} of the {owed} answers a reference owes "
+            problems.append(f"{task}: a sequential run that stopped at a look (or was interrupted) sent {held} of the {owed} requests a reference owes "
                             "(a sequential baseline is a full reference run: `evals run ENDPOINT --sequential`)")
         elif rate > max_error_rate:
             problems.append(f"{task}: {failed} records missing or failed ({rate:.1%} > max_error_rate {max_error_rate:.1%}); rerun it to retry the failures")

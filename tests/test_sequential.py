@@ -496,3 +496,28 @@ def test_a_rerun_retries_the_errors_a_run_stopped_with_at_any_look(sim, tmp_path
     assert again.returncode in (0, 1, 3), again.stderr
     assert candidate.stats()["requests"].get("/v1/completions", 0) - sent >= len(failed)  # every error was sent again
     assert not [r for r in read_records(out / "mxfp4" / "gsm8k" / "records.jsonl") if r.error and rank[r.item_id] in failed]  # the simulator's hang does not repeat
+
+
+def test_a_rerun_that_stops_before_an_old_error_marks_the_run_stopped(sim, tmp_path: Path) -> None:
+    """A run decided at look 3 whose folder still holds errors in look 4 (an earlier run's, as a run killed during
+    look 4 leaves them): a rerun stops at look 3 again without sending them, and the run is "stopped", not
+    "incomplete", so that --resume does not pick it up for ever to send nothing (an independent review)."""
+    reference, candidate = sim("--profile", "reference", "--seed", "1"), sim("--profile", "quantized", "--delta", "0", "--seed", "1")
+    config = _config(tmp_path / "evals.toml", reference.url, candidate.url)
+    out = tmp_path / "out"
+    command = ("compare", "fp8", "mxfp4", "--config", str(config), "--out", str(out), "--sequential", "--limit", "400")
+    first = run_evals(*command)
+    task = json.loads((out / "gate.json").read_text())["tasks"][0]
+    look = task["sequential"]["look"]
+    assert first.returncode in (0, 1, 3) and look < 4, first.stderr
+    folder = out / "mxfp4" / "gsm8k"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    later = manifest["extra"]["sequential"]["order"][task["sequential"]["looks"][look - 1]:][:3]
+    with (folder / "records.jsonl").open("a") as f:
+        f.writelines(Record(task="gsm8k", item_id=i, endpoint="mxfp4", request_hash="h", error="TimeoutError: an earlier run's").model_dump_json() + "\n" for i in later)
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "status": "incomplete"}))
+    sent = candidate.stats()["requests"].get("/v1/completions", 0)
+    again = run_evals(*command)
+    assert again.returncode == first.returncode and json.loads((out / "gate.json").read_text())["tasks"][0]["sequential"]["look"] == look
+    assert candidate.stats()["requests"].get("/v1/completions", 0) == sent  # the errors beyond the deciding look are not needed
+    assert json.loads((folder / "manifest.json").read_text())["status"] == "stopped"

@@ -42,6 +42,10 @@ class Looks:
         """The look whose share holds this item (0-based)."""
         return bisect_right(self.sizes, self.rank[item_id])
 
+    def decided_by(self, item_id: str) -> bool:
+        """Whether the item is in the look that decided the task, or an earlier one (False while undecided)."""
+        return self.stopped and item_id in self.rank and self.segment(item_id) <= self.judged
+
     def _expected(self, look: int) -> int:
         return (self.sizes[look] - (self.sizes[look - 1] if look else 0)) * self.repeats
 

@@ -332,8 +332,9 @@ async def run_jobs(jobs: list[Job], answered: Callable[[], None] | None = None) 
         job.records = [r for r in (store.existing() if pending else job.records) if r.key in wanted]
         assert job.manifest is not None
         finish(job.manifest, job.records, len(wanted))
-        if job.looks is not None and job.looks.stopped and job.manifest.status == "incomplete" and job.manifest.errors == 0:
-            job.manifest.status = "stopped"  # a look decided: what was not sent was not needed
+        if job.looks is not None and job.looks.stopped and job.manifest.status == "incomplete" and not any(r.error is not None and job.looks.decided_by(r.item_id) for r in job.records):
+            # a look decided, no error in it: what was not sent was not needed, and an earlier run's error in a later look never will be
+            job.manifest.status = "stopped"
         job.manifest.extra["wall_s"] = round(job.wall_s, 3)
         store.write_manifest(job.manifest)
     return jobs
