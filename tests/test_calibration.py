@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from evals.calibration import LIMIT, broken_group_table, clustered_table, exact_rates, exact_table, hidden_items_table, item_tied_table, partial_credit_table, outright_table, power_table, power_table_repeats, region, replaced_rates, skewed_partial_table, unequal_macro_table, wide_table
-from evals.calibration_monotone import edge_search, fixed_search, sequential_batch_search, sequential_search
+from evals.calibration_monotone import edge_search, fixed_search, macro_walk_search, sequential_batch_search, sequential_search
 from evals.inference import EXACT_ITEMS
 from evals.simmodel import SimModel
 
@@ -145,6 +145,8 @@ def test_no_single_change_made_worse_turns_a_verdict_lossless() -> None:
     assert sequential_batch_search(1000, 0.1, repeats=True)[1:] == (0, 0, 0)  # a random search: it found none on 79ee526 either; that bug's reproducer is in test_sequential
     tried, _, to_lossless, unconfirmed = edge_search(500)  # on the code before `raised_bound`: 8 changes to LOSSLESS, all confirmed
     assert tried > 10_000 and to_lossless == 0 and unconfirmed == 0
+    tried, improved, _, unconfirmed = macro_walk_search(400)  # the known limit: the walk finds it, and gate_runs agrees with the batch
+    assert tried > 10_000 and improved > 0 and unconfirmed == 0
 
 
 @pytest.mark.slow
