@@ -417,7 +417,7 @@ def _judged(config: Config, reference: Run, candidate: Job) -> bool:
     from evals.runners import standing_for_looks
 
     assert candidate.manifest is not None
-    verdict, decided = gate_looks(reference, (candidate.manifest, standing_for_looks(candidate)), config.gate)
+    verdict, decided = gate_looks(reference, (candidate.manifest, standing_for_looks(candidate)), config.gate, live=True)
     if decided and verdict.sequential is not None:
         s = verdict.sequential
         print(f"{verdict.task}: {verdict.verdict} at look {s.look} of {len(s.looks)} ({s.looks[s.look - 1]:,} of {s.looks[-1]:,} items, {s.stopped})",

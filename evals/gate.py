@@ -12,6 +12,7 @@ never LOSSLESS. Over several tasks, REGRESSION overall is Holm-adjusted across t
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Sequence
 from enum import StrEnum
@@ -236,8 +237,9 @@ def gate_runs(
 Arm = tuple[Manifest, Sequence[Record]]
 
 
-def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[TaskVerdict, bool]:
-    """A sequential run's verdict and whether a look decided it (what the runner asks at each look).
+def gate_looks(reference: Arm, candidate: Arm, config: GateConfig, live: bool = False) -> tuple[TaskVerdict, bool]:
+    """A sequential run's verdict and whether a look decided it (what the runner asks at each look,
+    `live`).
 
     Looks are taken in order up to the furthest either arm has reached; a look where both arms hold
     a standing answer for every (item, repeat) is judged: the first that crosses a boundary, is
@@ -252,7 +254,10 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[Task
     look that decides with them gives the verdict (judged at the last look instead, a run with an
     error ended INCONCLUSIVE where the run with a wrong answer in its place stopped at REGRESSION).
     The run stops there once the errors are within the limit: at the first look from there on
-    whose every draw has a record (no hole) and whose error rate is within `max_error_rate`. Before,
+    whose error rate is within `max_error_rate` and, while the run is live, whose every draw has a
+    record (a missing answer there is in flight, or an earlier run's error being retried). On saved
+    runs a missing answer counts as an error there too (a line a crash tore out of a run that
+    stopped at REGRESSION made it an ERROR at 50%, the unsent looks counted as errors). Before,
     a look holding an error never stopped the run, so one timeout made the run spend every look (a
     saved baseline's error, every candidate run against it). A rerun retries the errors and judges
     the looks again: one transient failure is not locked in.
@@ -316,7 +321,7 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig) -> tuple[Task
         if pending is None and not last and decides and verdict.verdict != Verdict.ERROR:
             pending = verdict, look, stopped
         within = verdict.verdict != Verdict.ERROR and all(rate <= config.max_error_rate for rate in verdict.error_rates.values())
-        if pending is not None and not last and within and all(keys <= h for h in held):
+        if pending is not None and not last and within and (not live or all(keys <= h for h in held)):
             # the errors so far are within the limit: stop here rather than spend every look on them
             decided, at, why = pending
             decided.errors, decided.error_rates = verdict.errors, verdict.error_rates
@@ -359,6 +364,8 @@ def _gate(
         base.errors[arm], base.error_rates[arm] = error_rate(m, r)
     if problem is None and ref_m.items < 1:
         problem = "the reference's manifest expects no items"
+    if problem is None and not ref_m.repeats:
+        problem = "the reference's manifest expects no repeats"
     if problem is None:
         over = [f"{arm} {rate:.1%}" for arm, rate in base.error_rates.items() if rate > config.max_error_rate]
         if over:
@@ -369,7 +376,7 @@ def _gate(
     unexpected = len({r.item_id for r in (*ref_r, *cand_r) if r.repeat in set(ref_m.repeats)}) - ref_m.items
     if problem is None and unexpected > 0:  # records the manifest does not account for must not pad the pairing
         problem = f"the records hold {unexpected} more items than the reference's manifest expects ({ref_m.items})"
-    if ref_m.items < 1 or unclean:
+    if ref_m.items < 1 or not ref_m.repeats or unclean:
         base.problem = problem
         return base
 
@@ -538,8 +545,8 @@ class SummaryRow(BaseModel):
     repeats: int = Field(ge=1)
     score_ref: float = Field(ge=0, le=1)
     score_cand: float = Field(ge=0, le=1)
-    se_ref: float | None = Field(default=None, ge=0)
-    se_cand: float | None = Field(default=None, ge=0)
+    se_ref: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    se_cand: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
 SUMMARY_COLUMNS = "task,n_items,repeats,score_ref,score_cand[,se_ref,se_cand]"
@@ -549,26 +556,35 @@ def read_summary(path: Path) -> list[SummaryRow]:
     """A published table: `task,n_items,repeats,score_ref,score_cand[,se_ref,se_cand]`, scores as fractions."""
     if not path.exists():
         raise UsageError(f"{path}: no such file")
+    if not path.is_file():
+        raise UsageError(f"{path}: not a file; expected a CSV table ({SUMMARY_COLUMNS})")
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a byte-order mark
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{path}: not UTF-8 text (byte {e.start}); save the table as CSV UTF-8") from None
     rows = []
-    with path.open(newline="") as f:
-        reader = csv.DictReader(f)
-        required = {"task", "n_items", "repeats", "score_ref", "score_cand"}
-        missing = required - set(reader.fieldnames or [])
-        if missing:
-            raise UsageError(f"{path}: missing column(s) {', '.join(sorted(missing))}; expected {SUMMARY_COLUMNS}")
-        for i, raw in enumerate(reader, start=2):
-            values = {k: v.strip() for k, v in raw.items() if k is not None and v not in (None, "")}
-            try:
-                row = SummaryRow.model_validate(values)
-            except ValidationError as e:
-                first = e.errors()[0]
-                field = ".".join(str(p) for p in first["loc"])
-                got = values.get(field)
-                hint = ""
-                if field in ("score_ref", "score_cand") and got is not None and _is_percent(got):
-                    hint = " (this looks like a percentage: write scores as fractions, 96.5 -> 0.965)"
-                raise UsageError(f"{path}: line {i}: {field}: {first['msg']} (got {got!r}){hint}") from None
-            rows.append(row)
+    seen: dict[str, int] = {}
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    required = {"task", "n_items", "repeats", "score_ref", "score_cand"}
+    missing = required - set(reader.fieldnames or [])
+    if missing:
+        raise UsageError(f"{path}: missing column(s) {', '.join(sorted(missing))}; expected {SUMMARY_COLUMNS}")
+    for i, raw in enumerate(reader, start=2):
+        values = {k: v.strip() for k, v in raw.items() if k is not None and v not in (None, "")}
+        try:
+            row = SummaryRow.model_validate(values)
+        except ValidationError as e:
+            first = e.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            got = values.get(field)
+            hint = ""
+            if field in ("score_ref", "score_cand") and got is not None and _is_percent(got):
+                hint = " (this looks like a percentage: write scores as fractions, 96.5 -> 0.965)"
+            raise UsageError(f"{path}: line {i}: {field}: {first['msg']} (got {got!r}){hint}") from None
+        if row.task in seen:  # two verdicts on one task would also enter Holm's family twice
+            raise UsageError(f"{path}: line {i}: task {row.task!r} again (first on line {seen[row.task]}); one row per task")
+        seen[row.task] = i
+        rows.append(row)
     if not rows:
         raise UsageError(f"{path}: no rows; expected {SUMMARY_COLUMNS}")
     return rows

@@ -115,13 +115,25 @@ def test_gate_summary_on_the_published_glm_table_is_inconclusive(tmp_path: Path)
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [("task,n,score_ref,score_cand\n", "missing column"), ("task,n_items,repeats,score_ref,score_cand\ngsm8k,lots,1,0.9,0.9\n", "line 2")],
+    [("task,n,score_ref,score_cand\n", "missing column"), ("task,n_items,repeats,score_ref,score_cand\ngsm8k,lots,1,0.9,0.9\n", "line 2"),
+     # an independent review's: not UTF-8 (exit 4, "unexpected UnicodeDecodeError"), an infinite SE (accepted), a task twice (both in Holm's family)
+     ("task,n_items,repeats,score_ref,score_cand\ngsm8k,200,1,0.9,0.9,\xe9\n".encode("latin-1"), "not UTF-8"),
+     ("task,n_items,repeats,score_ref,score_cand,se_ref,se_cand\ngsm8k,200,1,0.9,0.9,inf,0.01\n", "se_ref"),
+     ("task,n_items,repeats,score_ref,score_cand\ngsm8k,200,1,0.9,0.9\ngsm8k,200,1,0.5,0.1\n", "again")],
 )
-def test_gate_summary_bad_table(tmp_path: Path, content: str, message: str) -> None:
+def test_gate_summary_bad_table(tmp_path: Path, content: str | bytes, message: str) -> None:
     table = tmp_path / "t.csv"
-    table.write_text(content)
+    table.write_bytes(content if isinstance(content, bytes) else content.encode())
     result = run_evals("gate", "--summary", str(table))
-    assert result.returncode == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert result.returncode == 2 and message in result.stderr and str(table) in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_gate_summary_reads_a_spreadsheets_csv_utf8(tmp_path: Path) -> None:
+    """Excel's "CSV UTF-8" starts with a byte-order mark, which made the first column "missing" (an independent review)."""
+    table = tmp_path / "t.csv"
+    table.write_bytes(b"\xef\xbb\xbftask,n_items,repeats,score_ref,score_cand\ngsm8k,200,1,0.9,0.9\n")
+    result = run_evals("gate", "--summary", str(table))
+    assert result.returncode == 3 and "gsm8k" in result.stdout, result.stderr
 
 
 def test_demo_offline_on_synthetic_data(tmp_path: Path) -> None:

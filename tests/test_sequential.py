@@ -56,6 +56,9 @@ def test_a_broken_candidate_is_judged_at_the_first_look_whatever_came_after() ->
     assert v.verdict == Verdict.REGRESSION and v.sequential is not None
     assert (v.sequential.look, v.sequential.stopped, v.n) == (1, "REGRESSION boundary", 100)
     assert v.sequential.generations == 650 and v.sequential.generations_fixed == 800
+    first = design.to_manifest(ids)["order"][0]  # a line of look 1 torn out by a crash (a review: ERROR at 50%, the unsent looks as errors)
+    torn = gate_runs((manifest, reference), (manifest, [r for r in candidate if r.item_id != first]), GateConfig(max_error_rate=0.05))
+    assert (torn.verdict, torn.sequential.look, torn.sequential.stopped, torn.imputed["candidate"]) == (Verdict.REGRESSION, 1, "REGRESSION boundary, with errors", 1)
 
 
 def test_a_run_interrupted_between_looks_is_judged_on_everything_it_owes() -> None:
@@ -272,7 +275,9 @@ def test_a_run_with_errors_stops_at_the_first_look_that_decides_with_them_within
     assert decided and v.verdict == Verdict.REGRESSION and v.sequential is not None
     assert (v.sequential.look, v.sequential.stopped, v.errors["candidate"], v.error_rates["candidate"]) == (1, "REGRESSION boundary, with errors", 2, 0.01)
     assert gate_runs((manifest, refs[200]), (manifest, by_look[200]), GateConfig()).verdict == Verdict.REGRESSION  # `evals gate` on the stopped run agrees
-    assert gate_looks((manifest, refs[200]), (manifest, by_look[200][:-1]), GateConfig())[1] is False  # a missing answer (a hole) is no stop
+    holed = (manifest, refs[200]), (manifest, [r for r in by_look[200] if rank[r.item_id] != 150])  # look 2 holds a missing answer
+    assert gate_looks(*holed, GateConfig(max_error_rate=0.015), live=True)[1] is False  # live, it is in flight or being retried: no stop
+    assert gate_looks(*holed, GateConfig(max_error_rate=0.015))[0].sequential.stopped == "REGRESSION boundary, with errors"  # saved: an error (3 in 200)
 
 
 def test_an_error_is_judged_as_the_answer_it_is_counted_as() -> None:

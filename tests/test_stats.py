@@ -697,3 +697,12 @@ def test_distributions_match_scipy() -> None:
         np.testing.assert_allclose(t_ppf(quantiles, df), stats.t.ppf(quantiles, df), rtol=1e-9)
     assert isinstance(t_ppf(0.975, 12.0), float) and t_ppf(0.975, 12.0) == pytest.approx(stats.t.ppf(0.975, 12.0), rel=1e-12)
     assert np.isnan(t_cdf(np.nan, 3.0)) and t_cdf(-np.inf, 3.0) == 0.0 and t_ppf(1.0, 3.0) == np.inf
+
+
+def test_a_manifest_expecting_no_repeats_is_an_error() -> None:
+    """An independent review's: `"repeats": []` gave INCONCLUSIVE (exit 3) with Δ = - and numpy's warnings, where a
+    manifest expecting no items is already ERROR."""
+    m = manifest(items=3, repeats=[], task_config={})
+    records = [Record(task="gsm8k", item_id=f"i{i}", repeat=0, endpoint="e", request_hash="h", score=1.0) for i in range(3)]
+    v = gate_runs((m, records), (m, records), GateConfig())
+    assert v.verdict == Verdict.ERROR and "no repeats" in (v.problem or "")
