@@ -344,6 +344,14 @@ def _config(path: Path, reference: str, candidate: str) -> Path:
     return path
 
 
+def _timeouts_config(path: Path, reference: str, candidate: str, hanging: str) -> Path:
+    """`_config` with max_error_rate 5%, and the `hanging` endpoint giving up on a request after 1 s, no retry."""
+    give_up = "timeout_s = 1\nmax_timeout_retries = 0\n"
+    path.write_text(f'[gate]\nmax_error_rate = 0.05\n\n[endpoints.fp8]\nbase_url = "{reference}"\nmax_concurrency = 32\n{give_up if hanging == "fp8" else ""}\n'
+                    f'[endpoints.mxfp4]\nbase_url = "{candidate}"\nmax_concurrency = 32\n{give_up if hanging == "mxfp4" else ""}')
+    return path
+
+
 def test_a_broken_candidate_stops_at_the_first_look_over_http_and_a_rerun_sends_nothing(sim, tmp_path: Path) -> None:
     reference, candidate = sim("--profile", "reference", "--seed", "1"), sim("--profile", "quantized", "--delta", "-0.3", "--seed", "1")
     config = _config(tmp_path / "evals.toml", reference.url, candidate.url)
@@ -378,9 +386,7 @@ def test_a_broken_candidate_that_times_out_is_judged_at_its_first_deciding_look_
     a look holding an error never stopped the run, and the candidate was sent all 400 items."""
     reference = sim("--profile", "reference", "--seed", "4")
     candidate = sim("--profile", "quantized", "--delta", "-0.3", "--seed", "4", "--fault", "hang:0.02", "--hang-s", "20")
-    config = tmp_path / "evals.toml"
-    config.write_text(f'[gate]\nmax_error_rate = 0.05\n\n[endpoints.fp8]\nbase_url = "{reference.url}"\nmax_concurrency = 32\n\n'
-                      f'[endpoints.mxfp4]\nbase_url = "{candidate.url}"\nmax_concurrency = 32\ntimeout_s = 1\nmax_timeout_retries = 0\n')
+    config = _timeouts_config(tmp_path / "evals.toml", reference.url, candidate.url, "mxfp4")
     out = tmp_path / "out"
     result = run_evals("compare", "fp8", "mxfp4", "--config", str(config), "--out", str(out), "--sequential", "--limit", "400")
     assert result.returncode == 1, result.stderr
@@ -463,9 +469,7 @@ def test_against_a_baseline_holding_an_error_the_candidate_stops_at_the_first_de
     errors counted as the reference's successes, and `evals gate` on the saved runs gives the same verdict."""
     reference = sim("--profile", "reference", "--seed", "3", "--fault", "hang:0.02", "--hang-s", "20")
     candidate = sim("--profile", "quantized", "--delta", "-0.3", "--seed", "3")
-    config = tmp_path / "evals.toml"
-    config.write_text(f'[gate]\nmax_error_rate = 0.05\n\n[endpoints.fp8]\nbase_url = "{reference.url}"\nmax_concurrency = 32\ntimeout_s = 1\n'
-                      f'max_timeout_retries = 0\n\n[endpoints.mxfp4]\nbase_url = "{candidate.url}"\nmax_concurrency = 32\n')
+    config = _timeouts_config(tmp_path / "evals.toml", reference.url, candidate.url, "fp8")
     run = run_evals("run", "fp8", "--config", str(config), "--out", str(tmp_path / "ref"), "--sequential", "--limit", "400")
     assert run.returncode == 4 and "failed after retries" in run.stderr, run.stderr
     order = json.loads((tmp_path / "ref" / "fp8" / "gsm8k" / "manifest.json").read_text())["extra"]["sequential"]["order"]
@@ -485,9 +489,7 @@ def test_a_rerun_retries_the_errors_a_run_stopped_with_at_any_look(sim, tmp_path
     held with the old errors in them, stopped at once, and never retried an error beyond the first look."""
     reference = sim("--profile", "reference", "--seed", "5")
     candidate = sim("--profile", "quantized", "--delta", "-0.05", "--seed", "5", "--fault", "hang:0.02", "--hang-s", "5")
-    config = tmp_path / "evals.toml"
-    config.write_text(f'[gate]\nmax_error_rate = 0.05\n\n[endpoints.fp8]\nbase_url = "{reference.url}"\nmax_concurrency = 32\n\n'
-                      f'[endpoints.mxfp4]\nbase_url = "{candidate.url}"\nmax_concurrency = 32\ntimeout_s = 1\nmax_timeout_retries = 0\n')
+    config = _timeouts_config(tmp_path / "evals.toml", reference.url, candidate.url, "mxfp4")
     out = tmp_path / "out"
     command = ("compare", "fp8", "mxfp4", "--config", str(config), "--out", str(out), "--sequential", "--limit", "400")
     first = run_evals(*command)
