@@ -672,8 +672,11 @@ def _advise_unpaired(v: TaskVerdict, row: SummaryRow) -> None:
     """Items per arm for `power` at the observed scores (normal approximation), and what else would do."""
     gap = row.score_cand - row.score_ref + v.margin
     spread = row.score_ref * (1 - row.score_ref) + row.score_cand * (1 - row.score_cand)
-    if abs(gap) < 1e-12 or spread == 0:
+    if abs(gap) < 1e-12:
         v.advice = "no amount of unpaired data would decide it at these scores; run both endpoints on the same items (evals compare)"
+        return
+    if spread == 0:  # the observed Δ may be far from −m, but a variance of 0 gives no number of items
+        v.advice = "both scores are 0 or 1, where the normal approximation gives no number of items; run both endpoints on the same items (evals compare)"
         return
     v.items_needed = int(math.ceil((z(v.alpha) + z(1 - v.power)) ** 2 * spread / gap**2))
     available = DATASET_ITEMS.get(v.task)

@@ -128,6 +128,16 @@ def test_gate_summary_bad_table(tmp_path: Path, content: str | bytes, message: s
     assert result.returncode == 2 and message in result.stderr and str(table) in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+def test_gate_summary_advice_at_scores_of_0_and_1_does_not_say_nothing_would_decide_it(tmp_path: Path) -> None:
+    """1 item, 1 against 0 (an independent review): the advice said no amount of unpaired data would decide it,
+    which is not what a score of 0 or 1 means; it is that the normal approximation gives no number of items."""
+    table = tmp_path / "t.csv"
+    table.write_text("task,n_items,repeats,score_ref,score_cand\ngsm8k,1,1,1.0,0.0\n")
+    result = run_evals("gate", "--summary", str(table), "--format", "json")
+    advice = json.loads(result.stdout)["tasks"][0]["advice"]
+    assert result.returncode == 3 and "no amount" not in advice and "0 or 1" in advice
+
+
 def test_gate_summary_reads_a_spreadsheets_csv_utf8(tmp_path: Path) -> None:
     """Excel's "CSV UTF-8" starts with a byte-order mark, which made the first column "missing" (an independent review)."""
     table = tmp_path / "t.csv"
