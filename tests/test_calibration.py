@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from evals.calibration import LIMIT, broken_group_table, clustered_table, exact_rates, exact_table, hidden_items_table, item_tied_table, partial_credit_table, outright_table, power_table, power_table_repeats, region, replaced_rates, skewed_partial_table, unequal_macro_table, wide_table
+from evals.calibration import LIMIT, broken_group_table, clustered_table, gains_limit_table, exact_rates, exact_table, hidden_items_table, item_tied_table, partial_credit_table, outright_table, power_table, power_table_repeats, region, replaced_rates, skewed_partial_table, unequal_macro_table, wide_table
 from evals.calibration_monotone import edge_search, fixed_search, macro_walk_search, sequential_batch_search, sequential_search
 from evals.inference import EXACT_ITEMS
 from evals.simmodel import SimModel
@@ -147,6 +147,13 @@ def test_no_single_change_made_worse_turns_a_verdict_lossless() -> None:
     assert tried > 10_000 and to_lossless == 0 and unconfirmed == 0
     tried, improved, _, unconfirmed = macro_walk_search(400)  # the known limit: the walk finds it, and gate_runs agrees with the batch
     assert tried > 10_000 and improved > 0 and unconfirmed == 0
+
+
+def test_the_known_limits_reach_is_measured_through_gate_runs() -> None:
+    """`gains_limit_table` (docs/statistics.md, under section 4): the batch agrees with gate_runs on the runs it
+    samples, and its worst cell (partial credit on 20 items × 8) is above α + 0.5 point, as the known limit says."""
+    table, wrong = gains_limit_table(1000, check=2)
+    assert wrong == 0 and table["partial credit, 20 items × 8"].rate > LIMIT
 
 
 @pytest.mark.slow

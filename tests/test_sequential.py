@@ -172,6 +172,18 @@ def test_a_task_whose_regression_was_out_of_reach_is_no_regression_overall() -> 
     assert v.sequential.barred == {"REGRESSION": 1, "LOSSLESS": 2}
 
 
+def test_a_sequential_tasks_p_value_is_scaled_to_its_look_before_holms_adjustment() -> None:
+    """A task that crossed REGRESSION at look 3 (nominal level 0.0092) with p 0.008 brings 0.008 × 0.025/0.0092 =
+    0.0217 to Holm's family: alone a REGRESSION, beside a second task not (Holm's first step asks 0.0125), where the
+    unscaled 0.008 would pass. calibration_sequential measures the family-wise rate with the same scaling."""
+    from evals.gate import SequentialState, TaskVerdict
+
+    state = SequentialState(look=3, looks=[100, 200, 300, 400], level=0.0092, stopped="REGRESSION boundary", generations=600, generations_fixed=800)
+    crossed = TaskVerdict(task="a", verdict=Verdict.REGRESSION, margin=0.02, alpha=0.025, power=0.8, p_regression=0.008, sequential=state)
+    other = TaskVerdict(task="b", verdict=Verdict.INCONCLUSIVE, margin=0.02, alpha=0.025, power=0.8, p_regression=0.5)
+    assert overall([crossed]) == Verdict.REGRESSION and overall([crossed, other]) == Verdict.INCONCLUSIVE
+
+
 def test_with_repeats_one_more_failure_never_stops_a_run_short_of_regression() -> None:
     """An independent review's run, 24 items × 8 repeats, m = 0.025: REGRESSION's p-value with repeats is
     studentized by the items' spread above α, and the bar read it; one more failure on item 0 raised the spread
