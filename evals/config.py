@@ -146,6 +146,9 @@ class GateConfig(Strict):
     margins: dict[str, Margin] = Field(default_factory=dict)
     # 1 would accept an arm whose every request failed; a verdict then says nothing.
     max_error_rate: float = Field(default=0.01, ge=0, lt=1)
+    # a reference without a readable answer (no number, no letter) on more draws than this is ERROR:
+    # its serving config is broken, and 0 against 0 is no evidence (gate.invalid_answers)
+    max_invalid_rate: float = Field(default=0.2, ge=0, le=1)
     # `evals compare`: look `looks` times and stop a task once it is decided (evals.sequential)
     sequential: bool = False
     looks: int = Field(default=4, ge=1, le=20)

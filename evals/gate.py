@@ -103,6 +103,7 @@ class TaskVerdict(BaseModel):
     errors: dict[str, int] = Field(default_factory=dict)
     error_rates: dict[str, float] = Field(default_factory=dict)
     imputed: dict[str, int] = Field(default_factory=dict)
+    invalid: dict[str, int] = Field(default_factory=dict)  # scored draws whose answer the task could not read (no number, no letter)
     problem: str | None = None  # why ERROR
     note: str | None = None
     stats: Comparison | None = None
@@ -185,6 +186,19 @@ def error_rate(manifest: Manifest, records: Sequence[Record]) -> tuple[int, floa
     standing = len({r.key for r in records if r.counts and r.repeat in wanted})
     failed = max(expected_keys - standing, 0)
     return failed, failed / max(expected_keys, 1)
+
+
+def invalid_answers(manifest: Manifest, records: Sequence[Record]) -> tuple[int, float]:
+    """Scored draws whose answer the task could not read (`Record.invalid`), and their share of what
+    the manifest expects.
+
+    A reference that gave no readable answer is not evidence that the candidate lost nothing: a
+    serving config that files every answer under `reasoning_content` (vLLM's reasoning parser with
+    thinking off) does it to both arms, and 0 against 0 on every item was a tight LOSSLESS. The
+    candidate's unreadable answers stay scored failures: they count against it already."""
+    wanted = set(manifest.repeats)
+    invalid = len({r.key for r in records if r.counts and r.invalid and r.repeat in wanted})
+    return invalid, invalid / max(len(manifest.repeats) * manifest.items, 1)
 
 
 def bad_score(records: Sequence[Record], binary: bool = False) -> str | None:
@@ -370,6 +384,12 @@ def _gate(
         over = [f"{arm} {rate:.1%}" for arm, rate in base.error_rates.items() if rate > config.max_error_rate]
         if over:
             problem = f"error rate over max_error_rate {config.max_error_rate:.1%}: {', '.join(over)}"
+    for arm, (m, r) in {"reference": (ref_m, ref_r), "candidate": (ref_m, cand_r)}.items():
+        base.invalid[arm], share = invalid_answers(m, r)
+        if problem is None and arm == "reference" and share > config.max_invalid_rate:
+            problem = (f"the reference gave no answer the task could read on {share:.0%} of its draws ({base.invalid[arm]}; max_invalid_rate "
+                       f"{config.max_invalid_rate:.0%}): check its serving config (a reasoning parser filing the answer under reasoning_content, "
+                       "the chat template, stop sequences)")
     binary = is_binary(ref_m)
     unclean = next((f"{arm}: {bad}" for arm, records in (("reference", ref_r), ("candidate", cand_r)) if (bad := bad_score(records, binary))), None)
     problem = problem or unclean

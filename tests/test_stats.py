@@ -232,6 +232,27 @@ def test_errors_count_against_the_candidate() -> None:
     assert worse.delta == pytest.approx(-1 / n, abs=TOL)
 
 
+def test_a_reference_without_readable_answers_is_an_error_not_lossless() -> None:
+    """An independent review: vLLM's reasoning parser with thinking off files every answer under
+    reasoning_content, on both arms; the empty answers scored 0 against 0 on 300 items and the gate
+    said LOSSLESS. A reference with no readable answer beyond max_invalid_rate is ERROR, naming it;
+    below it the verdict stands, and the candidate's unreadable answers stay scored failures."""
+    n = 300
+    m = manifest(items=n, task_config={})
+
+    def unreadable(count: int, score: float = 0.0) -> list[Record]:
+        return [r.model_copy(update={"invalid": i < count, "score": 0.0 if i < count else r.score}) for i, r in enumerate(arm(np.full(n, score)))]
+
+    v = gate_runs((m, unreadable(n)), (m, unreadable(n)), GateConfig())
+    assert v.verdict == Verdict.ERROR and "no answer the task could read on 100%" in v.problem and v.invalid == {"reference": n, "candidate": n}
+    v = gate_runs((m, unreadable(61, 1.0)), (m, unreadable(0, 1.0)), GateConfig(margins={"gsm8k": 0.3}))
+    assert v.verdict == Verdict.ERROR and "20%" in v.problem  # 61 of 300 is over 0.2
+    v = gate_runs((m, unreadable(60, 1.0)), (m, unreadable(0, 1.0)), GateConfig(margins={"gsm8k": 0.3}))
+    assert v.verdict == Verdict.LOSSLESS and v.invalid == {"reference": 60, "candidate": 0}
+    v = gate_runs((m, unreadable(0, 1.0)), (m, unreadable(n, 1.0)), GateConfig())
+    assert v.verdict == Verdict.REGRESSION
+
+
 def test_missing_records_count_and_items_nobody_recorded_too() -> None:
     ref, cand = np.ones(100), np.ones(100)
     m = manifest(items=102, task_config={})
