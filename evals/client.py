@@ -54,8 +54,11 @@ REDACTED = "[redacted]"
 # What the servers we talk to say when a generation ended as the model meant or was cut at
 # max_tokens: OpenAI's values, vLLM's `repetition`, and TGI's `eos_token`/`stop_sequence`.
 # sglang and vLLM also emit `abort` (the request was aborted: the text is partial) and vLLM
-# `error`: those are failures of the server, retried. Anything else is unknown, and retried.
-SCORED_FINISH = frozenset({"stop", "length", "tool_calls", "function_call", "content_filter", "repetition", "eos_token", "stop_sequence"})
+# `error`: those are failures of the server, retried. So is `content_filter`: a gateway in front
+# of the server (Azure, a LiteLLM guardrail) withheld the text, and what is left is its cut, not
+# the model's answer (a reference cut so scored zeros and turned INCONCLUSIVE into LOSSLESS, an
+# independent review). Anything else is unknown, and retried.
+SCORED_FINISH = frozenset({"stop", "length", "tool_calls", "function_call", "repetition", "eos_token", "stop_sequence"})
 
 class RequestFailed(Exception):
     """A request that failed for good; its message (key redacted) is what the record stores."""
@@ -131,8 +134,10 @@ def parse_completion(kind: Literal["completion", "chat"], content_type: str, bod
         text, field, tool_calls = message.get("content"), "message.content", message.get("tool_calls")
         # sglang and older vLLM say reasoning_content, newer vLLM says reasoning
         reasoning = message.get("reasoning_content") or message.get("reasoning")
+    if not isinstance(finish, (str, type(None))):  # sglang's native /generate says {"type": "abort", ...}
+        finish = finish.get("type") if isinstance(finish, dict) else repr(finish)
     if finish not in SCORED_FINISH:
-        what = "aborted by the server" if finish in ("abort", "error") else "unknown"
+        what = {"abort": "aborted by the server", "error": "aborted by the server", "content_filter": "withheld by a content filter"}.get(str(finish), "unknown")
         raise MalformedResponse(f"finish_reason {finish!r} ({what})")
     if text is None:
         # A null text is the model's own answer only when something explains it: generation cut
@@ -143,6 +148,12 @@ def parse_completion(kind: Literal["completion", "chat"], content_type: str, bod
         text = ""
     if not isinstance(text, str):
         raise MalformedResponse(f"{field} is a {type(text).__name__}, not a string")
+    for name, value in ((field, text), ("reasoning", reasoning)):
+        if isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:  # a lone UTF-16 surrogate escaped in the JSON ("\\ud83d"): half a character, cut by a gateway
+                raise MalformedResponse(f"{name} holds a lone surrogate (not valid Unicode)") from None
     usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
     tokens = {k: v if isinstance(v, int) else None for k, v in ((k, usage.get(k)) for k in ("prompt_tokens", "completion_tokens"))}
     if prompt_logprobs is not None:  # the echoed prompts are the request's own, and max_tokens 1 cuts by design: neither is the answer
@@ -274,19 +285,19 @@ class Endpoint:
                     pass
         return self._session
 
-    async def _get_json(self, url: str, timeout_s: float) -> Any:
-        """GET `url` with the first replica's headers; the body as JSON, or HTTPStatusError.
+    async def _get_json(self, url: str, timeout_s: float, replica: int = 0) -> Any:
+        """GET `url` with a replica's headers; the body as JSON, or HTTPStatusError.
 
         Through the standard library in a thread, not the aiohttp session: checking the model is
         all a rerun of a finished run does, and it should not pay for importing aiohttp.
         """
-        return await asyncio.wait_for(asyncio.to_thread(self._get_json_blocking, url, timeout_s), timeout_s + 1)
+        return await asyncio.wait_for(asyncio.to_thread(self._get_json_blocking, url, timeout_s, replica), timeout_s + 1)
 
-    def _get_json_blocking(self, url: str, timeout_s: float) -> Any:
+    def _get_json_blocking(self, url: str, timeout_s: float, replica: int = 0) -> Any:
         import urllib.error
         import urllib.request
 
-        request = urllib.request.Request(url, headers=self._targets[0][1], method="GET")
+        request = urllib.request.Request(url, headers=self._targets[replica][1], method="GET")
         try:
             with urllib.request.build_opener(_no_redirect()).open(request, timeout=timeout_s) as http:
                 body = http.read().decode(errors="replace")
@@ -297,17 +308,38 @@ class Endpoint:
         return json.loads(body)
 
     async def resolve_model(self) -> str:
-        """Check the endpoint answers, and learn its model id when the config leaves it out."""
-        url = public_url(self.config.urls[0])
-        base = self._targets[0][0]
+        """Check that every replica answers and serves the model: the configured id, or the one id
+        each of them lists when the config leaves it out.
+
+        A server that does not check the name it is sent (sglang's OpenAI layer, the simulator)
+        answers from whatever it serves: both arms pointed at one such server, or a replica
+        serving another quantization, gave a clean LOSSLESS with manifests naming two models (an
+        independent review). So a configured id the listing does not hold is refused."""
+        listings = [await self._listing(replica) for replica in range(len(self._targets))]
+        for url, models in zip(self.config.urls, listings):
+            where = f"endpoint {self.name}: {public_url(url)}"
+            listed = ", ".join(models or []) or "none"
+            if models and self.config.model and self.config.model not in models:
+                raise UsageError(f"{where} serves {listed}, not the configured model {self.config.model!r}; fix `model` for this endpoint")
+            if models is not None and not self.config.model and len(models) != 1:
+                raise UsageError(f"{where} serves {len(models)} models ({listed}); set `model` for this endpoint")
+        if self.config.model:
+            return self.model
+        served = sorted({models[0] for models in listings if models})
+        if len(served) > 1:
+            raise UsageError(f"endpoint {self.name}: its replicas serve different models ({', '.join(served)}); set `model` for this endpoint")
+        self.model = served[0]
+        return self.model
+
+    async def _listing(self, replica: int) -> list[str] | None:
+        """The model ids a replica lists at /models; None where it has none and `model` is configured."""
+        url = public_url(self.config.urls[replica])
         timeout_s = min(self.config.request_timeout(None), 15)
-        models: list[str] = []
         for attempt in range(2):  # one retry, for a server still warming up
             try:
-                listing = await self._get_json(base + "/models", timeout_s)
+                listing = await self._get_json(self._targets[replica][0] + "/models", timeout_s, replica)
                 data = listing.get("data") if isinstance(listing, dict) else None
-                models = [m["id"] for m in data or [] if isinstance(m, dict) and isinstance(m.get("id"), str)]
-                break
+                return [m["id"] for m in data or [] if isinstance(m, dict) and isinstance(m.get("id"), str)]
             except HTTPStatusError as e:
                 if e.status_code >= 500 and attempt == 0:
                     continue
@@ -315,24 +347,18 @@ class Endpoint:
                 if hint:
                     raise UsageError(f"endpoint {self.name}: {url}/models answered HTTP {e.status_code}; {hint}") from None
                 if self.config.model:
-                    return self.model  # some servers have no /models; the configured id will do
+                    return None  # some servers have no /models; the configured id will do
                 raise UsageError(f"endpoint {self.name}: {url}/models answered HTTP {e.status_code}; set `model` for this endpoint") from None
             except ValueError:  # not JSON: a server that is not OpenAI-compatible at this path
                 if self.config.model:
-                    return self.model
+                    return None
                 raise UsageError(f"endpoint {self.name}: {url}/models did not answer JSON; set `model` for this endpoint") from None
             except Exception as e:  # connection refused, DNS, timeout
                 if attempt == 0 and not isinstance(e, asyncio.TimeoutError):
                     continue
                 detail = str(e).splitlines()[0] if str(e) else ""
                 raise UsageError(self.redact(f"endpoint {self.name}: cannot reach {url} ({type(e).__name__}: {detail})")) from None
-        if self.config.model:
-            return self.model
-        if len(models) != 1:
-            listed = ", ".join(models) or "none"
-            raise UsageError(f"endpoint {self.name}: {url} serves {len(models)} models ({listed}); set `model` for this endpoint")
-        self.model = models[0]
-        return self.model
+        return None  # not reached: the second attempt returns or raises
 
     async def _v1_hint(self, status: int) -> str | None:
         """'did you mean …/v1?' when /models is not found and the URL does not end in /v1."""

@@ -7,6 +7,7 @@ PYTHONPATH of an `evals` subprocess, exactly what `pip install` leaves behind.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -80,3 +81,22 @@ def test_a_working_plugin_runs(plugins: dict[str, str], sim, tmp_path: Path) -> 
     (records,) = (tmp_path / "out").glob("*/mytask/records.jsonl")
     assert records.read_text().count("\n") == 10
     assert server.stats()["requests"]["/v1/completions"] == 10
+
+
+def test_a_scorer_that_raises_on_one_answer_costs_that_draw_not_the_run(sim, tmp_path: Path) -> None:
+    """An independent review: one answer the scorer could not take (a lone surrogate then) ended both
+    arms' runs, and every resume again on the same item. It is that draw's error record now."""
+    site = tmp_path / "site"
+    picky = ("from evals.tasks.gsm8k import Gsm8k\n\nclass Picky(Gsm8k):\n    name = 'picky'\n    description = 'raises on some items'\n\n"
+             "    def score(self, item, repeat, response):\n        if item.item_id.endswith(('1', '4')):\n"
+             "            raise ValueError('cannot read this one')\n        return super().score(item, repeat, response)\n")
+    install(site, "pickyplug", {"picky": "pickyplug:Picky"}, {"pickyplug": picky})
+    env = {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    server = sim()
+    result = run_evals("run", server.url, "--tasks", "picky", "--limit", "10", "--out", str(tmp_path / "out"), cwd=tmp_path, env=env, timeout=120)
+    (records,) = (tmp_path / "out").glob("*/picky/records.jsonl")
+    lines = [json.loads(line) for line in records.read_text().splitlines()]
+    failed = [r for r in lines if r["error"]]
+    assert len(lines) == 10 and failed and len(failed) < 10, result.stderr
+    assert all(r["error"] == "ScoringFailed: the task could not score the answer: ValueError: cannot read this one" for r in failed)
+    assert result.returncode == 4 and "unexpected" not in result.stderr

@@ -51,6 +51,9 @@ def chat(content: str | None, finish: str | None = "stop", **message: object) ->
         (completion("x", "error"), "finish_reason 'error'"),
         (completion("x", "exploded"), "unknown"),
         (completion("x", None), "finish_reason None"),
+        (completion("half an answer", "content_filter"), "withheld by a content filter"),
+        (completion("#### 4 \ud83d"), "text holds a lone surrogate"),
+        (json.dumps({"choices": [{"text": "x", "finish_reason": {"type": "abort", "message": "overloaded"}}]}), "finish_reason 'abort'"),
     ],
 )
 def test_broken_completions_are_refused_with_a_reason(body: str, named: str) -> None:
@@ -69,6 +72,13 @@ def test_answers_that_stand() -> None:
     tool = parse_completion("chat", "application/json", chat(None, "tool_calls", tool_calls=[{"id": "1", "type": "function"}]))
     assert tool.text == "" and tool.finish_reason == "tool_calls"
     assert parse_completion("chat", "application/json", chat("x", "repetition")).text == "x"  # vLLM's own stop
+
+
+def test_half_a_character_in_the_reasoning_is_malformed() -> None:
+    """A lone surrogate would stop the run when its record is written, and every resume on it again."""
+    with pytest.raises(MalformedResponse, match="reasoning holds a lone surrogate"):
+        parse_completion("chat", "application/json", chat("#### 4", reasoning_content="so \udc00"))
+    assert parse_completion("chat", "application/json", chat("#### 4 \U0001f600", reasoning_content="so é")).text == "#### 4 \U0001f600"
 
 
 def test_null_chat_content_with_stop_is_malformed() -> None:

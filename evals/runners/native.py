@@ -21,7 +21,7 @@ from evals.errors import UsageError
 from evals.records import RECORDS, Manifest, Record, RunStore, read_records, sha256_json
 from evals.runners.looks import Looks
 from evals.runners.manifests import finish, new_manifest
-from evals.tasks.base import Item
+from evals.tasks.base import Item, Response, Scored, Task
 
 if TYPE_CHECKING:
     from evals.client import Endpoint
@@ -223,6 +223,17 @@ def prepare(job: Job) -> None:
     job.manifest = manifest
 
 
+class ScoringFailed(Exception):
+    """The task could not score an answer: one error record, not the end of both arms' runs."""
+
+
+def _score(task: Task, item: Item, repeat: int, response: Response) -> Scored:
+    try:
+        return task.score(item, repeat, response)
+    except Exception as e:
+        raise ScoringFailed(f"the task could not score the answer: {type(e).__name__}: {e}") from e
+
+
 async def _run_one(job: Job, store: RunStore, pending: list[tuple[Item, int]], board: ProgressBoard | _Silent) -> None:
     task, endpoint = job.task, job.endpoint
     overrides = endpoint.config.sampling.overrides()
@@ -234,6 +245,7 @@ async def _run_one(job: Job, store: RunStore, pending: list[tuple[Item, int]], b
         base = {"task": task.name, "item_id": item.item_id, "repeat": repeat, "endpoint": endpoint.name, "request_hash": request.fingerprint()}
         try:
             response, latency = await endpoint.send(request, overrides)
+            scored = _score(task, item, repeat, response)
         except asyncio.CancelledError:
             raise
         except Exception as e:  # after the client's retries: record it, never guess an answer
@@ -242,7 +254,6 @@ async def _run_one(job: Job, store: RunStore, pending: list[tuple[Item, int]], b
             if isinstance(e, EndpointDown):
                 board.note_once(endpoint.name, f"{endpoint.redact(message)}; its remaining requests are recorded as errors")
         else:
-            scored = task.score(item, repeat, response)
             record = Record(
                 **base,
                 response=endpoint.redact(response.text),
