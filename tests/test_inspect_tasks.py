@@ -217,6 +217,18 @@ def test_failed_model_calls_are_error_records_never_scores(sim, tmp_path: Path) 
     assert manifest["errors"] == 3 and manifest["status"] == "incomplete"
 
 
+def test_an_aborted_answer_is_an_error_record_never_a_score(sim, tmp_path: Path) -> None:
+    """An independent review: inspect turns a finish_reason it does not know (sglang's `abort`, with
+    half the text) into stop_reason "unknown" and raises nothing; the half answers were scored, and a
+    candidate whose server aborted 20% of its requests got REGRESSION with "errors 0/0"."""
+    aborting = sim("--fault", "abort:1.0")
+    cfg = config(tmp_path / "evals.toml", {"aborting": aborting.url}, limit=4)
+    result = run_evals("run", "aborting", "--tasks", TASK, "--config", str(cfg), "--out", str(tmp_path / "a"), cwd=REPO)
+    assert result.returncode == 4, result.stdout + result.stderr
+    lines = records(tmp_path / "a" / "aborting" / FOLDER)
+    assert len(lines) == 4 and all("answered with a broken finish" in r["error"] and "abort" in r["error"] and r["score"] == 0.0 for r in lines), lines
+
+
 def test_the_scorer_named_in_the_config_is_the_score(sim, tmp_path: Path) -> None:
     server = sim()
     task = "inspect:examples/inspect-task/arith.py@arith_graded"

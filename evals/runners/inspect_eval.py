@@ -170,11 +170,21 @@ def sample_error(sample: Any) -> str | None:
     failed inside the solver loop (a solver that catches them goes on and is scored)."""
     if sample.error is not None:
         return f"inspect sample error: {str(sample.error.message).splitlines()[0][:400] if sample.error.message else 'unknown'}"
-    failed = [e for e in sample.events or [] if getattr(e, "event", None) == "model" and getattr(e, "error", None)]
+    calls = [e for e in sample.events or [] if getattr(e, "event", None) == "model"]
+    failed = [e for e in calls if getattr(e, "error", None)]
     if failed:
         first = str(failed[0].error).splitlines()[0][:300]
         return f"inspect: {len(failed)} model call(s) failed inside the solver loop ({getattr(failed[0], 'role', None) or 'model'}): {first}"
+    cut = [(e, reason) for e in calls if (reason := BROKEN_STOP.get(str(getattr(getattr(e, "output", None), "stop_reason", None))))]
+    if cut:
+        return f"inspect: {len(cut)} model call(s) answered with a broken finish ({getattr(cut[0][0], 'role', None) or 'model'}): {cut[0][1]}"
     return None
+
+
+# inspect's stop reasons for answers the native client would retry and never score (`client.SCORED_FINISH`):
+# its openai provider turns every finish_reason it does not know (sglang's and vLLM's `abort`, vLLM's
+# `error`, none at all) into "unknown" and raises nothing, so the partial text was scored as the model's
+BROKEN_STOP = {"unknown": "a finish_reason inspect does not know (abort, error, or none)", "content_filter": "withheld by a content filter"}
 
 
 def sample_record(sample: Any, task: str, endpoint: str, scorer: str | None, item_id: str | None = None, **details: Any) -> Record:
