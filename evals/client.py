@@ -108,12 +108,14 @@ def _wire_url(url: str) -> tuple[str, str | None]:
 Failure = Literal["timeout", "connection", "transient", "fatal"]
 
 
-def parse_completion(kind: Literal["completion", "chat"], content_type: str, body: str, prompt_logprobs: list[int | None] | None = None) -> Response:
+def parse_completion(kind: Literal["completion", "chat"], content_type: str, body: str, prompt_logprobs: list[int | None] | None = None,
+                     max_tokens: int | None = None) -> Response:
     """The answer in a completion body, or MalformedResponse saying what is wrong with it.
 
     `prompt_logprobs`: the request sent these prompts with echo + logprobs (each one's length in
     tokens when sent as token ids), and the answer is their logprobs (`prompt_logprobs_of`),
-    never the text."""
+    never the text. `max_tokens`: the request's budget; an answer cut at `length` well short of it
+    was cut by the server, not by the budget."""
     try:
         data = json.loads(body)
     except ValueError:
@@ -158,6 +160,11 @@ def parse_completion(kind: Literal["completion", "chat"], content_type: str, bod
     tokens = {k: v if isinstance(v, int) else None for k, v in ((k, usage.get(k)) for k in ("prompt_tokens", "completion_tokens"))}
     if prompt_logprobs is not None:  # the echoed prompts are the request's own, and max_tokens 1 cuts by design: neither is the answer
         return Response(text="", logprobs=prompt_logprobs_of(data["choices"], prompt_logprobs), **tokens)
+    used = tokens["completion_tokens"]
+    if finish == "length" and max_tokens is not None and used is not None and used < max_tokens:
+        # the server lowered the budget to fit its context (sglang's --allow-auto-truncate) or cut
+        # the prompt: the model never ran out of the tokens the task gives both arms
+        raise MalformedResponse(f"cut at length after {used} of the {max_tokens} tokens asked for (the server's context, not the budget)")
     return Response(text=text, reasoning=reasoning if isinstance(reasoning, str) else None, finish_reason=finish, **tokens)
 
 
@@ -395,7 +402,8 @@ class Endpoint:
         prompts = [len(p) if isinstance(p, list) else None for p in sent] if echo else None
         payload = json.dumps(self.body(request, params), ensure_ascii=False).encode()
         path = "/completions" if request.kind == "completion" else "/chat/completions"
-        deadline = self.config.request_timeout(params.get("max_tokens") or params.get("max_completion_tokens"))
+        max_tokens = params.get("max_tokens") or params.get("max_completion_tokens")
+        deadline = self.config.request_timeout(max_tokens)
         tries: dict[str, int] = {"timeout": 0, "other": 0}
         async with self.semaphore:
             while True:
@@ -405,7 +413,7 @@ class Endpoint:
                 self.session()  # made (aiohttp imported) before the clock starts: the first requests' latency is theirs alone
                 started = time.monotonic()
                 try:
-                    response = await asyncio.wait_for(self._attempt(base, path, headers, request.kind, payload, deadline, prompts), deadline)
+                    response = await asyncio.wait_for(self._attempt(base, path, headers, request.kind, payload, deadline, prompts, max_tokens), deadline)
                 except asyncio.CancelledError:
                     raise
                 except Exception as e:  # sorted below; anything unforeseen is not retried
@@ -425,7 +433,7 @@ class Endpoint:
                 await asyncio.sleep(wait_s if wait_s is not None and 0 < wait_s <= MAX_RETRY_AFTER_S else backoff)
 
     async def _attempt(self, base: str, path: str, headers: dict[str, str], kind: Literal["completion", "chat"], payload: bytes, deadline: float,
-                       prompt_logprobs: list[int | None] | None = None) -> Response:
+                       prompt_logprobs: list[int | None] | None = None, max_tokens: int | None = None) -> Response:
         # asyncio's deadline around the call is what bounds the whole request; aiohttp's own
         # timeout only makes connecting fail fast (at most 10 s), so an unreachable host does too.
         import aiohttp
@@ -437,7 +445,7 @@ class Endpoint:
             body = (await http.read()).decode(errors="replace")
             if not 200 <= http.status < 300:
                 raise HTTPStatusError(http.status, http.headers, body)
-            return parse_completion(kind, http.headers.get("Content-Type", ""), body, prompt_logprobs)
+            return parse_completion(kind, http.headers.get("Content-Type", ""), body, prompt_logprobs, max_tokens if isinstance(max_tokens, int) else None)
 
     def _classify(self, e: Exception, deadline: float) -> tuple[Failure, str, float | None]:
         """What kind of failure `e` is, a one-line message (redacted) and any Retry-After."""

@@ -329,7 +329,7 @@ class Simulator:
 
     @staticmethod
     def _usage(prompt: str, text: str) -> dict[str, int]:
-        p, c = len(prompt.split()), len(text.split())
+        p, c = len(prompt.split()), len(text.split(" ")) if text else 0  # a word is a token, counted as `_finish` cuts: a cut at max_tokens reports max_tokens
         return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
 
     async def models(self, request: web.Request) -> web.Response:

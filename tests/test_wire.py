@@ -74,6 +74,16 @@ def test_answers_that_stand() -> None:
     assert parse_completion("chat", "application/json", chat("x", "repetition")).text == "x"  # vLLM's own stop
 
 
+def test_an_answer_cut_short_of_its_budget_is_malformed() -> None:
+    """An independent review: sglang with --allow-auto-truncate lowers max_tokens to fit its context
+    and says `length`; a candidate served with a smaller context lost answers the model never lost."""
+    body = json.dumps({"choices": [{"index": 0, "text": "The answer", "finish_reason": "length"}], "usage": {"prompt_tokens": 5, "completion_tokens": 21}})
+    with pytest.raises(MalformedResponse, match="after 21 of the 512 tokens"):
+        parse_completion("completion", "application/json", body, max_tokens=512)
+    assert parse_completion("completion", "application/json", body, max_tokens=21).finish_reason == "length"  # the budget itself
+    assert parse_completion("completion", "application/json", body).finish_reason == "length"  # no budget asked: nothing to compare
+
+
 def test_half_a_character_in_the_reasoning_is_malformed() -> None:
     """A lone surrogate would stop the run when its record is written, and every resume on it again."""
     with pytest.raises(MalformedResponse, match="reasoning holds a lone surrogate"):
