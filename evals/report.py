@@ -87,6 +87,8 @@ def verdict_line(v: TaskVerdict) -> str:
     )
     if v.errors:
         line += f", errors {v.errors.get('reference', 0)}/{v.errors.get('candidate', 0)}"
+    if any(v.invalid.values()):  # answers the task could not read, scored as failures: a REGRESSION made of them reads like any other
+        line += f", unreadable answers {v.invalid.get('reference', 0)}/{v.invalid.get('candidate', 0)}"
     if v.verdict == Verdict.INCONCLUSIVE and v.advice:
         line += f"; cannot tell: {v.advice}"
     return line

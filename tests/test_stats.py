@@ -16,7 +16,7 @@ from evals.gate import EXIT_CODES, SummaryRow, TaskVerdict, Verdict, gate_runs, 
 from evals.inference import Paired, bisect, continuity, critical, draws_variance, group_variance, holm, interval, lossless_critical, lowered_bound, macro_null, noninferiority, raised_bound, restricted_draw_variance, statistic, summarise
 from evals.power import power_binary
 from evals.records import Manifest, Record
-from evals.report import dumps, gate_json
+from evals.report import dumps, gate_json, verdict_line
 from evals.scores import item_scores, mean, numpy_sum
 from evals.stats import clustered_mean, match, mcnemar_exact
 
@@ -250,7 +250,7 @@ def test_a_reference_without_readable_answers_is_an_error_not_lossless() -> None
     v = gate_runs((m, unreadable(60, 1.0)), (m, unreadable(0, 1.0)), GateConfig(margins={"gsm8k": 0.3}))
     assert v.verdict == Verdict.LOSSLESS and v.invalid == {"reference": 60, "candidate": 0}
     v = gate_runs((m, unreadable(0, 1.0)), (m, unreadable(n, 1.0)), GateConfig())
-    assert v.verdict == Verdict.REGRESSION
+    assert v.verdict == Verdict.REGRESSION and ", unreadable answers 0/300" in verdict_line(v)
 
 
 def test_missing_records_count_and_items_nobody_recorded_too() -> None:
