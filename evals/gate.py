@@ -213,9 +213,12 @@ def bad_score(records: Sequence[Record], binary: bool = False) -> str | None:
 
 def _group_data(matched: Matched) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
     """Per-group score matrices when every item has a group (tau2's domains); items that neither
-    arm recorded go to the smallest group, where a failure weighs most."""
+    arm recorded, or recorded only as errors that name no group, go to the smallest group, where a
+    failure weighs most. (Taking such an item as ungrouped turned a macro into a pooled test: one
+    reference error in a macro that was INCONCLUSIVE gave a pooled LOSSLESS, an independent review.)"""
     named = {g for g in matched.groups if g is not None}
-    if not named or any(g is None for g, item in zip(matched.groups, matched.items) if not item.startswith("(never recorded")):
+    unknown = [g is None and (item.startswith("(never recorded") or item in matched.unscored) for g, item in zip(matched.groups, matched.items)]
+    if not named or any(g is None and not u for g, u in zip(matched.groups, unknown)):
         return None
     sizes = {g: sum(1 for x in matched.groups if x == g) for g in named}
     smallest = min(sorted(sizes), key=lambda g: sizes[g])
@@ -311,7 +314,8 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig, live: bool = 
     grouped = any(r.details.get("group") is not None for r in (*ref_r, *cand_r))
     barred_at: dict[Verdict, int] = {}  # the look at which LOSSLESS or REGRESSION went out of reach (`sequential.decide`)
     pending: tuple[TaskVerdict, int, str] | None = None  # the first look holding an error that would decide (verdict, look, why)
-    at_look = config.model_copy(update={"max_error_rate": 1.0})  # the limit is taken where the run stops (`within`), or over the whole run at the end
+    # the limits are taken where the run stops (`within`), or over the whole run at the end: an early look's share is noisy
+    at_look = config.model_copy(update={"max_error_rate": 1.0, "max_invalid_rate": 1.0})
     for look, size in enumerate(design.sizes):
         last = look == len(design.sizes) - 1
         keep = set(order[:size])
@@ -329,12 +333,13 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig, live: bool = 
             for side in verdict._out_of_reach - barred_at.keys():
                 barred_at[side] = look
         stopped = {Verdict.LOSSLESS: "LOSSLESS boundary", Verdict.REGRESSION: "REGRESSION boundary", Verdict.ERROR: "error"}.get(verdict.verdict, "futility" if verdict._futile else "last look")
-        if judged and decides:
+        readable = verdict.invalid.get("reference", 0) <= config.max_invalid_rate * size * len(repeats)  # else on to the whole run's share
+        if judged and decides and readable:
             verdict.sequential = state(look, stopped)
             return verdict, True
         if pending is None and not last and decides and verdict.verdict != Verdict.ERROR:
             pending = verdict, look, stopped
-        within = verdict.verdict != Verdict.ERROR and all(rate <= config.max_error_rate for rate in verdict.error_rates.values())
+        within = verdict.verdict != Verdict.ERROR and readable and all(rate <= config.max_error_rate for rate in verdict.error_rates.values())
         if pending is not None and not last and within and (not live or all(keys <= h for h in held)):
             # the errors so far are within the limit: stop here rather than spend every look on them
             decided, at, why = pending
@@ -389,7 +394,7 @@ def _gate(
         if problem is None and arm == "reference" and share > config.max_invalid_rate:
             problem = (f"the reference gave no answer the task could read on {share:.0%} of its draws ({base.invalid[arm]}; max_invalid_rate "
                        f"{config.max_invalid_rate:.0%}): check its serving config (a reasoning parser filing the answer under reasoning_content, "
-                       "the chat template, stop sequences)")
+                       "the chat template, stop sequences), or the task's answer format")
     binary = is_binary(ref_m)
     unclean = next((f"{arm}: {bad}" for arm, records in (("reference", ref_r), ("candidate", cand_r)) if (bad := bad_score(records, binary))), None)
     problem = problem or unclean

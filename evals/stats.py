@@ -39,6 +39,7 @@ class Matched:
     imputed: dict[str, int]  # draws imputed, per arm
     unseen_items: int  # expected items that neither arm holds any record of
     subtasks: list[str | None] = field(default_factory=list)  # an lm-eval group's member of each item (`details.subtask`), for display
+    unscored: frozenset[str] = frozenset()  # recorded items with no standing score in either arm (errors only): their group may be unknown
 
     @property
     def delta_answered(self) -> float:
@@ -67,8 +68,11 @@ def match(reference: Sequence[Record], candidate: Sequence[Record], expected_ite
             for arm, scores, ok in ((ref, ref_scores, ref_ok), (cand, cand_scores, cand_ok)):
                 r = arm.get((item, rep))
                 if r is not None:
-                    groups.setdefault(item, r.details.get("group"))
-                    subtasks.setdefault(item, r.details.get("subtask"))
+                    # from any record that says it: an error record may not (the native runner's carry no details)
+                    if r.details.get("group") is not None:
+                        groups.setdefault(item, r.details["group"])
+                    if r.details.get("subtask") is not None:
+                        subtasks.setdefault(item, r.details["subtask"])
                     if r.counts:
                         scores[i, j], ok[i, j] = r.score, True
     return Matched(
@@ -81,6 +85,7 @@ def match(reference: Sequence[Record], candidate: Sequence[Record], expected_ite
         imputed={"reference": int((~ref_ok).sum()), "candidate": int((~cand_ok).sum())},
         unseen_items=unseen,
         subtasks=[subtasks.get(i) for i in items],
+        unscored=frozenset(i for i, scored in zip(items, (ref_ok | cand_ok).any(axis=1)) if not scored and not i.startswith("(never recorded")),
     )
 
 
