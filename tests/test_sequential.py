@@ -61,6 +61,25 @@ def test_a_broken_candidate_is_judged_at_the_first_look_whatever_came_after() ->
     assert (torn.verdict, torn.sequential.look, torn.sequential.stopped, torn.imputed["candidate"]) == (Verdict.REGRESSION, 1, "REGRESSION boundary, with errors", 1)
 
 
+def test_unreadable_reference_answers_are_limited_where_the_run_stops_not_at_a_noisy_look() -> None:
+    """An independent review: max_invalid_rate held at every look made a reference unreadable on 22%
+    of look 1 (5.5% overall) ERROR at look 1, a run the fixed design gates. As with errors, the limit
+    holds where the run stops, and over the whole run at the end."""
+    ids = [f"q{i:03d}" for i in range(400)]
+    design = design_for(400)
+    manifest = _manifest(400, design, ids)
+    first = set(design.to_manifest(ids)["order"][:100])
+    reference = [r.model_copy(update={"invalid": True, "score": 0.0}) if r.item_id in first and int(r.item_id[1:]) % 10 < 3 else r for r in _records([1.0] * 400, ids)]
+    assert 20 <= sum(r.invalid for r in reference) <= 40  # about 30% of look 1, under 10% of the run
+    candidate = _records([1.0] * 400, ids)
+    config = GateConfig(max_invalid_rate=0.2)
+    v = gate_runs((manifest, reference), (manifest, candidate), config)
+    assert v.verdict == Verdict.LOSSLESS and v.sequential is not None and v.sequential.look > 1
+    broken = [r.model_copy(update={"invalid": True, "score": 0.0}) for r in reference]
+    v = gate_runs((manifest, broken), (manifest, [r.model_copy(update={"invalid": True, "score": 0.0}) for r in candidate]), config)
+    assert v.verdict == Verdict.ERROR and "could read" in v.problem
+
+
 def test_a_run_interrupted_between_looks_is_judged_on_everything_it_owes() -> None:
     ids = [f"q{i:03d}" for i in range(400)]
     design = design_for(400)
