@@ -35,11 +35,12 @@ import json
 import random
 import re
 import time
+import warnings
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from evals.config import EndpointConfig, public_url
-from evals.errors import UsageError
+from evals.errors import EndpointWarning, UsageError
 from evals.tasks.base import Request, Response
 
 if TYPE_CHECKING:
@@ -321,21 +322,24 @@ class Endpoint:
         A server that does not check the name it is sent (sglang's OpenAI layer, the simulator)
         answers from whatever it serves: both arms pointed at one such server, or a replica
         serving another quantization, gave a clean LOSSLESS with manifests naming two models (an
-        independent review). So a configured id the listing does not hold is refused."""
+        independent review). Replicas that each serve one model, not the same one, are refused; a
+        configured id a listing does not hold is said on stderr, not refused, as servers that
+        accept names they do not list are many (Azure lists base models, never deployments;
+        Ollama drops `:latest`; TGI answers to "tgi")."""
         listings = [await self._listing(replica) for replica in range(len(self._targets))]
         for url, models in zip(self.config.urls, listings):
             where = f"endpoint {self.name}: {public_url(url)}"
             listed = ", ".join(models or []) or "none"
             if models and self.config.model and self.config.model not in models:
-                raise UsageError(f"{where} serves {listed}, not the configured model {self.config.model!r}; fix `model` for this endpoint")
+                warnings.warn(f"{where} lists {listed}, not the configured model {self.config.model!r}: a server that does not check the name "
+                              "answers from whatever it serves", EndpointWarning, stacklevel=2)
             if models is not None and not self.config.model and len(models) != 1:
                 raise UsageError(f"{where} serves {len(models)} models ({listed}); set `model` for this endpoint")
-        if self.config.model:
-            return self.model
-        served = sorted({models[0] for models in listings if models})
+        served = sorted({models[0] for models in listings if models is not None and len(models) == 1})
         if len(served) > 1:
-            raise UsageError(f"endpoint {self.name}: its replicas serve different models ({', '.join(served)}); set `model` for this endpoint")
-        self.model = served[0]
+            raise UsageError(f"endpoint {self.name}: its replicas serve different models ({', '.join(served)})")
+        if not self.config.model:
+            self.model = served[0]
         return self.model
 
     async def _listing(self, replica: int) -> list[str] | None:

@@ -19,6 +19,11 @@ class RecordsWarning(UserWarning):
     """A stored file held something unreadable that was skipped (its items are sent again)."""
 
 
+class EndpointWarning(UserWarning):
+    """An endpoint whose answer to /models does not name the configured model: many servers list
+    other names than they accept (Azure's deployments, Ollama's tags), so it is said, not refused."""
+
+
 NAME = re.compile(r"[A-Za-z0-9_.\-]+")
 
 

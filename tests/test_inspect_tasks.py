@@ -229,6 +229,24 @@ def test_an_aborted_answer_is_an_error_record_never_a_score(sim, tmp_path: Path)
     assert len(lines) == 4 and all("answered with a broken finish" in r["error"] and "abort" in r["error"] and r["score"] == 0.0 for r in lines), lines
 
 
+@pytest.mark.parametrize(("finish", "broken"), [("eos_token", False), ("repetition", False), ("stop_sequence", False), ("abort", True), (None, True), ("error", True)])
+def test_a_finish_inspect_does_not_know_is_judged_by_the_servers_own_word(finish: str | None, broken: bool) -> None:
+    """inspect says "unknown" for TGI's eos_token and vLLM's repetition too, answers the native client
+    scores; taking every "unknown" as broken failed every sample of such a server (an independent
+    review). Where inspect kept the raw response, its finish_reason decides, as the native client's would."""
+    from inspect_ai.event import ModelEvent
+    from inspect_ai.model import GenerateConfig, ModelCall, ModelOutput
+
+    from evals.runners.inspect_eval import broken_stop
+
+    output = ModelOutput.from_content("m", "#### 4")
+    output.choices[0].stop_reason = "unknown"
+    call = ModelCall(request={}, response={"choices": [{"finish_reason": finish, "text": "#### 4"}]})
+    event = ModelEvent(model="m", input=[], tools=[], tool_choice="auto", config=GenerateConfig(), output=output, call=call)
+    assert (broken_stop(event) is not None) == broken
+    assert broken_stop(event.model_copy(update={"call": None})) is not None  # no raw response kept: inspect's word stands
+
+
 def test_the_scorer_named_in_the_config_is_the_score(sim, tmp_path: Path) -> None:
     server = sim()
     task = "inspect:examples/inspect-task/arith.py@arith_graded"

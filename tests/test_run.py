@@ -183,15 +183,16 @@ def test_a_server_with_several_models_needs_one_named(sim, tmp_path: Path) -> No
     assert run_evals("run", "sim", "--config", str(named), "--limit", "5", "--out", str(tmp_path / "b")).returncode == 0
 
 
-def test_a_model_the_server_does_not_serve_is_refused_on_every_replica(sim, tmp_path: Path) -> None:
+def test_every_replica_is_asked_what_it_serves(sim, tmp_path: Path) -> None:
     """An independent review: a server that answers whatever name it is sent (sglang's OpenAI layer,
     the simulator) let both arms run on one server, their manifests naming FP8 and MXFP4, and the gate
-    said LOSSLESS; with replicas, only the first was asked what it serves."""
+    said LOSSLESS, silently; with replicas, only the first was asked what it serves."""
     fp8, mxfp4 = sim("--model", "glm-fp8"), sim("--model", "glm-mxfp4")
     wrong = write_config(tmp_path / "wrong.toml", fp8.url, model="glm-mxfp4")
+    # said, not refused: many servers accept names they do not list (Azure's deployments, Ollama's tags)
     result = run_evals("run", "sim", "--config", str(wrong), "--limit", "5", "--out", str(tmp_path / "a"))
-    (line,) = result.stderr.strip().splitlines()
-    assert result.returncode == 2 and "serves glm-fp8, not the configured model 'glm-mxfp4'" in line
+    assert result.returncode == 0 and f"evals: warning: endpoint sim: {fp8.url} lists glm-fp8, not the configured model 'glm-mxfp4'" in result.stderr
+    sent = fp8.stats()["requests"].get("/v1/completions", 0)
     mixed = tmp_path / "mixed.toml"
     mixed.write_text(f'[endpoints.sim]\nbase_url = ["{fp8.url}", "{mxfp4.url}"]\n')
     result = run_evals("run", "sim", "--config", str(mixed), "--limit", "5", "--out", str(tmp_path / "b"))
@@ -199,8 +200,9 @@ def test_a_model_the_server_does_not_serve_is_refused_on_every_replica(sim, tmp_
     assert result.returncode == 2 and "replicas serve different models (glm-fp8, glm-mxfp4)" in line
     mixed.write_text(f'[endpoints.sim]\nbase_url = ["{fp8.url}", "{mxfp4.url}"]\nmodel = "glm-fp8"\n')
     result = run_evals("run", "sim", "--config", str(mixed), "--limit", "5", "--out", str(tmp_path / "c"))
-    assert result.returncode == 2 and f"{mxfp4.url} serves glm-mxfp4, not the configured model 'glm-fp8'" in result.stderr
-    assert fp8.stats()["requests"].get("/v1/completions", 0) == mxfp4.stats()["requests"].get("/v1/completions", 0) == 0
+    (line,) = [line for line in result.stderr.strip().splitlines() if "warning" not in line]
+    assert result.returncode == 2 and "replicas serve different models (glm-fp8, glm-mxfp4)" in line
+    assert fp8.stats()["requests"].get("/v1/completions", 0) == sent and mxfp4.stats()["requests"].get("/v1/completions", 0) == 0
 
 
 def test_unknown_endpoint_names_the_known_ones(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from evals.client import SCORED_FINISH
 from evals.errors import EngineError, UsageError
 from evals.records import RECORDS, Record, RunStore, read_records, sha256_json
 
@@ -175,7 +176,7 @@ def sample_error(sample: Any) -> str | None:
     if failed:
         first = str(failed[0].error).splitlines()[0][:300]
         return f"inspect: {len(failed)} model call(s) failed inside the solver loop ({getattr(failed[0], 'role', None) or 'model'}): {first}"
-    cut = [(e, reason) for e in calls if (reason := BROKEN_STOP.get(str(getattr(getattr(e, "output", None), "stop_reason", None))))]
+    cut = [(e, reason) for e in calls if (reason := broken_stop(e))]
     if cut:
         return f"inspect: {len(cut)} model call(s) answered with a broken finish ({getattr(cut[0][0], 'role', None) or 'model'}): {cut[0][1]}"
     return None
@@ -185,6 +186,20 @@ def sample_error(sample: Any) -> str | None:
 # its openai provider turns every finish_reason it does not know (sglang's and vLLM's `abort`, vLLM's
 # `error`, none at all) into "unknown" and raises nothing, so the partial text was scored as the model's
 BROKEN_STOP = {"unknown": "a finish_reason inspect does not know (abort, error, or none)", "content_filter": "withheld by a content filter"}
+
+
+def broken_stop(event: Any) -> str | None:
+    """Why a model call's answer is not one the native client would score, or None. The server's own
+    finish_reason decides where inspect kept the raw response: "unknown" also covers answers that
+    stand (vLLM's `repetition`, TGI's `eos_token`), and taking those as broken failed every sample of
+    such a server (an independent review)."""
+    reason = BROKEN_STOP.get(str(getattr(getattr(event, "output", None), "stop_reason", None)))
+    raw = getattr(getattr(event, "call", None), "response", None)
+    choices = raw.get("choices") if reason and isinstance(raw, dict) else None
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        finish = choices[0].get("finish_reason")
+        return None if isinstance(finish, str) and finish in SCORED_FINISH else f"finish_reason {finish!r}"
+    return reason
 
 
 def sample_record(sample: Any, task: str, endpoint: str, scorer: str | None, item_id: str | None = None, **details: Any) -> Record:
