@@ -60,6 +60,8 @@ REDACTED = "[redacted]"
 # the model's answer (a reference cut so scored zeros and turned INCONCLUSIVE into LOSSLESS, an
 # independent review). Anything else is unknown, and retried.
 SCORED_FINISH = frozenset({"stop", "length", "tool_calls", "function_call", "repetition", "eos_token", "stop_sequence"})
+CUT_SHORT = 0.9  # a `length` answer with fewer completion tokens than this share of max_tokens was cut by the server (`parse_completion`)
+
 
 class RequestFailed(Exception):
     """A request that failed for good; its message (key redacted) is what the record stores."""
@@ -162,9 +164,10 @@ def parse_completion(kind: Literal["completion", "chat"], content_type: str, bod
     if prompt_logprobs is not None:  # the echoed prompts are the request's own, and max_tokens 1 cuts by design: neither is the answer
         return Response(text="", logprobs=prompt_logprobs_of(data["choices"], prompt_logprobs), **tokens)
     used = tokens["completion_tokens"]
-    if finish == "length" and max_tokens is not None and used is not None and used < max_tokens:
+    if finish == "length" and max_tokens is not None and used is not None and used < CUT_SHORT * max_tokens:
         # the server lowered the budget to fit its context (sglang's --allow-auto-truncate) or cut
-        # the prompt: the model never ran out of the tokens the task gives both arms
+        # the prompt: the model never ran out of the tokens the task gives both arms (a server that
+        # counts a few tokens differently, special ones left out, is still within CUT_SHORT)
         raise MalformedResponse(f"cut at length after {used} of the {max_tokens} tokens asked for (the server's context, not the budget)")
     return Response(text=text, reasoning=reasoning if isinstance(reasoning, str) else None, finish_reason=finish, **tokens)
 

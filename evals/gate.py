@@ -217,6 +217,8 @@ def _group_data(matched: Matched) -> dict[str, tuple[np.ndarray, np.ndarray]] | 
     failure weighs most. (Taking such an item as ungrouped turned a macro into a pooled test: one
     reference error in a macro that was INCONCLUSIVE gave a pooled LOSSLESS, an independent review.)"""
     named = {g for g in matched.groups if g is not None}
+    if len(named) < 2:  # one group is the task itself: its own test, with the exact critical value a macro has not
+        return None
     unknown = [g is None and (item.startswith("(never recorded") or item in matched.unscored) for g, item in zip(matched.groups, matched.items)]
     if not named or any(g is None and not u for g, u in zip(matched.groups, unknown)):
         return None
@@ -410,9 +412,10 @@ def _gate(
     base.delta_answered = matched.delta_answered
     base.n, base.repeats = len(matched.items), len(matched.repeats)
     _decide(base, matched, config, design, look, barred_at)
-    if base.groups:  # pass^k macro over groups too, as tau2's leaderboard reports it (errored trials as failures)
+    named = sorted({g for g in matched.groups if g is not None})
+    if named:  # pass^k macro over groups too, as tau2's leaderboard reports it (errored trials as failures); one domain is a macro of one here
         base.pass_k = {
-            arm: {k: float(np.mean([pass_hat_k([r for r in records if r.details.get("group") == g], k) for g in base.groups])) for k in range(1, base.repeats + 1)}
+            arm: {k: float(np.mean([pass_hat_k([r for r in records if r.details.get("group") == g], k) for g in named])) for k in range(1, base.repeats + 1)}
             for arm, records in (("reference", ref_r), ("candidate", cand_r))
         }
     if problem is not None:  # the numbers stay on show; the verdict does not stand

@@ -206,7 +206,7 @@ def lossless_continuity(data: Paired | list[Paired]) -> float:
     answers, the others gaining 30%) and 4.0% (5 groups of 20, m 0.1), where the single task's exact
     critical value (`exact_critical`) does not reach. Half a lattice step (Yates) took those to about
     2%, but not where few answers change in large groups: one group losing nearly every answer and
-    the others gaining a few, one repeat, gave 3.05% exactly (4 groups of 120 items, m 0.219;
+    the others gaining a few, one repeat, gave 3.02% exactly (4 groups of 120 items, m 0.219;
     `calibration.broken_group_exact_table`), the skew of few gains on top of the lattice. One whole
     step keeps that family within α. With repeats the step is a draw, and the correction shrinks
     with it. One task needs none: its critical value is exact on few items."""

@@ -285,6 +285,16 @@ def test_an_error_record_without_a_group_leaves_a_macro_a_macro() -> None:
     assert set(both.groups) == {"a", "b", "c"}  # errors in both arms: the item goes to the smallest group
 
 
+def test_a_task_whose_items_all_share_one_group_is_judged_as_the_task() -> None:
+    """One group is the task itself; taken as a macro of one, it paid the macro's correction and lost
+    the exact critical value (an independent review: lower bound −0.0401 against −0.0357)."""
+    ref, cand = correlated_binary(np.random.default_rng(5), 120)
+    m = manifest(items=120, task_config={})
+    plain = gate_runs((m, arm(ref)), (m, arm(cand)), GateConfig())
+    grouped = gate_runs((m, arm(ref, group="a")), (m, arm(cand, group="a")), GateConfig())
+    assert not grouped.groups and (grouped.verdict, grouped.low, grouped.method) == (plain.verdict, plain.low, plain.method)
+
+
 def test_missing_records_count_and_items_nobody_recorded_too() -> None:
     ref, cand = np.ones(100), np.ones(100)
     m = manifest(items=102, task_config={})
