@@ -98,5 +98,5 @@ def test_a_scorer_that_raises_on_one_answer_costs_that_draw_not_the_run(sim, tmp
     lines = [json.loads(line) for line in records.read_text().splitlines()]
     failed = [r for r in lines if r["error"]]
     assert len(lines) == 10 and failed and len(failed) < 10, result.stderr
-    assert all(r["error"] == "ScoringFailed: the task could not score the answer: ValueError: cannot read this one" for r in failed)
+    assert all(r["error"] == "ScoringFailed: the task could not score the answer: ValueError: cannot read this one" and r["response"] for r in failed)
     assert result.returncode == 4 and "unexpected" not in result.stderr
