@@ -219,8 +219,7 @@ def _group_data(matched: Matched) -> dict[str, tuple[np.ndarray, np.ndarray]] | 
     named = {g for g in matched.groups if g is not None}
     if len(named) < 2:  # one group is the task itself: its own test, with the exact critical value a macro has not
         return None
-    unknown = [g is None and (item.startswith("(never recorded") or item in matched.unscored) for g, item in zip(matched.groups, matched.items)]
-    if not named or any(g is None and not u for g, u in zip(matched.groups, unknown)):
+    if any(g is None and not (item.startswith("(never recorded") or item in matched.unscored) for g, item in zip(matched.groups, matched.items)):
         return None
     sizes = {g: sum(1 for x in matched.groups if x == g) for g in named}
     smallest = min(sorted(sizes), key=lambda g: sizes[g])
