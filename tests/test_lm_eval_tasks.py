@@ -158,6 +158,7 @@ def test_example_yaml_every_filter_and_metric_and_its_macro(monkeypatch: pytest.
     assert scored.score == 0.0  # strict-match wants "The answer is N": capital T
     assert scored.details["metrics"]["flexible-extract"] == {"exact_match": 1.0, "closeness": 1.0}
     assert scored.details["group"] == "arith_mul"  # weight_by_size: false, a macro over the subtasks
+    assert task.item_details(item) == {"group": "arith_mul"}  # an error record of the item says it too
     assert task.binary() and task.manifest_extra()["binary_scores"] is True
 
     partial = example_task(monkeypatch, metric="closeness,strict-match")

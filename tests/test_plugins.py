@@ -88,6 +88,7 @@ def test_a_scorer_that_raises_on_one_answer_costs_that_draw_not_the_run(sim, tmp
     arms' runs, and every resume again on the same item. It is that draw's error record now."""
     site = tmp_path / "site"
     picky = ("from evals.tasks.gsm8k import Gsm8k\n\nclass Picky(Gsm8k):\n    name = 'picky'\n    description = 'raises on some items'\n\n"
+             "    def item_details(self, item):\n        return {'group': 'g' + item.item_id[-1]}\n\n"
              "    def score(self, item, repeat, response):\n        if item.item_id.endswith(('1', '4')):\n"
              "            raise ValueError('cannot read this one')\n        return super().score(item, repeat, response)\n")
     install(site, "pickyplug", {"picky": "pickyplug:Picky"}, {"pickyplug": picky})
@@ -99,4 +100,5 @@ def test_a_scorer_that_raises_on_one_answer_costs_that_draw_not_the_run(sim, tmp
     failed = [r for r in lines if r["error"]]
     assert len(lines) == 10 and failed and len(failed) < 10, result.stderr
     assert all(r["error"] == "ScoringFailed: the task could not score the answer: ValueError: cannot read this one" and r["response"] for r in failed)
+    assert all(r["details"] == {"group": "g" + r["item_id"][-1]} for r in failed)  # an error record says what the item is (its group), for the gate
     assert result.returncode == 4 and "unexpected" not in result.stderr

@@ -251,7 +251,7 @@ async def _run_one(job: Job, store: RunStore, pending: list[tuple[Item, int]], b
         except Exception as e:  # after the client's retries: record it, never guess an answer
             message = str(e).splitlines()[0] if str(e) else ""
             kept = endpoint.redact(response.text) if isinstance(e, ScoringFailed) else None  # the answer the scorer could not take, to look at
-            record = Record(**base, response=kept, error=endpoint.redact(f"{type(e).__name__}: {message}")[:500])
+            record = Record(**base, response=kept, error=endpoint.redact(f"{type(e).__name__}: {message}")[:500], details=task.item_details(item))
             if isinstance(e, EndpointDown):
                 board.note_once(endpoint.name, f"{endpoint.redact(message)}; its remaining requests are recorded as errors")
         else:

@@ -121,6 +121,12 @@ class Task(ABC):
     def prompt_spec(self) -> dict[str, Any]:
         """Everything that shapes a prompt besides the item: templates, shots, stops."""
 
+    def item_details(self, item: Item) -> dict[str, Any]:
+        """What a record of this item says of it whatever its answer (an lm-eval group's `group`):
+        an error record carries it too, else the gate cannot place the item, and a group whose
+        every record failed dropped out of its macro (an independent review)."""
+        return {}
+
     def prompt_fingerprint(self) -> str:
         return sha256_json(self.prompt_spec())
 

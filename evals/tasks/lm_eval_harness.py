@@ -469,6 +469,10 @@ class LmEvalTask(Task):
         prompt, messages, params = _payload(context, gen_kwargs, self.options.chat, repeat)
         return Request(kind="chat" if self.options.chat else "completion", prompt=prompt, messages=messages, params=params)
 
+    def item_details(self, item: Item) -> dict[str, Any]:
+        group = self._docs[item.item_id].group
+        return {} if group is None else {"group": group}
+
     def score(self, item: Item, repeat: int, response: Response) -> Scored:
         """lm-eval's filters and `process_results` on this one document, every filter kept."""
         from lm_eval.api.instance import Instance
