@@ -407,9 +407,10 @@ class Endpoint:
         batched = isinstance(request.prompt, list) and bool(request.prompt) and not isinstance(request.prompt[0], int)
         sent = list(request.prompt or []) if batched else [request.prompt]
         prompts = [len(p) if isinstance(p, list) else None for p in sent] if echo else None
-        payload = json.dumps(self.body(request, params), ensure_ascii=False).encode()
+        body = self.body(request, params)
+        payload = json.dumps(body, ensure_ascii=False).encode()
         path = "/completions" if request.kind == "completion" else "/chat/completions"
-        max_tokens = params.get("max_tokens") or params.get("max_completion_tokens")
+        max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")  # as sent: extra_body may set it
         deadline = self.config.request_timeout(max_tokens)
         tries: dict[str, int] = {"timeout": 0, "other": 0}
         async with self.semaphore:

@@ -201,6 +201,49 @@ def invalid_answers(manifest: Manifest, records: Sequence[Record]) -> tuple[int,
     return invalid, invalid / max(len(manifest.repeats) * manifest.items, 1)
 
 
+def unread_where_the_other_read(manifest: Manifest, reference: Sequence[Record], candidate: Sequence[Record]) -> tuple[int, int]:
+    """Scored draws the reference's answer could not be read on where the candidate's could, and the
+    other way round.
+
+    A reference unreadable where the candidate is not hands the candidate wins: an independent
+    review's reference, unreadable on 25% of its draws, let a candidate that lost 10% of its
+    answers say LOSSLESS. Both arms alike unreadable is the task's format (lm-eval's strict-match on
+    a chat model), not a serving fault, and is left to `max_invalid_rate`."""
+    wanted = set(manifest.repeats)
+    ref = {r.key: r.invalid for r in reference if r.counts and r.repeat in wanted}
+    cand = {r.key: r.invalid for r in candidate if r.counts and r.repeat in wanted}
+    shared = ref.keys() & cand.keys()
+    return sum(1 for k in shared if ref[k] and not cand[k]), sum(1 for k in shared if cand[k] and not ref[k])
+
+
+def _at_least(k: int, n: int) -> float:
+    """P(X ≥ k) for X ~ Binomial(n, 1/2), exact (in logs: n may be the draws of a whole run)."""
+    if k <= 0:
+        return 1.0
+    logs = [math.lgamma(n + 1) - math.lgamma(j + 1) - math.lgamma(n - j + 1) - n * math.log(2) for j in range(k, n + 1)]
+    top = max(logs)
+    return min(1.0, math.exp(top) * sum(math.exp(x - top) for x in logs))
+
+
+UNREAD_ALPHA = 0.001  # the level at which a reference unreadable where the candidate is not is taken as a serving fault
+
+
+def unreadable(manifest: Manifest, reference: Sequence[Record], candidate: Sequence[Record], config: GateConfig) -> str | None:
+    """Why the reference's unreadable answers leave no verdict: too many of them (`max_invalid_rate`),
+    or more than the candidate's on the same draws, beyond chance and beyond `max_error_rate`."""
+    invalid, share = invalid_answers(manifest, reference)
+    if share > config.max_invalid_rate:
+        return (f"the reference gave no answer the task could read on {share:.0%} of its draws ({invalid}; max_invalid_rate "
+                f"{config.max_invalid_rate:.0%}): check its serving config (a reasoning parser filing the answer under reasoning_content, "
+                "the chat template, stop sequences), or the task's answer format")
+    ref_only, cand_only = unread_where_the_other_read(manifest, reference, candidate)
+    if (ref_only - cand_only) / max(manifest.items * len(manifest.repeats), 1) > config.max_error_rate and _at_least(ref_only, ref_only + cand_only) < UNREAD_ALPHA:
+        return (f"the reference's answer could not be read on {ref_only} draws where the candidate's could, against {cand_only} the other way: "
+                "its serving differs (a reasoning parser filing the answer under reasoning_content, the chat template, stop sequences), "
+                "and each of those would count as a win of the candidate")
+    return None
+
+
 def bad_score(records: Sequence[Record], binary: bool = False) -> str | None:
     """The first score that is not a number in [0, 1] (or not 0 or 1 on a 0/1 task), named."""
     for r in records:
@@ -330,15 +373,15 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig, live: bool = 
         arms = [(subset, [r for r in records if r.item_id in keep]) for records in (ref_r, cand_r)]
         verdict = _gate(arms[0], (cand_m.model_copy(update={"items": size}), arms[1][1]), at_look, design, look, barred_at)
         decides = verdict.verdict != Verdict.INCONCLUSIVE or verdict._futile or last
-        if not decides or verdict.verdict == Verdict.INCONCLUSIVE:  # a verdict said here bars the other side, but says so itself
-            for side in verdict._out_of_reach - barred_at.keys():
+        readable = unreadable(subset, *(records for _, records in arms), config) is None  # else on to the whole run's
+        if readable and (not decides or verdict.verdict == Verdict.INCONCLUSIVE):  # a verdict said here bars the other side, but says so itself
+            for side in verdict._out_of_reach - barred_at.keys():  # not a look of unreadable answers: 0 against 0 there bars nothing
                 barred_at[side] = look
         stopped = {Verdict.LOSSLESS: "LOSSLESS boundary", Verdict.REGRESSION: "REGRESSION boundary", Verdict.ERROR: "error"}.get(verdict.verdict, "futility" if verdict._futile else "last look")
-        readable = verdict.invalid.get("reference", 0) <= config.max_invalid_rate * size * len(repeats)  # else on to the whole run's share
         if judged and decides and readable:
             verdict.sequential = state(look, stopped)
             return verdict, True
-        if pending is None and not last and decides and verdict.verdict != Verdict.ERROR:
+        if pending is None and not last and decides and readable and verdict.verdict != Verdict.ERROR:
             pending = verdict, look, stopped
         within = verdict.verdict != Verdict.ERROR and readable and all(rate <= config.max_error_rate for rate in verdict.error_rates.values())
         if pending is not None and not last and within and (not live or all(keys <= h for h in held)):
@@ -391,11 +434,8 @@ def _gate(
         if over:
             problem = f"error rate over max_error_rate {config.max_error_rate:.1%}: {', '.join(over)}"
     for arm, (m, r) in {"reference": (ref_m, ref_r), "candidate": (ref_m, cand_r)}.items():
-        base.invalid[arm], share = invalid_answers(m, r)
-        if problem is None and arm == "reference" and share > config.max_invalid_rate:
-            problem = (f"the reference gave no answer the task could read on {share:.0%} of its draws ({base.invalid[arm]}; max_invalid_rate "
-                       f"{config.max_invalid_rate:.0%}): check its serving config (a reasoning parser filing the answer under reasoning_content, "
-                       "the chat template, stop sequences), or the task's answer format")
+        base.invalid[arm], _ = invalid_answers(m, r)
+    problem = problem or unreadable(ref_m, ref_r, cand_r, config)
     binary = is_binary(ref_m)
     unclean = next((f"{arm}: {bad}" for arm, records in (("reference", ref_r), ("candidate", cand_r)) if (bad := bad_score(records, binary))), None)
     problem = problem or unclean

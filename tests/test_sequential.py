@@ -71,13 +71,28 @@ def test_unreadable_reference_answers_are_limited_where_the_run_stops_not_at_a_n
     first = set(design.to_manifest(ids)["order"][:100])
     reference = [r.model_copy(update={"invalid": True, "score": 0.0}) if r.item_id in first and int(r.item_id[1:]) % 10 < 3 else r for r in _records([1.0] * 400, ids)]
     assert 20 <= sum(r.invalid for r in reference) <= 40  # about 30% of look 1, under 10% of the run
-    candidate = _records([1.0] * 400, ids)
+    candidate = [r.model_copy() for r in reference]  # unreadable alike (a strict format): only the share is at stake
     config = GateConfig(max_invalid_rate=0.2)
     v = gate_runs((manifest, reference), (manifest, candidate), config)
     assert v.verdict == Verdict.LOSSLESS and v.sequential is not None and v.sequential.look > 1
     broken = [r.model_copy(update={"invalid": True, "score": 0.0}) for r in reference]
     v = gate_runs((manifest, broken), (manifest, [r.model_copy(update={"invalid": True, "score": 0.0}) for r in candidate]), config)
     assert v.verdict == Verdict.ERROR and "could read" in v.problem
+
+
+def test_a_look_of_unreadable_answers_bars_nothing() -> None:
+    """An independent review: look 1's reference unreadable on 95% of its draws (both arms alike, 0
+    against 0) put REGRESSION out of reach there, and a candidate then losing 80 of look 2's answers
+    ended INCONCLUSIVE for futility. A look past max_invalid_rate neither stops the run nor bars a side."""
+    ids = [f"q{i:03d}" for i in range(400)]
+    design = design_for(400)
+    manifest = _manifest(400, design, ids)
+    order = design.to_manifest(ids)["order"]
+    dead, second = set(order[:95]), set(order[100:180])
+    reference = [r.model_copy(update={"invalid": True, "score": 0.0}) if r.item_id in dead else r for r in _records([1.0] * 400, ids)]
+    candidate = [r.model_copy(update={"score": 0.0}) if r.item_id in second else r.model_copy() for r in reference]
+    v = gate_runs((manifest, reference), (manifest, candidate), GateConfig())
+    assert v.verdict == Verdict.REGRESSION, (v.verdict, v.sequential)
 
 
 def test_a_run_interrupted_between_looks_is_judged_on_everything_it_owes() -> None:

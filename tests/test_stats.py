@@ -245,16 +245,38 @@ def test_a_reference_without_readable_answers_is_an_error_not_lossless() -> None
 
     v = gate_runs((m, unreadable(n)), (m, unreadable(n)), GateConfig())
     assert v.verdict == Verdict.ERROR and "no answer the task could read on 100%" in v.problem and v.invalid == {"reference": n, "candidate": n}
+    # both arms unreadable on the same draws (a strict format), so that only the share is at stake
     strict = GateConfig(margins={"gsm8k": 0.3}, max_invalid_rate=0.2)
-    v = gate_runs((m, unreadable(61, 1.0)), (m, unreadable(0, 1.0)), strict)
+    v = gate_runs((m, unreadable(61, 1.0)), (m, unreadable(61, 1.0)), strict)
     assert v.verdict == Verdict.ERROR and "20%" in v.problem  # 61 of 300 is over 0.2
-    v = gate_runs((m, unreadable(60, 1.0)), (m, unreadable(0, 1.0)), strict)
-    assert v.verdict == Verdict.LOSSLESS and v.invalid == {"reference": 60, "candidate": 0}
+    v = gate_runs((m, unreadable(60, 1.0)), (m, unreadable(60, 1.0)), strict)
+    assert v.verdict == Verdict.LOSSLESS and v.invalid == {"reference": 60, "candidate": 60}
     # by default only a reference that hardly ever answered readably: lm-eval's strict-match misses most of a chat model's answers
-    assert gate_runs((m, unreadable(271, 1.0)), (m, unreadable(0, 1.0)), GateConfig()).verdict == Verdict.ERROR
-    assert gate_runs((m, unreadable(270, 1.0)), (m, unreadable(0, 1.0)), GateConfig()).verdict == Verdict.LOSSLESS
+    assert gate_runs((m, unreadable(271, 1.0)), (m, unreadable(271, 1.0)), GateConfig()).verdict == Verdict.ERROR
+    assert gate_runs((m, unreadable(270, 1.0)), (m, unreadable(270, 1.0)), GateConfig()).verdict == Verdict.LOSSLESS
     v = gate_runs((m, unreadable(0, 1.0)), (m, unreadable(n, 1.0)), GateConfig())
     assert v.verdict == Verdict.REGRESSION and ", unreadable answers 0/300" in verdict_line(v)
+
+
+def test_a_reference_unreadable_where_the_candidate_is_read_is_an_error() -> None:
+    """An independent review: below max_invalid_rate, a reference unreadable on 25% of its draws
+    (scored 0) handed the candidate those draws, and a candidate losing 10% of the answers both arms
+    gave readably said LOSSLESS. Unreadable where the other arm is read, beyond chance and beyond
+    max_error_rate, is ERROR; both arms unreadable alike (a strict format) is not."""
+    n, rng = 400, np.random.default_rng(11)
+    m = manifest(items=n, task_config={})
+    lost = rng.random(n) < 0.1
+
+    def arm_of(scores: np.ndarray, invalid: np.ndarray) -> list[Record]:
+        return [r.model_copy(update={"invalid": bool(bad), "score": 0.0 if bad else r.score}) for r, bad in zip(arm(scores), invalid)]
+
+    broken = rng.random(n) < 0.25
+    v = gate_runs((m, arm_of(np.ones(n), broken)), (m, arm_of(np.where(lost & ~broken, 0.0, 1.0), np.zeros(n, bool))), GateConfig(margins={"gsm8k": 0.05}))
+    assert v.verdict == Verdict.ERROR and "could not be read on" in v.problem and "against 0 the other way" in v.problem
+    # a strict format both arms miss alike, on different draws: the verdict stands
+    a, b = rng.random(n) < 0.3, rng.random(n) < 0.3
+    v = gate_runs((m, arm_of(np.ones(n), a)), (m, arm_of(np.ones(n), b)), GateConfig(margins={"gsm8k": 0.05}))
+    assert v.verdict != Verdict.ERROR, v.problem
 
 
 def test_an_error_record_without_a_group_leaves_a_macro_a_macro() -> None:
