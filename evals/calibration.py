@@ -434,10 +434,11 @@ def broken_group_exact(groups: int, n: int, lost: float, gained: float, check: i
         data = [_one_repeat_group(n, lost_k[r], np.zeros(len(r)))] + [_one_repeat_group(n, np.zeros(len(r)), gain_k[others[c, g]]) for g in range(groups - 1)]
         lossless = np.asarray(noninferiority(data, margin, ALPHA).lossless, dtype=bool)
         t_half, _ = statistic(data, -margin, -lossless_continuity(data) / 2)
+        lossless_half = np.asarray(t_half) > np.asarray(lossless_critical(data, margin, ALPHA))
         p = lost_p[r] * weight[c]
-        rate, half = rate + float(p[lossless].sum()), half + float(p[np.asarray(t_half) > np.asarray(lossless_critical(data, margin, ALPHA))].sum())
-        if check and len(edge) < check:  # the likeliest counts that pass only by the correction's difference, and their neighbours
-            near = np.flatnonzero(lossless != (np.asarray(t_half) > np.asarray(lossless_critical(data, margin, ALPHA))))
+        rate, half = rate + float(p[lossless].sum()), half + float(p[lossless_half].sum())
+        if check and len(edge) < check:  # the likeliest counts that pass by one correction and not the other
+            near = np.flatnonzero(lossless != lossless_half)
             edge += [(int(lost_k[r[i]]), gain_k[others[c[i]]], bool(lossless[i])) for i in near[np.argsort(-p[near])][:check - len(edge)]]
     wrong = 0
     for losses, gains, expected in edge:

@@ -149,7 +149,7 @@ class GateConfig(Strict):
     # a reference without a readable answer (no number, no letter) on more draws than this is ERROR:
     # its serving config is broken, and 0 against 0 is no evidence (gate.invalid_answers). Not lower by
     # default: lm-eval's strict-match finds no answer in most of a chat model's (Llama-3.1-8B-Instruct:
-    # strict 0.20 against flexible 0.78), which is that protocol's score, not a broken server
+    # strict 0.20 against flexible 0.78, lm-evaluation-harness PR #2034), which is that protocol's score
     max_invalid_rate: float = Field(default=0.9, ge=0, le=1)
     # `evals compare`: look `looks` times and stop a task once it is decided (evals.sequential)
     sequential: bool = False

@@ -28,7 +28,7 @@ from evals.inference import EXACT_ITEMS, Paired, clustered, holm, interval, loss
 from evals.power import items_needed_binary, items_needed_scaled, repeats_needed
 from evals.records import Manifest, Record, Run
 from evals.scores import pass_hat_k, z
-from evals.stats import Comparison, Matched, describe, match, within_variance
+from evals.stats import Comparison, Matched, binomial_at_most, describe, match, within_variance
 
 if TYPE_CHECKING:  # scipy's boundaries are loaded only for a sequential run
     from evals.sequential import Design
@@ -216,15 +216,6 @@ def unread_where_the_other_read(manifest: Manifest, reference: Sequence[Record],
     return sum(1 for k in shared if ref[k] and not cand[k]), sum(1 for k in shared if cand[k] and not ref[k])
 
 
-def _at_least(k: int, n: int) -> float:
-    """P(X ≥ k) for X ~ Binomial(n, 1/2), exact (in logs: n may be the draws of a whole run)."""
-    if k <= 0:
-        return 1.0
-    logs = [math.lgamma(n + 1) - math.lgamma(j + 1) - math.lgamma(n - j + 1) - n * math.log(2) for j in range(k, n + 1)]
-    top = max(logs)
-    return min(1.0, math.exp(top) * sum(math.exp(x - top) for x in logs))
-
-
 UNREAD_ALPHA = 0.001  # the level at which a reference unreadable where the candidate is not is taken as a serving fault
 
 
@@ -237,7 +228,7 @@ def unreadable(manifest: Manifest, reference: Sequence[Record], candidate: Seque
                 f"{config.max_invalid_rate:.0%}): check its serving config (a reasoning parser filing the answer under reasoning_content, "
                 "the chat template, stop sequences), or the task's answer format")
     ref_only, cand_only = unread_where_the_other_read(manifest, reference, candidate)
-    if (ref_only - cand_only) / max(manifest.items * len(manifest.repeats), 1) > config.max_error_rate and _at_least(ref_only, ref_only + cand_only) < UNREAD_ALPHA:
+    if (ref_only - cand_only) / max(manifest.items * len(manifest.repeats), 1) > config.max_error_rate and binomial_at_most(cand_only, ref_only + cand_only) < UNREAD_ALPHA:  # an exact sign test: P(as many reference-only or more)
         return (f"the reference's answer could not be read on {ref_only} draws where the candidate's could, against {cand_only} the other way: "
                 "its serving differs (a reasoning parser filing the answer under reasoning_content, the chat template, stop sequences), "
                 "and each of those would count as a win of the candidate")

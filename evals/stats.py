@@ -109,10 +109,15 @@ def mcnemar_exact(reference: np.ndarray, candidate: np.ndarray) -> McNemar:
     return McNemar(ref_only_right=b, cand_only_right=c, pvalue=binomial_two_sided(min(b, c), b + c))
 
 
+def binomial_at_most(k: int, n: int) -> float:
+    """P(X ≤ k) for X ~ Binomial(n, ½), summed in integers: exact at any n, without scipy to import."""
+    return sum(comb(n, i) for i in range(k + 1)) / 2**n
+
+
 def binomial_two_sided(k: int, n: int) -> float:
     """P(X ≤ k)·2, capped at 1, for X ~ Binomial(n, ½): the exact McNemar p-value (statsmodels'
-    `mcnemar(exact=True)`), summed in integers, so exact at any n and without statsmodels to import."""
-    return min(1.0, 2 * sum(comb(n, i) for i in range(k + 1)) / 2**n)
+    `mcnemar(exact=True)`)."""
+    return min(1.0, 2 * binomial_at_most(k, n))
 
 
 class Comparison(BaseModel):

@@ -277,6 +277,14 @@ def test_a_reference_unreadable_where_the_candidate_is_read_is_an_error() -> Non
     a, b = rng.random(n) < 0.3, rng.random(n) < 0.3
     v = gate_runs((m, arm_of(np.ones(n), a)), (m, arm_of(np.ones(n), b)), GateConfig(margins={"gsm8k": 0.05}))
     assert v.verdict != Verdict.ERROR, v.problem
+    # 12 draws unreadable only in the reference of 2,000, none the other way: beyond chance, but 0.6% of the draws, within max_error_rate
+    big = manifest(items=2000, task_config={})
+    v = gate_runs((big, arm_of(np.ones(2000), np.arange(2000) < 12)), (big, arm_of(np.ones(2000), np.zeros(2000, bool))), GateConfig(margins={"gsm8k": 0.05}))
+    assert v.verdict != Verdict.ERROR, v.problem
+    # 40 draws unreadable only in the reference against 30 only in the candidate: 2.5% of the draws in excess, but chance (p 0.14)
+    a, b = np.arange(n) < 40, (np.arange(n) >= 40) & (np.arange(n) < 70)
+    v = gate_runs((m, arm_of(np.ones(n), a)), (m, arm_of(np.ones(n), b)), GateConfig(margins={"gsm8k": 0.05}))
+    assert v.verdict != Verdict.ERROR, v.problem
 
 
 def test_an_error_record_without_a_group_leaves_a_macro_a_macro() -> None:
