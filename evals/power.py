@@ -22,6 +22,7 @@ from evals.inference import (
     critical,
     draws_variance,
     group_variance,
+    lossless_continuity,
     noninferiority,
     restricted_draw_variance,
     variance_of_delta,
@@ -100,8 +101,9 @@ def items_needed_scaled(data: Paired | list[Paired], margin: float, alpha: float
     """Items (per group, in proportion) for `power` at the observed Δ and per-item variance, when
     every variance scales as 1/n: the normal approximation with the t quantile.
 
-    Toward REGRESSION it is the REGRESSION side's test: one item of continuity correction, and
-    with repeats `clustered_regression`'s variance (the larger of the items' spread and U_draws',
+    Toward LOSSLESS a macro's continuity correction counts as it does in the test
+    (`lossless_continuity`: one draw). Toward REGRESSION it is the REGRESSION side's test: one item of
+    continuity correction, and with repeats `clustered_regression`'s variance (the larger of the items' spread and U_draws',
     `draws_variance`), which the design-effect variance can undershoot."""
     groups = data if isinstance(data, list) else [data]
     delta = float(np.mean([g.delta for g in groups]))
@@ -113,7 +115,7 @@ def items_needed_scaled(data: Paired | list[Paired], margin: float, alpha: float
     else:
         parts = [(group_variance if isinstance(data, list) else variance_of_delta)(g, -margin) for g in groups]
     unit = sum(n_now * float(v) for v, _ in parts) / len(groups) ** 2  # Var(Δ̂)·n_total
-    shift = continuity(data) * n_now if delta < -margin else 0.0  # the correction, times the items
+    shift = (continuity(data) if delta < -margin else lossless_continuity(data)) * n_now  # the correction, times the items
     # degrees of freedom as the test will have them: Welch–Satterthwaite over the groups as they are
     # (unequal groups have fewer than n/G − 1), growing in proportion with the items
     total = sum(float(v) for v, _ in parts)
@@ -132,14 +134,20 @@ def repeats_needed(data: Paired | list[Paired], within_var: list[float], margin:
     """Repeats per item on these items for `power` at the observed Δ, or None if none would do.
 
     Var(d̄_i) = τ² + σ²/K with σ² the within-item variance of per-draw differences: more repeats
-    shrink only the second term, so a between-item spread wider than the target is beyond reach.
+    shrink only the second term, so a between-item spread wider than the target is beyond reach, and
+    so is a REGRESSION whose distance below −m is within the test's correction of one item.
     """
     groups = data if isinstance(data, list) else [data]
     delta = float(np.mean([g.delta for g in groups]))
     if math.isclose(delta, -margin, abs_tol=1e-12) or any(g.repeats < 2 for g in groups):
         return None
+    # the test's continuity correction: toward REGRESSION one item, which no number of repeats shrinks;
+    # toward LOSSLESS a macro's one draw, taken at today's repeats (fewer than the advice asks for)
+    gap = abs(delta + margin) - (continuity(data) if delta < -margin else lossless_continuity(data))
+    if gap <= 0:
+        return None
     df = sum(g.n - 1 for g in groups)
-    target = ((delta + margin) / (float(critical(alpha, max(df, 1))) + _sps().norm.ppf(power))) ** 2 * len(groups) ** 2
+    target = (gap / (float(critical(alpha, max(df, 1))) + _sps().norm.ppf(power))) ** 2 * len(groups) ** 2
     between = [max(float(variance_of_delta(g, -margin)[0]) * g.n - w / g.repeats, 0.0) for g, w in zip(groups, within_var)]
     fixed = sum(b / g.n for b, g in zip(between, groups))
     if target <= fixed:

@@ -14,11 +14,11 @@ from statsmodels.stats.multitest import multipletests
 from evals.config import GateConfig
 from evals.gate import EXIT_CODES, SummaryRow, TaskVerdict, Verdict, gate_runs, gate_summary, overall, read_summary
 from evals.inference import Paired, bisect, continuity, critical, draws_variance, group_variance, holm, interval, lossless_critical, lowered_bound, macro_null, noninferiority, raised_bound, restricted_draw_variance, statistic, summarise
-from evals.power import power_binary
+from evals.power import power_binary, repeats_needed
 from evals.records import Manifest, Record
 from evals.report import dumps, gate_json, verdict_line
 from evals.scores import item_scores, mean, numpy_sum
-from evals.stats import clustered_mean, match, mcnemar_exact
+from evals.stats import clustered_mean, match, mcnemar_exact, within_variance
 
 TOL = 1e-9
 Z975 = sps.norm.ppf(0.975)
@@ -673,6 +673,27 @@ def test_advice_is_for_the_observed_delta_and_says_when_the_dataset_is_too_small
     small = gate(*[np.r_[np.ones(180), x] for x in (np.r_[np.ones(4), np.zeros(2)], np.r_[np.zeros(4), np.ones(2)])])
     assert small.verdict == Verdict.INCONCLUSIVE and small.items_needed is not None
     assert power_binary(small.items_needed, 4 / 186, 2 / 186, 0.02, 0.025, "lossless") >= 0.8
+
+
+def test_repeats_advised_toward_regression_count_the_tests_correction() -> None:
+    """REGRESSION's correction of one item does not shrink with repeats. A macro (3 groups of 40 items × 4)
+    whose Δ̂ sits below −m by less than it can never say REGRESSION on these items, and the advice must not
+    name a number of repeats (it said 181); a little further below, the repeats advised must reach the
+    power (they were 23, with 36% power)."""
+    def pairs(failures: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        ref, cand = np.ones((40, 4)), np.ones((40, 4))
+        cand[np.arange(failures) % 40, np.arange(failures) // 40] = 0  # at most one failure per item
+        return [(ref, cand)] * 3
+
+    def advice(failures: int) -> int | None:
+        return repeats_needed([summarise(r, c) for r, c in pairs(failures)], [within_variance(r, c) for r, c in pairs(failures)], 0.1, 0.025, 0.8)
+
+    assert -0.1 - continuity([summarise(*pairs(17)[0])] * 3) < -17 / 160 < -0.1
+    assert advice(17) is None
+    k, rng = advice(19), np.random.default_rng(0)
+    assert k is not None
+    said = [noninferiority([summarise(np.ones((40, k)), (rng.random((40, k)) >= 19 / 160).astype(float)) for _ in range(3)], 0.1, 0.025).regression for _ in range(400)]
+    assert np.mean(said) >= 0.8 - 3 * math.sqrt(0.16 / 400)
 
 
 def test_a_domain_with_one_task_and_domains_without_differences() -> None:
