@@ -74,6 +74,22 @@ def _endpoint_name(config: Config, name: str) -> str:
     return check_name(config.endpoint(name)[0], "endpoint name")
 
 
+def _pair(config: Config, reference: str, candidate: str) -> list[str]:
+    """The two endpoints' folder names, refused (before any folder or request) when they are one
+    endpoint, or two names for the same requests to the same server."""
+    from evals.config import public_url, same_server
+
+    names = [_endpoint_name(config, reference), _endpoint_name(config, candidate)]
+    if names[0] == names[1]:
+        raise UsageError(f"reference and candidate are the same endpoint ({names[0]})")
+    ref, cand = config.endpoint(reference)[1], config.endpoint(candidate)[1]
+    if same_server(ref, cand):
+        raise UsageError(f"reference {names[0]} and candidate {names[1]} send the same requests to the same server "
+                         f"({', '.join(public_url(u) for u in ref.urls)}, model {ref.model or 'as listed'}): "
+                         "a server compared with itself says nothing of a quantization")
+    return names
+
+
 def new_run_folder(prefix: str = "") -> Path:
     """A fresh folder under outputs/, named by the time; never one that already exists."""
     stamp = prefix + datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -443,10 +459,8 @@ async def compare(config: Config, reference: str, candidate: str, tasks: list[st
     from evals.records import write_atomic
     from evals.runners import run_endpoints
 
+    ref_name, cand_name = _pair(config, reference, candidate)
     out.mkdir(parents=True, exist_ok=True)
-    ref_name, cand_name = config.endpoint(reference)[0], config.endpoint(candidate)[0]
-    if ref_name == cand_name:
-        raise UsageError(f"reference and candidate are the same endpoint ({ref_name})")
     write_atomic(out / COMPARE_JSON, json.dumps({"reference": ref_name, "candidate": cand_name, "tasks": tasks}) + "\n")
     jobs = await run_endpoints(config, [reference, candidate], tasks, out, overrides, _judge(config) if config.gate.sequential else None,
                                preload.start if preload is not None else None)
@@ -466,7 +480,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     config = _load(args)
     tasks = _task_names(args.tasks)
-    names = [_endpoint_name(config, args.reference), _endpoint_name(config, args.candidate)]
+    names = _pair(config, args.reference, args.candidate)
     overrides = {"limit": args.limit} if args.limit else {}
     _sequential(args, config)
     out = choose_out(args, names, tasks, pair=(names[0], names[1]))

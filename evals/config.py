@@ -73,6 +73,22 @@ def public_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def adhoc_name(url: str) -> str:
+    """The name of an endpoint given as a URL: host and port, and its path but for a final /v1, so that
+    two models behind one gateway (http://gw/fp8/v1, http://gw/mxfp4/v1) are two endpoints; never
+    the credentials a URL may carry (the name is written to manifests and folder names)."""
+    parts = urlsplit(public_url(url))
+    path = parts.path.rstrip("/").removesuffix("/v1")
+    return re.sub(r"[^A-Za-z0-9_.\-]", "-", parts.netloc + path).strip("-")
+
+
+def same_server(a: EndpointConfig, b: EndpointConfig) -> bool:
+    """Whether two endpoints send the same requests to the same place: a comparison of a server with
+    itself, which would say LOSSLESS of any quantization (a config whose two entries were copied)."""
+    urls = lambda e: sorted(u.rstrip("/") for u in e.urls)  # noqa: E731
+    return urls(a) == urls(b) and (a.model, a.extra_body, a.sampling) == (b.model, b.extra_body, b.sampling)
+
+
 class EndpointConfig(Strict):
     base_url: str | list[str]
     model: str | None = None
@@ -192,9 +208,7 @@ class Config(Strict):
         if name in self.endpoints:
             return name, self.endpoints[name]
         if urlparse(name).scheme in ("http", "https"):
-            url = urlparse(name)
-            adhoc = re.sub(r"[^A-Za-z0-9_.\-]", "-", url.netloc)
-            return adhoc, EndpointConfig(base_url=name)
+            return adhoc_name(name), EndpointConfig(base_url=name)
         known = ", ".join(sorted(self.endpoints)) or "none"
         raise UsageError(f"{self.source}: no endpoint named {name!r} (defined: {known}); add [endpoints.{name}] or pass a URL")
 

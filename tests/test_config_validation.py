@@ -9,7 +9,7 @@ import pytest
 from conftest import run_evals
 
 from evals.cli import main
-from evals.config import Config, load_config
+from evals.config import Config, EndpointConfig, load_config, same_server
 from evals.errors import UsageError
 from evals.tasks import validate_tasks
 from evals.tasks.gpqa import GpqaDiamond, GpqaOptions
@@ -219,3 +219,29 @@ def test_a_bad_url_is_said_once_in_our_words(tmp_path: Path) -> None:
     message = refused(tmp_path, '[endpoints.a]\nbase_url = "localhost:8000/v1"\n')
     assert message.endswith("endpoints.a.base_url: expected an http(s) URL, got 'localhost:8000/v1'")
     assert message.count("localhost:8000/v1") == 1 and "Value error" not in message
+
+
+def test_compare_refuses_two_names_for_the_same_requests_to_one_server(sim, tmp_path: Path) -> None:
+    """A config whose two entries were copied would compare a server with itself and say LOSSLESS of any
+    quantization: refused before any request or folder, exit 2, one line."""
+    server = sim()
+    path = config_file(tmp_path, f'[endpoints.fp8]\nbase_url = "{server.url}"\n\n[endpoints.mxfp4]\nbase_url = "{server.url}/"\n')
+    result = run_evals("compare", "fp8", "mxfp4", "--config", str(path), "--limit", "5", cwd=tmp_path, timeout=60)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"evals: error: reference fp8 and candidate mxfp4 send the same requests to the same server ({server.url}, ")
+    assert server.stats()["requests"] == {} and not (tmp_path / "outputs").exists()
+
+
+def test_one_server_serving_two_models_or_settings_is_two_endpoints() -> None:
+    base = {"base_url": "http://127.0.0.1:8000/v1", "model": "a"}
+    assert same_server(EndpointConfig(**base), EndpointConfig(**{**base, "base_url": ["http://127.0.0.1:8000/v1/"]}))
+    assert not same_server(EndpointConfig(**base), EndpointConfig(**{**base, "model": "b"}))
+    assert not same_server(EndpointConfig(**base), EndpointConfig(**base, extra_body={"chat_template_kwargs": {"enable_thinking": False}}))
+
+
+def test_an_endpoint_given_as_a_url_is_named_by_host_port_and_path_never_its_credentials() -> None:
+    """The name is written to manifests and folder names; two models behind one gateway are two endpoints."""
+    config = Config()
+    assert config.endpoint("http://127.0.0.1:8000/v1")[0] == "127.0.0.1-8000"
+    assert config.endpoint("http://user:s3cret@gw:8000/fp8/v1")[0] == "gw-8000-fp8"
+    assert config.endpoint("http://gw/fp8/v1")[0] != config.endpoint("http://gw/mxfp4/v1")[0]
