@@ -63,6 +63,14 @@ SCORED_FINISH = frozenset({"stop", "length", "tool_calls", "function_call", "rep
 CUT_SHORT = 0.9  # a `length` answer with fewer completion tokens than this share of max_tokens was cut by the server (`parse_completion`)
 
 
+def finish_reason(choice: dict[str, Any]) -> str | None:
+    """A choice's finish_reason as a string: sglang's native /generate says {"type": "abort", ...}."""
+    finish = choice.get("finish_reason")
+    if isinstance(finish, (str, type(None))):
+        return finish
+    return str(finish.get("type")) if isinstance(finish, dict) else repr(finish)
+
+
 class RequestFailed(Exception):
     """A request that failed for good; its message (key redacted) is what the record stores."""
 
@@ -128,7 +136,6 @@ def parse_completion(kind: Literal["completion", "chat"], content_type: str, bod
     if not data["choices"] or not isinstance(data["choices"][0], dict):
         raise MalformedResponse("empty `choices`")
     choice = data["choices"][0]
-    finish = choice.get("finish_reason")
     reasoning = None
     if kind == "completion":
         text, field, tool_calls = choice.get("text"), "text", None
@@ -139,8 +146,7 @@ def parse_completion(kind: Literal["completion", "chat"], content_type: str, bod
         text, field, tool_calls = message.get("content"), "message.content", message.get("tool_calls")
         # sglang and older vLLM say reasoning_content, newer vLLM says reasoning
         reasoning = message.get("reasoning_content") or message.get("reasoning")
-    if not isinstance(finish, (str, type(None))):  # sglang's native /generate says {"type": "abort", ...}
-        finish = finish.get("type") if isinstance(finish, dict) else repr(finish)
+    finish = finish_reason(choice)
     if finish not in SCORED_FINISH:
         what = {"abort": "aborted by the server", "error": "aborted by the server", "content_filter": "withheld by a content filter"}.get(str(finish), "unknown")
         raise MalformedResponse(f"finish_reason {finish!r} ({what})")

@@ -229,8 +229,9 @@ def test_an_aborted_answer_is_an_error_record_never_a_score(sim, tmp_path: Path)
     assert len(lines) == 4 and all("answered with a broken finish" in r["error"] and "abort" in r["error"] and r["score"] == 0.0 for r in lines), lines
 
 
-@pytest.mark.parametrize(("finish", "broken"), [("eos_token", False), ("repetition", False), ("stop_sequence", False), ("abort", True), (None, True), ("error", True)])
-def test_a_finish_inspect_does_not_know_is_judged_by_the_servers_own_word(finish: str | None, broken: bool) -> None:
+@pytest.mark.parametrize(("finish", "broken"), [("eos_token", False), ("repetition", False), ("stop_sequence", False), ("abort", True), (None, True), ("error", True),
+                                                ({"type": "stop", "matched": 2}, False), ({"type": "abort", "message": "x"}, True)])  # sglang's dict, as the native client reads it
+def test_a_finish_inspect_does_not_know_is_judged_by_the_servers_own_word(finish: str | dict[str, object] | None, broken: bool) -> None:
     """inspect says "unknown" for TGI's eos_token and vLLM's repetition too, answers the native client
     scores; taking every "unknown" as broken failed every sample of such a server (an independent
     review). Where inspect kept the raw response, its finish_reason decides, as the native client's would."""

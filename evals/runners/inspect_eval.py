@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from evals.client import SCORED_FINISH
+from evals.client import SCORED_FINISH, finish_reason
 from evals.errors import EngineError, UsageError
 from evals.records import RECORDS, Record, RunStore, read_records, sha256_json
 
@@ -197,8 +197,8 @@ def broken_stop(event: Any) -> str | None:
     raw = getattr(getattr(event, "call", None), "response", None)
     choices = raw.get("choices") if reason and isinstance(raw, dict) else None
     if isinstance(choices, list) and choices and isinstance(choices[0], dict):
-        finish = choices[0].get("finish_reason")
-        return None if isinstance(finish, str) and finish in SCORED_FINISH else f"finish_reason {finish!r}"
+        finish = finish_reason(choices[0])
+        return None if finish in SCORED_FINISH else f"finish_reason {finish!r}"
     return reason
 
 
