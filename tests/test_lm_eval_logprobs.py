@@ -70,6 +70,7 @@ def test_every_document_agrees_with_lm_evals_local_completions(sim, tmp_path: Pa
     ours = read_records(folder)
     manifest = json.loads((folder / "manifest.json").read_text())
     assert len(ours) == sum(SUBTASKS.values()) and all(r["error"] is None for r in ours.values())
+    assert not any(r["invalid"] for r in ours.values())  # a log-likelihood is always an answer (and the text of these answers is empty)
     assert manifest["sampling"] == {"temperature": 0, "max_tokens": 1, "logprobs": 1, "seed": 1234, "echo": True}  # local-completions' body
 
     theirs = lm_eval_samples(server.url, tokenized)

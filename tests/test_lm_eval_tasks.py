@@ -114,6 +114,8 @@ def test_every_document_agrees_with_lm_evals_own_run(both: Any, name: str, data_
         assert record["response"].strip() == sample["resps"][0][0].strip()
         assert record["details"]["metrics"][sample["filter"]] == {"exact_match": sample["exact_match"]}, (sample["doc_id"], sample["filter"])
         assert record["details"]["filtered"][sample["filter"]] == sample["filtered_resps"][0]
+        if sample["filter"] == "strict-match":  # the score's filter: unreadable where lm-eval's own run found nothing
+            assert record["invalid"] == (sample["filtered_resps"][0] == "[invalid]"), sample["doc_id"]
         scores[sample["filter"]].append(sample["exact_match"])
     # the primary score is lm-eval's first metric under its first filter
     assert [ours[i]["score"] for i in range(LIMIT)] == [next(s["exact_match"] for s in theirs if s["doc_id"] == i and s["filter"] == "strict-match") for i in range(LIMIT)]
@@ -288,3 +290,115 @@ def test_options_reach_lm_eval_and_the_request(monkeypatch: pytest.MonkeyPatch) 
     chat = example_task(monkeypatch, chat=True, system_instruction="Be brief.", limit=1)
     messages = chat.build_request(chat.load_items()[0], 1234).messages
     assert messages[0] == {"role": "system", "content": "Be brief."} and [m["role"] for m in messages[1:]] == ["user", "assistant"] * 2 + ["user"]
+
+
+# ---------------------------------------------------------------- answers lm-eval's filters could not read
+
+UNREAD_YAML = """\
+# the example's questions, answered "The answer is N" by the simulator: "ANSWER: N" is never found
+task: arith_unread
+output_type: generate_until
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    train: {repo}/examples/lm-eval-task/add_train.jsonl
+    test: {repo}/examples/lm-eval-task/add_test.jsonl
+test_split: test
+doc_to_text: "Question: {{{{question}}}}\\nAnswer:"
+doc_to_target: "{{{{answer}}}}"
+generation_kwargs:
+  until: ["Question:", "\\n\\n"]
+  do_sample: false
+  max_gen_toks: 64
+filter_list:
+  - name: answer-line           # a fallback of the task's own
+    filter:
+      - function: regex
+        regex_pattern: "ANSWER: (\\\\-?[0-9]+)"
+        fallback: "NONE"
+      - function: take_first
+  - name: whole                 # no regex: any answer is read as it is
+    filter:
+      - function: take_first
+metric_list:
+  - metric: exact_match
+    aggregation: mean
+    higher_is_better: true
+metadata:
+  version: 1.0
+"""
+
+
+def unread_yaml(folder: Path) -> Path:
+    path = folder / "arith_unread.yaml"
+    path.write_text(UNREAD_YAML.format(repo=REPO))
+    return path
+
+
+def test_an_answer_the_scored_filter_could_not_read_is_invalid(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """lm-eval's `regex` filter hands back its fallback ("[invalid]", or the task's own) when it finds
+    nothing: such a record is `invalid`, by the filter that is the score and no other, and so is an
+    empty answer (a reasoning parser that filed it under reasoning_content) whatever the filter.
+    These records said `invalid` false, so an lm-eval task whose every answer was unreadable gave
+    0 against 0 and the gate could not see it."""
+    from evals.tasks.base import Response
+    from evals.tasks.lm_eval_harness import LmEvalOptions, LmEvalTask
+
+    def unread(task: Any, text: str) -> bool:
+        scored = task.score(item, 1234, Response(text=text))
+        assert not scored.invalid or scored.score == 0.0  # a scored failure, as the native tasks' are
+        return scored.invalid
+
+    strict = example_task(monkeypatch)  # strict-match: "The answer is N", else "[invalid]"
+    item = strict.load_items()[0]
+    gold = int(item.gold)
+    flexible = example_task(monkeypatch, metric="exact_match,flexible-extract")  # the last number anywhere
+    assert flexible.load_items()[0].item_id == item.item_id
+    assert [unread(strict, t) for t in (f"The answer is {gold}", f"The answer is {gold + 1}", f"so the answer is {gold}", "no idea", "", " \n")] == [
+        False, False, True, True, True, True]
+    assert [unread(flexible, t) for t in (f"so the answer is {gold}", "no idea", "")] == [False, True, True]
+
+    own = unread_yaml(tmp_path)
+    answer_line = LmEvalTask(LmEvalOptions(), None, str(own))  # the first filter: answer-line, fallback "NONE"
+    item = answer_line.load_items()[0]
+    scored = answer_line.score(item, 1234, Response(text="The answer is 5."))
+    assert scored.extracted == "NONE" and scored.invalid
+    assert not unread(answer_line, f"ANSWER: {item.gold}")
+    whole = LmEvalTask(LmEvalOptions(metric="exact_match,whole"), None, str(own))
+    whole.load_items()
+    assert [unread(whole, t) for t in ("The answer is 5.", "no idea", "")] == [False, False, True]
+
+
+def test_lm_evals_stock_gsm8k_reads_what_the_native_gsm8k_reads(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stock `gsm8k` task (strict-match scored, flexible-extract beside it) marks the answers the
+    native `gsm8k` in lm-eval format marks (its strict-match fallback): one rule, two paths."""
+    from evals.tasks.base import Response
+    from evals.tasks.gsm8k import score_lm_eval
+    from evals.tasks.lm_eval_harness import LmEvalOptions, LmEvalTask
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    task = LmEvalTask(LmEvalOptions(limit=2, data_files=data_files(data_dir)), None, "gsm8k")
+    item = task.load_items()[0]
+    texts = ["Half of 10 is 5.\n#### 5", "Half of 10 is 5. The answer is 5.", "I do not know.", ""]
+    assert [task.score(item, 1234, Response(text=t)).invalid for t in texts] == [score_lm_eval(t, item.gold).invalid for t in texts] == [False, True, True, True]
+
+
+def test_compare_where_no_answer_could_be_read_is_error(sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Over HTTP: both arms answer every question in a form the task's filter cannot read. 0 against 0
+    on every item is no evidence; the reference's unreadable answers are past max_invalid_rate: ERROR."""
+    from evals import cli
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    ref, cand = sim("--seed", "3"), sim("--seed", "3", "--profile", "quantized", "--delta", "0")
+    task = f"lm-eval:{unread_yaml(tmp_path)}"
+    config = tmp_path / "evals.toml"
+    config.write_text(f'[endpoints.fp8]\nbase_url = "{ref.url}"\nmax_retries = 0\n\n[endpoints.mxfp4]\nbase_url = "{cand.url}"\nmax_retries = 0\n\n'
+                      f'[gate]\nmargins = {{ "{task}" = 0.05 }}\n')
+    code = cli.main(["compare", "fp8", "mxfp4", "--tasks", task, "--config", str(config), "--out", str(tmp_path / "out")])
+    output = "".join(capsys.readouterr())
+    gate = json.loads((tmp_path / "out" / "gate.json").read_text())
+    assert code == 4 and gate["verdict"] == "ERROR", output
+    assert "the reference gave no answer the task could read on 100% of its draws (40" in output, output
+    (folder,) = (tmp_path / "out" / "fp8").iterdir()
+    records = [json.loads(line) for line in (folder / "records.jsonl").read_text().splitlines()]
+    assert len(records) == 40 and all(r["invalid"] and r["extracted"] == "NONE" and r["response"].strip() for r in records)

@@ -384,7 +384,8 @@ class LmEvalTask(Task):
                              "so the answer's tokens cannot be found in its logprobs; set the endpoint model's own tokenizer")
 
     def _score_logprobs(self, d: _Doc, item: Item, response: Response) -> Scored:
-        """lm-eval's `parse_logprobs` on the answer, then its filters and `process_results`."""
+        """lm-eval's `parse_logprobs` on the answer, then its filters and `process_results`. Never
+        `invalid`: every choice has a log-likelihood, so there is always an answer to read."""
         from lm_eval.api.instance import Instance
         from lm_eval.models.openai_completions import LocalCompletionsAPI
 
@@ -474,7 +475,9 @@ class LmEvalTask(Task):
         return {} if group is None else {"group": group}
 
     def score(self, item: Item, repeat: int, response: Response) -> Scored:
-        """lm-eval's filters and `process_results` on this one document, every filter kept."""
+        """lm-eval's filters and `process_results` on this one document, every filter kept; `invalid`
+        when the answer is empty (a reasoning parser that filed it under reasoning_content) or the
+        scored filter found nothing in it (`_fallbacks`)."""
         from lm_eval.api.instance import Instance
 
         d = self._docs[item.item_id]
@@ -499,7 +502,28 @@ class LmEvalTask(Task):
         if d.group is not None:
             details["group"] = d.group
         extracted = mine.filtered_resps[flt]
-        return Scored(score=float(value), extracted=extracted if isinstance(extracted, str) else json.dumps(_jsonable(extracted)), details=details)
+        return Scored(score=float(value), extracted=extracted if isinstance(extracted, str) else json.dumps(_jsonable(extracted)),
+                      invalid=not response.text.strip() or _is_fallback(extracted, self._fallbacks[inst.task_name]), details=details)
+
+    @cached_property
+    def _fallbacks(self) -> dict[str, list[Any]]:
+        """Per leaf task, what the regex filters of its scored filter (`_primary`) return when their
+        pattern finds nothing: lm-eval's `RegexFilter` (and its subclasses: `multi_choice_regex`,
+        bbh's) hands back its `fallback` ("[invalid]" unless the YAML sets one) in place of an answer
+        (`lm_eval/filters/extraction.py`, `RegexFilter.apply`). A filtered answer equal to one is an
+        answer the task could not read (`Record.invalid`), as the native gsm8k's strict-match is;
+        other filters (`take_first`, a custom function) say nothing of it, so only an empty answer
+        marks such a task's records."""
+        from lm_eval.filters.extraction import RegexFilter
+
+        tasks, _, _ = self._loaded
+        out: dict[str, list[Any]] = {}
+        for name, task in tasks.items():
+            flt = self._primary[name][1]
+            steps = [make for ensemble in getattr(task, "_filters", []) if ensemble.name == flt for make in ensemble.filters]
+            # each step is `partial(FilterClass, **kwargs)` (lm_eval.filters.build_filter_ensemble): built as lm-eval builds it, to read its fallback
+            out[name] = [make().fallback for make in steps if isinstance(cls := getattr(make, "func", make), type) and issubclass(cls, RegexFilter)]
+        return out
 
     def resolved_config(self) -> dict[str, Any]:
         """Each leaf task's config as lm-eval resolved it (overrides applied), without where its
@@ -624,6 +648,14 @@ def _make_encoder(name: str, tokenizer: str | None, tokenized_requests: bool, ma
                        tokenizer_backend="huggingface", tokenized_requests=tokenized_requests, max_length=max_length, seed=MODEL_SEED)
     except Exception as e:  # transformers' errors: no such folder, an unknown hub id, offline
         raise UsageError(f"task {name}: cannot load tokenizer = {tokenizer!r} ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+
+
+def _is_fallback(filtered: Any, fallbacks: list[Any]) -> bool:
+    """Whether a filtered answer is a regex filter's fallback: the answer itself after `take_first`,
+    its one element without it (a filter ensemble keeps a list per document)."""
+    if isinstance(filtered, list) and len(filtered) == 1:
+        filtered = filtered[0]
+    return any(filtered == fallback for fallback in fallbacks)
 
 
 def _plain(value: Any) -> Any:
