@@ -89,6 +89,7 @@ def test_a_registry_task_runs_offline_from_inspect_evals_own_cache(sim, tmp_path
     assert {r["item_id"] for r in lines} == set(solution)
     assert all(r["score"] == float(r["extracted"] == solution[r["item_id"]]) for r in lines)
     assert 0 < sum(r["score"] for r in lines) < N  # the simulator answers some wrong
+    assert not any(r["invalid"] for r in lines)  # a letter on every answer: choice() read them all, wrong ones too
     assert server.stats()["requests"]["/v1/chat/completions"] == N
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["items"] == N and manifest["status"] == "complete" and manifest["extra"]["binary_scores"] is True

@@ -304,3 +304,72 @@ def test_evals_tasks_explains_the_prefixes() -> None:
     result = run_evals("tasks")
     assert result.returncode == 0
     assert "inspect:NAME" in result.stdout and "lm-eval:NAME" in result.stdout and "inspect_evals" in result.stdout
+
+
+# ---------------------------------------------------------------- answers inspect's scorers could not read
+
+REASONING_ONLY = "<reasoning only>"  # a reasoning parser filed the whole answer under reasoning_content
+UNREAD_CASES = {
+    # scorer: [(completion, unread)], each a sample of one inspect run through inspect's own solver and scorer
+    "match": [("So 2 + 2 = 4.", False), ("I cannot tell.", True), ("", True), (" \n", True), (REASONING_ONLY, True)],
+    "choice": [("ANSWER: A", False), ("ANSWER: B", False), ("It is the first one.", True), ("", True), (REASONING_ONLY, True)],
+    "answer": [("ANSWER: B", False), ("It is B.", True), ("", True)],
+    # no signal of its own (answer None whether or not it found one): only an empty completion
+    "answer_is": [("The answer is 4", False), ("no idea", False), ("", True)],
+}
+
+
+def unread_task(name: str) -> Any:
+    """A task of inspect's own scorer `name` (the example file's `answer_is` for a custom one), one
+    sample per case; the sample's id says which completion the model gives."""
+    import importlib.util
+
+    from inspect_ai import Task
+    from inspect_ai.dataset import Sample
+    from inspect_ai.scorer import answer, choice, match
+    from inspect_ai.solver import generate, multiple_choice
+
+    spec = importlib.util.spec_from_file_location("arith_example", REPO / "examples" / "inspect-task" / "arith.py")
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    cases = UNREAD_CASES[name]
+    if name == "choice":
+        samples = [Sample(id=i, input=f"case {i}: which is 4?", choices=["4", "5", "6"], target="A") for i in range(len(cases))]
+        return Task(dataset=samples, solver=multiple_choice(), scorer=choice())
+    samples = [Sample(id=i, input=f"case {i}: what is 2 + 2?", target="B" if name == "answer" else "4") for i in range(len(cases))]
+    scorer = {"match": lambda: match(numeric=True), "answer": lambda: answer("letter"), "answer_is": example.answer_is}[name]()
+    return Task(dataset=samples, solver=generate(), scorer=scorer)
+
+
+@pytest.mark.parametrize("name", list(UNREAD_CASES))
+def test_an_answer_inspects_scorer_could_not_read_is_invalid(name: str, tmp_path: Path) -> None:
+    """A server whose every answer is unreadable (vLLM's reasoning parser leaving content empty) gave
+    0 against 0 through inspect, which the gate could not see: the record is `invalid` when inspect's
+    own scorer says it found no answer (evals.runners.inspect_eval.answer_unread), and never when it
+    read one. Run by inspect itself, offline (its mockllm model), read back from its eval log."""
+    from inspect_ai import eval as inspect_eval
+    from inspect_ai.model import ChatMessageAssistant, ContentReasoning, ModelOutput, ModelUsage, get_model
+
+    from evals.runners.inspect_eval import read_log_samples, sample_record
+
+    cases = UNREAD_CASES[name]
+
+    def reply(messages: list[Any], *_: Any) -> ModelOutput:
+        case = int(next(m.text for m in messages if m.role == "user").split("case ", 1)[1].split(":")[0])
+        text = cases[case][0]
+        if text == REASONING_ONLY:
+            output = ModelOutput.from_message(ChatMessageAssistant(content=[ContentReasoning(reasoning="2 + 2 = 4. ANSWER: A")], model="mockllm"))
+        else:
+            output = ModelOutput.from_content("mockllm", text)
+        output.usage = ModelUsage(input_tokens=10, output_tokens=5, total_tokens=15)  # else mockllm counts them with a tokenizer it downloads
+        return output
+
+    (log,) = inspect_eval(unread_task(name), model=get_model("mockllm/model", custom_outputs=reply), log_dir=str(tmp_path), display="none")
+    read = read_log_samples(Path(log.location.removeprefix("file://")))
+    assert read is not None
+    records = {int(s.id): sample_record(s, "inspect:t", "sim", None) for s in read[1]}
+    assert len(records) == len(cases) and all(r.error is None for r in records.values())
+    assert [records[i].invalid for i in range(len(cases))] == [unread for _, unread in cases], [(c, records[i].extracted) for i, (c, _) in enumerate(cases)]
+    assert all(r.score == 0.0 for r in records.values() if r.invalid)  # scored failures, as the native tasks' are
+    assert any(r.score == 1.0 for r in records.values())  # a read answer can be right: the cases are not all failures

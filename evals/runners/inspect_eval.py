@@ -202,6 +202,34 @@ def broken_stop(event: Any) -> str | None:
     return reason
 
 
+# inspect's `ScoreReason`s (inspect_ai/scorer/_metric.py) that charge the model under test with leaving
+# no answer to read: an empty completion, or one its scorer could not parse. Not "refusal" (an answer,
+# and the model's), nor "grader_failed" / "scoring_failed" (the instrument's failures, not the answer's).
+UNREAD_REASONS = {"no_response", "invalid_response_format"}
+# What inspect's `pattern()` (and so `answer()`) explains when its pattern finds nothing, in versions
+# that set no `reason` (inspect_ai/scorer/_pattern.py: NOANSWER with no answer before #4567, INCORRECT after)
+PATTERN_UNMATCHED = "Scoring pattern not matched in output"
+
+
+def answer_unread(score: Any, output: Any) -> bool:
+    """Whether inspect's scorer found no answer it could read in the sample's output (`Record.invalid`).
+
+    By inspect's own word: the completion is empty or whitespace (its `no_response`, which a server's
+    reasoning parser filing the answer under reasoning_content leaves); the score's `reason` is one of
+    `UNREAD_REASONS` (`choice()`, `pattern()`, `answer()`, `math()` set it); its `answer` is "", what
+    `choice()` records when no letter was marked and `match(numeric=True)` when no number was found;
+    or `pattern()`'s explanation that nothing matched, for logs from before `reason`. A scorer that
+    says none of these (a custom one returning `answer=None`, a model grader) gives no signal, and
+    then only an empty completion marks its records.
+    """
+    if output is not None and not (output.completion or "").strip():
+        return True
+    if score is None:
+        return False
+    return (getattr(score, "reason", None) in UNREAD_REASONS or score.answer == ""
+            or (score.answer is None and (score.explanation or "").startswith(PATTERN_UNMATCHED)))
+
+
 def sample_record(sample: Any, task: str, endpoint: str, scorer: str | None, item_id: str | None = None, **details: Any) -> Record:
     """One sample's epoch as a record: its scorer's value, or an error."""
     scores = sample.scores or {}
@@ -225,6 +253,7 @@ def sample_record(sample: Any, task: str, endpoint: str, scorer: str | None, ite
         response=output.completion if output is not None and output.choices else None,
         extracted=None if chosen is None or chosen.answer is None else str(chosen.answer),
         score=score if error is None and score is not None else 0.0,
+        invalid=error is None and answer_unread(chosen, output),
         finish_reason=output.stop_reason if output is not None and output.choices else None,
         prompt_tokens=usage.input_tokens if usage is not None else None,
         completion_tokens=usage.output_tokens if usage is not None else None,
