@@ -305,6 +305,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
         retry_after_s=args.retry_after,
         faults=faults,
         hang_s=args.hang_s,
+        persistent_faults=args.persistent_faults,
         ttft_ms=args.ttft_ms,
         tokens_per_s=args.tokens_per_s,
         max_batch=args.max_batch,
@@ -860,6 +861,7 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--retry-after", type=float, default=0.0, help="the Retry-After seconds sent with each 429")
     sim.add_argument("--latency-ms", type=float, default=0.0, help="mean added latency per request")
     sim.add_argument("--fault", action="append", metavar="KIND:RATE", help="break a fraction RATE of generation requests: malformed, empty, null, abort, hang, close, echo-auth or nologprobs (repeatable)")
+    sim.add_argument("--persistent-faults", action="store_true", help="a prompt --fault strikes is struck on every attempt (default: each retry draws again)")
     sim.add_argument("--hang-s", type=float, default=3600.0, help="how long a `hang` fault holds a request (default 3600)")
     sim.add_argument("--ttft-ms", type=float, default=0.0, help="server model: time to first token of each generation")
     sim.add_argument("--tokens-per-s", type=float, default=0.0, help="server model: decode speed of one generation, in tokens (words) per second")

@@ -17,7 +17,9 @@ speed does not fall as the batch fills, as it would on a GPU.
 
 A fault in `faults` strikes a request as a fixed function of (seed, fault, request body, how
 many times this body came before), so the same run meets the same faults whatever the order
-in which its requests arrive, and a retry of a struck request draws again.
+in which its requests arrive, and a retry of a struck request draws again; with
+`persistent_faults` the count is left out, so the same prompts are struck on every attempt (a
+server that always fails on some prompts while it answers the rest).
 """
 
 from __future__ import annotations
@@ -188,6 +190,7 @@ class Simulator:
     retry_after_s: float = 0.0
     faults: list[Fault] = field(default_factory=list)
     hang_s: float = 3600.0  # how long a `hang` fault keeps a request waiting if the client stays
+    persistent_faults: bool = False  # a struck prompt is struck on every attempt, not drawn again per retry
     ttft_ms: float = 0.0  # time to first token of each generation
     tokens_per_s: float = 0.0  # decode speed of one generation (0: no decode time)
     max_batch: int = 0  # generations served at once; more queue (0: no limit)
@@ -211,7 +214,7 @@ class Simulator:
     def _fault_for(self, raw: bytes) -> str | None:
         """Which fault, if any, strikes this request: fixed by (seed, fault, body, times seen)."""
         digest = hashlib.sha256(raw).hexdigest()
-        seen = self._seen[digest]
+        seen = 0 if self.persistent_faults else self._seen[digest]
         self._seen[digest] += 1
         for fault in self.faults:
             if uniform(self.model.seed, fault.kind, digest, seen) < fault.rate:
