@@ -14,9 +14,10 @@ too, and timeouts need a budget of their own:
   most 60 s is honoured instead;
 - other 4xx: no retry.
 
-After `max_consecutive_failures` connection failures or timeouts in a row the endpoint is
-declared down: every request still to send fails at once with the last error, so a dead
-server costs seconds, not minutes of retries. The endpoint's API key (and any password in its
+After `max_consecutive_failures` connection failures or timeouts in a row, on several prompts
+and not counting prompts seen to fail while the server answered others (`CircuitBreaker`), the
+endpoint is declared down: every request still to send fails at once with the last error, so a
+dead server costs seconds, not minutes of retries. The endpoint's API key (and any password in its
 URL) is cut from every message that may be stored.
 
 The wire is plain aiohttp, not the openai SDK: we already parse every body ourselves (a 200
@@ -220,28 +221,55 @@ def retry_after(headers: Any) -> float | None:
 
 
 class CircuitBreaker:
-    """Opens after `threshold` connection failures or timeouts in a row.
+    """Opens after `threshold` connection failures or timeouts in a row, spread over at least
+    `spread` prompts: min(threshold, max(2, max_concurrency)).
 
-    Only attempts that *started* after the latest success count: with many requests in flight,
-    those sent before a success say nothing about the endpoint now (ten requests that hung
+    A failure counts only if its attempt *started* after the latest success: with many requests in
+    flight, those sent before a success say nothing about the endpoint now (ten requests that hung
     earlier and time out together after the rest finished are not a dead server).
+
+    A server may also fail a few prompts every time and answer the rest (a gateway that resets
+    the connection on one body, a prompt the model rambles on past the deadline). Such a prompt
+    holds its worker through all its retries while healthy ones finish in milliseconds, so the
+    workers converge on failing prompts and, with no success left to reset the count, the
+    failures "in a row" come within a second (an independent review: a server answering 80 % of
+    prompts was declared down, and never-sent items became EndpointDown errors). Hence:
+
+    - a prompt already seen to fail while the server answered others (its connection failed
+      before the latest success, or its timed-out try began before it) fails on its own: its
+      retries never count. A connection error is dated when it happens, so the requests cut when
+      a server dies still count on their first retry, as before; a timeout is dated from when its
+      try began, as the try above;
+    - the count must come from `spread` different prompts, so that retries of one or two bad
+      prompts are not a dead server. With all workers busy a dead server fails that many at once,
+      so opening costs no more tries than the threshold alone.
+
+    What this costs: see "Circuit breaker" in the README (measured with benchmarks/breaker.py).
     """
 
-    def __init__(self, threshold: int) -> None:
+    def __init__(self, threshold: int, concurrency: int) -> None:
         self.threshold = threshold
+        self.spread = min(threshold, max(2, concurrency))
         self.failures = 0
+        self.prompts: set[int] = set()  # the prompts the counted failures came from
         self.last_success = float("-inf")
+        self.failed_since: dict[int, float] = {}  # prompt -> when it was first seen to fail (dated as above)
         self.down: str | None = None
 
-    def success(self) -> None:
+    def success(self, prompt: int) -> None:
         self.failures = 0
+        self.prompts.clear()
         self.last_success = time.monotonic()
+        self.failed_since.pop(prompt, None)
 
-    def failure(self, started: float, message: str) -> None:
-        if started >= self.last_success:
-            self.failures += 1
-            if self.failures >= self.threshold and self.down is None:
-                self.down = message
+    def failure(self, prompt: int, started: float, message: str, timeout: bool) -> None:
+        first = self.failed_since.setdefault(prompt, started if timeout else time.monotonic())
+        if started < self.last_success or first < self.last_success:
+            return
+        self.failures += 1
+        self.prompts.add(prompt)
+        if self.failures >= self.threshold and len(self.prompts) >= self.spread and self.down is None:
+            self.down = message
 
 
 class Endpoint:
@@ -260,7 +288,7 @@ class Endpoint:
         self._proxies: dict[str, tuple[Any, Any]] = {}  # base URL -> (proxy, proxy auth) from the environment
         self.semaphore = asyncio.Semaphore(config.max_concurrency)
         self.model: str = config.model or ""
-        self.breaker = CircuitBreaker(config.max_consecutive_failures)
+        self.breaker = CircuitBreaker(config.max_consecutive_failures, config.max_concurrency)
         self._secrets = [self._key] if self._key and self._key != "EMPTY" else []
         for url in config.urls:
             parts = urlsplit(url)
@@ -419,10 +447,12 @@ class Endpoint:
         max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")  # as sent: extra_body may set it
         deadline = self.config.request_timeout(max_tokens)
         tries: dict[str, int] = {"timeout": 0, "other": 0}
+        prompt = hash(payload)  # the breaker tells a prompt that fails on its own from a dead server
         async with self.semaphore:
             while True:
                 if self.breaker.down is not None:
-                    raise EndpointDown(f"endpoint {self.name} declared down after {self.breaker.threshold} connection failures or timeouts in a row; last: {self.breaker.down}")
+                    raise EndpointDown(f"endpoint {self.name} declared down after {self.breaker.threshold} connection failures or timeouts in a row "
+                                       f"on {self.breaker.spread} or more prompts; last: {self.breaker.down}")
                 base, headers = next(self._next)
                 self.session()  # made (aiohttp imported) before the clock starts: the first requests' latency is theirs alone
                 started = time.monotonic()
@@ -433,12 +463,12 @@ class Endpoint:
                 except Exception as e:  # sorted below; anything unforeseen is not retried
                     failure, message, wait_s = self._classify(e, deadline)
                 else:
-                    self.breaker.success()
+                    self.breaker.success(prompt)
                     return response, time.monotonic() - started
                 budget = "timeout" if failure == "timeout" else "other"
                 allowed = self.config.max_timeout_retries if budget == "timeout" else self.config.max_retries
                 if failure in ("timeout", "connection"):
-                    self.breaker.failure(started, message)
+                    self.breaker.failure(prompt, started, message, timeout=failure == "timeout")
                 if failure == "fatal" or tries[budget] >= allowed:
                     attempts = tries["timeout"] + tries["other"] + 1
                     raise RequestFailed(f"{message} ({attempts} attempt{'s' if attempts > 1 else ''})")

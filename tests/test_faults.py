@@ -40,8 +40,8 @@ class SimThread:
         self.thread.start()
         self.runners: list = []
 
-    def serve(self, faults: list[str], seed: int = 0) -> tuple[Simulator, str]:
-        sim = Simulator(catalogs=self.catalogs, model=SimModel(seed=seed), faults=[Fault.parse(f) for f in faults], hang_s=30)
+    def serve(self, faults: list[str], seed: int = 0, persistent: bool = False) -> tuple[Simulator, str]:
+        sim = Simulator(catalogs=self.catalogs, model=SimModel(seed=seed), faults=[Fault.parse(f) for f in faults], hang_s=30, persistent_faults=persistent)
         runner, url = asyncio.run_coroutine_threadsafe(start(sim), self.loop).result(timeout=30)
         self.runners.append(runner)
         return sim, url
@@ -60,7 +60,7 @@ def sims(data_dir: Path) -> Iterator[Callable[..., tuple[Simulator, str]]]:
     served.close()
 
 
-def write_config(path: Path, url: str, concurrency: int, retries: int) -> Path:
+def write_config(path: Path, url: str, concurrency: int, retries: int, backoff_s: float = 0.005) -> Path:
     path.write_text(
         "\n".join(
             [
@@ -69,7 +69,7 @@ def write_config(path: Path, url: str, concurrency: int, retries: int) -> Path:
                 f"max_concurrency = {concurrency}",
                 f"max_retries = {retries}",
                 f"max_timeout_retries = {retries}",
-                "retry_backoff_s = 0.005",
+                f"retry_backoff_s = {backoff_s}",
                 f"timeout_s = {TIMEOUT_S}",
                 f"max_consecutive_failures = {BREAKER}",
             ]
@@ -118,6 +118,47 @@ def test_fault_matrix(sims, tmp_path: Path, data_dir: Path, fault: str, rate: fl
         assert sent == ITEMS * (1 + MAX_RETRIES[rate])
         named = {"malformed": "body", "empty": "empty `choices`", "null": "null text", "abort": "finish_reason 'abort'"}[fault]
         assert all(named in r["error"] and f"({1 + MAX_RETRIES[rate]} attempts)" in r["error"] for r in errors)
+
+
+# An independent review: a server that resets the connection on a fixed 20 % of prompts, every
+# attempt, and answers the rest in milliseconds. Each failing prompt holds its worker through all
+# its retries while healthy ones finish at once, so the workers converge on failing prompts; with
+# no success left to reset the count, ten failures "in a row" came within a second, the endpoint
+# was declared down, and never-sent healthy items became EndpointDown errors.
+@pytest.mark.parametrize("concurrency", [8, 16])  # below and above the breaker's threshold
+@pytest.mark.parametrize("fault", ["close", "hang"])
+def test_a_server_that_fails_a_few_prompts_every_time_is_not_declared_down(sims, tmp_path: Path, fault: str, concurrency: int) -> None:
+    server, url = sims([f"{fault}:0.2"], seed=1, persistent=True)
+    retries, items = 2, 100
+    # a failing prompt's retries take 0.15 s, far longer than an answer, as in the review
+    config = write_config(tmp_path / "evals.toml", url, concurrency, retries, backoff_s=0.05)
+    out = tmp_path / "out"
+    result = run_evals("run", "sim", "--config", str(config), "--limit", str(items), "--out", str(out), timeout=120)
+
+    lines = [json.loads(line) for line in (out / "sim" / "gsm8k" / "records.jsonl").read_text().splitlines()]
+    assert len(lines) == items and len({(r["item_id"], r["repeat"]) for r in lines}) == items
+    errors = [r["error"] for r in lines if r["error"] is not None]
+    assert [e for e in errors if "declared down" in e] == [], result.stderr
+    kind = "timeout" if fault == "hang" else "connection error"
+    assert 5 <= len(errors) <= 40 and all(kind in e and f"({1 + retries} attempts)" in e for e in errors)  # each failed on its own, all its tries
+    stats = server.requests
+    assert stats[f"fault:{fault}"] == len(errors) * (1 + retries)
+    assert stats["/v1/completions"] == items + len(errors) * retries  # every other item was sent once, and answered
+    assert result.returncode == 4, result.stderr  # errors beyond max_error_rate: ERROR, never a verdict
+
+
+@pytest.mark.parametrize("fault", ["close", "hang"])
+def test_a_dead_server_is_declared_down_with_more_requests_in_flight_than_the_threshold(sims, tmp_path: Path, fault: str) -> None:
+    server, url = sims([f"{fault}:1.0"], seed=1, persistent=True)
+    concurrency = 2 * BREAKER
+    config = write_config(tmp_path / "evals.toml", url, concurrency, 2)
+    out = tmp_path / "out"
+    result = run_evals("run", "sim", "--config", str(config), "--limit", str(ITEMS), "--out", str(out), timeout=120)
+    assert result.returncode == 4, result.stderr
+    lines = [json.loads(line) for line in (out / "sim" / "gsm8k" / "records.jsonl").read_text().splitlines()]
+    assert len(lines) == ITEMS and all(r["error"] is not None for r in lines)
+    assert sum("declared down" in r["error"] for r in lines) >= ITEMS - concurrency
+    assert server.requests["/v1/completions"] <= 2 * concurrency  # the first wave, and at most one retry each
 
 
 def test_compare_against_a_broken_candidate_is_an_error_not_a_verdict(sim, tmp_path: Path) -> None:

@@ -135,15 +135,37 @@ def test_params_outside_the_openai_api_go_at_the_top_of_the_body() -> None:
 
 
 def test_breaker_counts_only_failures_since_the_last_success() -> None:
-    breaker = CircuitBreaker(3)
+    breaker = CircuitBreaker(3, concurrency=8)
     early = time.monotonic()
-    breaker.success()
-    for _ in range(5):  # sent before the success: they say nothing about the endpoint now
-        breaker.failure(early, "timeout")
+    breaker.success(0)
+    for prompt in range(5):  # sent before the success: they say nothing about the endpoint now
+        breaker.failure(prompt, early, "timeout", timeout=True)
     assert breaker.down is None
-    for i in range(3):
-        breaker.failure(time.monotonic(), f"connection error {i}")
-    assert breaker.down == "connection error 2"
+    for prompt in range(5, 8):
+        breaker.failure(prompt, time.monotonic(), f"connection error {prompt}", timeout=False)
+    assert breaker.down == "connection error 7"
+
+
+def test_breaker_leaves_out_prompts_that_fail_on_their_own() -> None:
+    """Retries of prompts seen to fail while the server answered others never open it; nor do
+    retries of one prompt alone; fresh prompts failing together do."""
+    breaker = CircuitBreaker(5, concurrency=8)
+    for prompt in (1, 2, 3):
+        breaker.failure(prompt, time.monotonic(), "connection error", timeout=False)
+    breaker.success(4)  # the server answered another prompt after 1, 2 and 3 failed
+    for _ in range(10):
+        for prompt in (1, 2, 3):
+            breaker.failure(prompt, time.monotonic(), "connection error", timeout=False)
+    assert breaker.down is None
+    lone = CircuitBreaker(3, concurrency=1)
+    for _ in range(10):
+        lone.failure(5, time.monotonic(), "connection error", timeout=False)
+    assert lone.down is None
+    lone.failure(6, time.monotonic(), "connection error 6", timeout=False)
+    assert lone.down == "connection error 6"
+    for prompt in range(5, 10):
+        breaker.failure(prompt, time.monotonic(), f"timeout {prompt}", timeout=True)
+    assert breaker.down == "timeout 9"
 
 
 def test_fault_specs_are_checked() -> None:
