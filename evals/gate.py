@@ -224,14 +224,15 @@ def unreadable(manifest: Manifest, reference: Sequence[Record], candidate: Seque
     or more than the candidate's on the same draws, beyond chance and beyond `max_error_rate`."""
     invalid, share = invalid_answers(manifest, reference)
     if share > config.max_invalid_rate:
+        lm_eval = "; an lm-eval task scores its first filter unless `metric` names another (`metric = \"exact_match,flexible-extract\"`)" if manifest.task.startswith("lm-eval:") else ""
         return (f"the reference gave no answer the task could read on {share:.0%} of its draws ({invalid}; max_invalid_rate "
                 f"{config.max_invalid_rate:.0%}): check its serving config (a reasoning parser filing the answer under reasoning_content, "
-                "the chat template, stop sequences), or the task's answer format")
+                f"the chat template, stop sequences), or the task's answer format{lm_eval}")
     ref_only, cand_only = unread_where_the_other_read(manifest, reference, candidate)
     if (ref_only - cand_only) / max(manifest.items * len(manifest.repeats), 1) > config.max_error_rate and binomial_at_most(cand_only, ref_only + cand_only) < UNREAD_ALPHA:  # an exact sign test: P(as many reference-only or more)
         return (f"the reference's answer could not be read on {ref_only} draws where the candidate's could, against {cand_only} the other way: "
-                "its serving differs (a reasoning parser filing the answer under reasoning_content, the chat template, stop sequences), "
-                "and each of those would count as a win of the candidate")
+                "the two answer in different forms (the serving: a reasoning parser filing the answer under reasoning_content, the chat "
+                "template, stop sequences; or the model's own format), and each of those would count as a win of the candidate")
     return None
 
 

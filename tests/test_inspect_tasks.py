@@ -316,6 +316,9 @@ UNREAD_CASES = {
     "answer": [("ANSWER: B", False), ("It is B.", True), ("", True)],
     # no signal of its own (answer None whether or not it found one): only an empty completion
     "answer_is": [("The answer is 4", False), ("no idea", False), ("", True)],
+    # a custom scorer that leaves `answer` "" on every score (inspect_evals' gdm_self_proliferation does:
+    # an independent review): "" is choice()'s and match()'s signal only, else every comparison was ERROR
+    "blank": [("4", False), ("no idea", False), ("", True)],
 }
 
 
@@ -326,19 +329,26 @@ def unread_task(name: str) -> Any:
 
     from inspect_ai import Task
     from inspect_ai.dataset import Sample
-    from inspect_ai.scorer import answer, choice, match
-    from inspect_ai.solver import generate, multiple_choice
+    from inspect_ai.scorer import CORRECT, INCORRECT, Score, Target, accuracy, answer, choice, match, scorer
+    from inspect_ai.solver import TaskState, generate, multiple_choice
 
     spec = importlib.util.spec_from_file_location("arith_example", REPO / "examples" / "inspect-task" / "arith.py")
     assert spec is not None and spec.loader is not None
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
+    @scorer(metrics=[accuracy()])
+    def blank() -> Any:
+        async def score(state: TaskState, target: Target) -> Score:
+            return Score(value=CORRECT if state.output.completion.strip() == target.text else INCORRECT, answer="")
+
+        return score
+
     cases = UNREAD_CASES[name]
     if name == "choice":
         samples = [Sample(id=i, input=f"case {i}: which is 4?", choices=["4", "5", "6"], target="A") for i in range(len(cases))]
         return Task(dataset=samples, solver=multiple_choice(), scorer=choice())
     samples = [Sample(id=i, input=f"case {i}: what is 2 + 2?", target="B" if name == "answer" else "4") for i in range(len(cases))]
-    scorer = {"match": lambda: match(numeric=True), "answer": lambda: answer("letter"), "answer_is": example.answer_is}[name]()
+    scorer = {"match": lambda: match(numeric=True), "answer": lambda: answer("letter"), "answer_is": example.answer_is, "blank": blank}[name]()
     return Task(dataset=samples, solver=generate(), scorer=scorer)
 
 
@@ -372,4 +382,5 @@ def test_an_answer_inspects_scorer_could_not_read_is_invalid(name: str, tmp_path
     assert len(records) == len(cases) and all(r.error is None for r in records.values())
     assert [records[i].invalid for i in range(len(cases))] == [unread for _, unread in cases], [(c, records[i].extracted) for i, (c, _) in enumerate(cases)]
     assert all(r.score == 0.0 for r in records.values() if r.invalid)  # scored failures, as the native tasks' are
+    assert not any(sample_record(s, "inspect:t", "sim", None, reads_answer=False).invalid for s in read[1])  # tau2's: graded on the conversation
     assert any(r.score == 1.0 for r in records.values())  # a read answer can be right: the cases are not all failures

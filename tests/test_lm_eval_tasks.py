@@ -399,6 +399,7 @@ def test_compare_where_no_answer_could_be_read_is_error(sim, tmp_path: Path, mon
     gate = json.loads((tmp_path / "out" / "gate.json").read_text())
     assert code == 4 and gate["verdict"] == "ERROR", output
     assert "the reference gave no answer the task could read on 100% of its draws (40" in output, output
+    assert 'metric = "exact_match,flexible-extract"' in output  # what to do: score a filter that reads more
     (folder,) = (tmp_path / "out" / "fp8").iterdir()
     records = [json.loads(line) for line in (folder / "records.jsonl").read_text().splitlines()]
     assert len(records) == 40 and all(r["invalid"] and r["extracted"] == "NONE" and r["response"].strip() for r in records)

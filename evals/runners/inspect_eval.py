@@ -211,13 +211,19 @@ UNREAD_REASONS = {"no_response", "invalid_response_format"}
 PATTERN_UNMATCHED = "Scoring pattern not matched in output"
 
 
-def answer_unread(score: Any, output: Any) -> bool:
+# inspect's own scorers whose empty `answer` means none was found: `choice()` with no letter marked,
+# `match(numeric=True)` with no number. Other scorers may leave it empty on every answer
+# (inspect_evals' gdm_self_proliferation does: an independent review), so theirs says nothing.
+EMPTY_ANSWER_SCORERS = {"choice", "match"}
+
+
+def answer_unread(score: Any, output: Any, scorer: str | None) -> bool:
     """Whether inspect's scorer found no answer it could read in the sample's output (`Record.invalid`).
 
     By inspect's own word: the completion is empty or whitespace (its `no_response`, which a server's
     reasoning parser filing the answer under reasoning_content leaves); the score's `reason` is one of
-    `UNREAD_REASONS` (`choice()`, `pattern()`, `answer()`, `math()` set it); its `answer` is "", what
-    `choice()` records when no letter was marked and `match(numeric=True)` when no number was found;
+    `UNREAD_REASONS` (`choice()`, `pattern()`, `answer()`, `math()` set it); for `choice()` and
+    `match()` (`EMPTY_ANSWER_SCORERS`), an `answer` of "" (no letter marked, no number found);
     or `pattern()`'s explanation that nothing matched, for logs from before `reason`. A scorer that
     says none of these (a custom one returning `answer=None`, a model grader) gives no signal, and
     then only an empty completion marks its records.
@@ -226,12 +232,14 @@ def answer_unread(score: Any, output: Any) -> bool:
         return True
     if score is None:
         return False
-    return (getattr(score, "reason", None) in UNREAD_REASONS or score.answer == ""
+    return (getattr(score, "reason", None) in UNREAD_REASONS or (score.answer == "" and scorer in EMPTY_ANSWER_SCORERS)
             or (score.answer is None and (score.explanation or "").startswith(PATTERN_UNMATCHED)))
 
 
-def sample_record(sample: Any, task: str, endpoint: str, scorer: str | None, item_id: str | None = None, **details: Any) -> Record:
-    """One sample's epoch as a record: its scorer's value, or an error."""
+def sample_record(sample: Any, task: str, endpoint: str, scorer: str | None, item_id: str | None = None, reads_answer: bool = True, **details: Any) -> Record:
+    """One sample's epoch as a record: its scorer's value, or an error. `reads_answer`: whether the
+    scorer reads an answer from the final output (an agentic task's does not: tau2 grades the
+    conversation, and one cut at its message limit leaves the output empty, the agent's own failure)."""
     scores = sample.scores or {}
     error = sample_error(sample)
     name = scorer or (next(iter(scores)) if len(scores) == 1 else None)
@@ -253,7 +261,7 @@ def sample_record(sample: Any, task: str, endpoint: str, scorer: str | None, ite
         response=output.completion if output is not None and output.choices else None,
         extracted=None if chosen is None or chosen.answer is None else str(chosen.answer),
         score=score if error is None and score is not None else 0.0,
-        invalid=error is None and answer_unread(chosen, output),
+        invalid=error is None and reads_answer and answer_unread(chosen, output, name),
         finish_reason=output.stop_reason if output is not None and output.choices else None,
         prompt_tokens=usage.input_tokens if usage is not None else None,
         completion_tokens=usage.output_tokens if usage is not None else None,

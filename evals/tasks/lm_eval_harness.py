@@ -477,7 +477,8 @@ class LmEvalTask(Task):
     def score(self, item: Item, repeat: int, response: Response) -> Scored:
         """lm-eval's filters and `process_results` on this one document, every filter kept; `invalid`
         when the answer is empty (a reasoning parser that filed it under reasoning_content) or the
-        scored filter found nothing in it (`_fallbacks`)."""
+        scored filter found nothing in it (`_fallbacks`), and it scored 0 (a YAML's fallback may be a
+        real answer, "0", that is right: an independent review)."""
         from lm_eval.api.instance import Instance
 
         d = self._docs[item.item_id]
@@ -503,7 +504,7 @@ class LmEvalTask(Task):
             details["group"] = d.group
         extracted = mine.filtered_resps[flt]
         return Scored(score=float(value), extracted=extracted if isinstance(extracted, str) else json.dumps(_jsonable(extracted)),
-                      invalid=not response.text.strip() or _is_fallback(extracted, self._fallbacks[inst.task_name]), details=details)
+                      invalid=float(value) == 0 and (not response.text.strip() or _is_fallback(extracted, self._fallbacks[inst.task_name])), details=details)
 
     @cached_property
     def _fallbacks(self) -> dict[str, list[Any]]:
