@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import hashlib
 import json
 import os
 import shlex
@@ -74,19 +75,25 @@ def _endpoint_name(config: Config, name: str) -> str:
     return check_name(config.endpoint(name)[0], "endpoint name")
 
 
-def _pair(config: Config, reference: str, candidate: str) -> list[str]:
+def _pair(config: Config, reference: str, candidate: str, same_server_ok: bool = False) -> list[str]:
     """The two endpoints' folder names, refused (before any folder or request) when they are one
-    endpoint, or two names for the same requests to the same server."""
-    from evals.config import public_url, same_server
+    endpoint, or two names for the same requests to the same server (`--same-server` allows that: an
+    A/A run). Two URLs whose names collide get a suffix from a hash of each URL."""
+    from evals.config import canonical_url, public_url, same_server
 
     names = [_endpoint_name(config, reference), _endpoint_name(config, candidate)]
+    (_, ref), (_, cand) = config.endpoint(reference), config.endpoint(candidate)
+    if names[0] == names[1] and reference not in config.endpoints and candidate not in config.endpoints and canonical_url(reference) != canonical_url(candidate):
+        names = [check_name(f"{name}-{hashlib.sha256(public_url(url).encode()).hexdigest()[:6]}", "endpoint name") for name, url in zip(names, (reference, candidate))]
     if names[0] == names[1]:
         raise UsageError(f"reference and candidate are the same endpoint ({names[0]})")
-    ref, cand = config.endpoint(reference)[1], config.endpoint(candidate)[1]
-    if same_server(ref, cand):
+    for name, given, endpoint in zip(names, (reference, candidate), (ref, cand)):
+        if given not in config.endpoints:  # a URL: known by its name from here on (the runners, the folders)
+            config.endpoints[name] = endpoint
+    if same_server(ref, cand) and not same_server_ok:
         raise UsageError(f"reference {names[0]} and candidate {names[1]} send the same requests to the same server "
                          f"({', '.join(public_url(u) for u in ref.urls)}, model {ref.model or 'as listed'}): "
-                         "a server compared with itself says nothing of a quantization")
+                         "a server compared with itself says nothing of a quantization (--same-server if you mean it)")
     return names
 
 
@@ -460,10 +467,10 @@ async def compare(config: Config, reference: str, candidate: str, tasks: list[st
     from evals.records import write_atomic
     from evals.runners import run_endpoints
 
-    ref_name, cand_name = _pair(config, reference, candidate)
+    ref_name, cand_name = _pair(config, reference, candidate, same_server_ok=True)  # refused before, by cmd_compare, unless --same-server
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(out / COMPARE_JSON, json.dumps({"reference": ref_name, "candidate": cand_name, "tasks": tasks}) + "\n")
-    jobs = await run_endpoints(config, [reference, candidate], tasks, out, overrides, _judge(config) if config.gate.sequential else None,
+    jobs = await run_endpoints(config, [ref_name, cand_name], tasks, out, overrides, _judge(config) if config.gate.sequential else None,
                                preload.start if preload is not None else None)
     runs: dict[str, dict[str, Run]] = {ref_name: {}, cand_name: {}}
     for job in jobs:
@@ -481,14 +488,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     config = _load(args)
     tasks = _task_names(args.tasks)
-    names = _pair(config, args.reference, args.candidate)
+    names = _pair(config, args.reference, args.candidate, args.same_server)
     overrides = {"limit": args.limit} if args.limit else {}
     _sequential(args, config)
     out = choose_out(args, names, tasks, pair=(names[0], names[1]))
     with writing(out):
         announce_resume(out, names, tasks)
         preload = Preload()  # the gate and the report, imported while the requests are in flight
-        verdicts, runs = asyncio.run(compare(config, args.reference, args.candidate, tasks, out, overrides, preload))
+        verdicts, runs = asyncio.run(compare(config, names[0], names[1], tasks, out, overrides, preload))
         page = comparison_page(names[0], names[1], verdicts, runs[names[0]], runs[names[1]], config.resolved_data_dir())
         code = _finish_gate(names[0], names[1], verdicts, out, args, page)
     print(f"records in {out}")
@@ -785,6 +792,7 @@ def parser() -> argparse.ArgumentParser:
     cmp.add_argument("--sequential", action="store_true", help="look at the evidence during the run and stop each task once it is decided ([gate] sequential)")
     cmp.add_argument("--looks", type=positive_int, help="with --sequential: how many looks (default 4, [gate] looks)")
     cmp.add_argument("--html", help="write the HTML report (verdicts, plots, every changed answer) to this file (report.html is also written in the output folder)")
+    cmp.add_argument("--same-server", action="store_true", help="compare two endpoints that send the same requests to the same server on purpose (an A/A run); refused otherwise")
     cmp.set_defaults(func=cmd_compare)
 
     gate = sub.add_parser("gate", help="gate two saved runs, or a published summary table")

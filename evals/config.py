@@ -83,10 +83,20 @@ def adhoc_name(url: str) -> str:
 
 
 def same_server(a: EndpointConfig, b: EndpointConfig) -> bool:
-    """Whether two endpoints send the same requests to the same place: a comparison of a server with
-    itself, which would say LOSSLESS of any quantization (a config whose two entries were copied)."""
-    urls = lambda e: sorted(u.rstrip("/") for u in e.urls)  # noqa: E731
-    return urls(a) == urls(b) and (a.model, a.extra_body, a.sampling) == (b.model, b.extra_body, b.sampling)
+    """Whether two endpoints send the same requests, with the same key, to the same URLs: a
+    comparison of a server with itself, which would say LOSSLESS of any quantization (a config whose
+    two entries were copied). Best effort: localhost and 127.0.0.1, or a model named in one and
+    left to the listing in the other, are not seen as the same."""
+    return (sorted(map(canonical_url, a.urls)) == sorted(map(canonical_url, b.urls))
+            and (a.model, a.api_key_env, a.extra_body, a.sampling) == (b.model, b.api_key_env, b.extra_body, b.sampling))
+
+
+def canonical_url(url: str) -> str:
+    """A URL as a server sees it: scheme and host in lower case, no default port, no final slash."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    port = "" if parts.port in (None, {"http": 80, "https": 443}.get(parts.scheme.lower())) else f":{parts.port}"
+    return urlunsplit(parts._replace(scheme=parts.scheme.lower(), netloc=host + port)).rstrip("/")
 
 
 class EndpointConfig(Strict):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import run_evals
 
-from evals.cli import main
+from evals.cli import _pair, main
 from evals.config import Config, EndpointConfig, load_config, same_server
 from evals.errors import UsageError
 from evals.tasks import validate_tasks
@@ -230,6 +230,9 @@ def test_compare_refuses_two_names_for_the_same_requests_to_one_server(sim, tmp_
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert result.stderr.startswith(f"evals: error: reference fp8 and candidate mxfp4 send the same requests to the same server ({server.url}, ")
     assert server.stats()["requests"] == {} and not (tmp_path / "outputs").exists()
+    # on purpose (an A/A run): a verdict, never a usage error
+    result = run_evals("compare", "fp8", "mxfp4", "--same-server", "--config", str(path), "--limit", "5", cwd=tmp_path, timeout=120)
+    assert result.returncode in (0, 3) and "gsm8k:" in result.stdout, result.stderr
 
 
 def test_one_server_serving_two_models_or_settings_is_two_endpoints() -> None:
@@ -237,6 +240,8 @@ def test_one_server_serving_two_models_or_settings_is_two_endpoints() -> None:
     assert same_server(EndpointConfig(**base), EndpointConfig(**{**base, "base_url": ["http://127.0.0.1:8000/v1/"]}))
     assert not same_server(EndpointConfig(**base), EndpointConfig(**{**base, "model": "b"}))
     assert not same_server(EndpointConfig(**base), EndpointConfig(**base, extra_body={"chat_template_kwargs": {"enable_thinking": False}}))
+    assert not same_server(EndpointConfig(**base), EndpointConfig(**base, api_key_env="MXFP4_KEY"))  # a gateway routing by key
+    assert same_server(EndpointConfig(base_url="http://GW:80/v1", model="a"), EndpointConfig(base_url="HTTP://gw/v1/", model="a"))
 
 
 def test_an_endpoint_given_as_a_url_is_named_by_host_port_and_path_never_its_credentials() -> None:
@@ -245,3 +250,15 @@ def test_an_endpoint_given_as_a_url_is_named_by_host_port_and_path_never_its_cre
     assert config.endpoint("http://127.0.0.1:8000/v1")[0] == "127.0.0.1-8000"
     assert config.endpoint("http://user:s3cret@gw:8000/fp8/v1")[0] == "gw-8000-fp8"
     assert config.endpoint("http://gw/fp8/v1")[0] != config.endpoint("http://gw/mxfp4/v1")[0]
+
+
+def test_two_urls_whose_names_collide_are_two_endpoints() -> None:
+    """/a-b and /a/b on one gateway would be one folder name: each gets a suffix of its URL's hash, and
+    is known by it from there on (the runners and folders), where compare said "the same endpoint"."""
+    config = Config()
+    names = _pair(config, "http://gw/a-b/v1", "http://gw/a/b/v1")
+    assert names[0] != names[1] and all(n.startswith("gw-a-b-") for n in names)
+    assert [config.endpoint(n)[1].base_url for n in names] == ["http://gw/a-b/v1", "http://gw/a/b/v1"]
+    assert _pair(Config(), "http://gw/a-b/v1", "http://gw/a/b/v1") == names  # the same names on a rerun: it resumes
+    with pytest.raises(UsageError, match="the same endpoint"):
+        _pair(Config(), "http://gw/v1", "http://gw/v1/")
