@@ -25,10 +25,10 @@ from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 from evals.config import GateConfig
 from evals.errors import UsageError
 from evals.inference import EXACT_ITEMS, Paired, clustered, holm, interval, lossless_continuity, noninferiority, summarise, variance_of_delta
-from evals.power import items_needed_binary, items_needed_scaled, repeats_needed
+from evals.power import MAX_REPEATS, items_needed_binary, items_needed_scaled, repeats_needed
 from evals.records import Manifest, Record, Run
 from evals.scores import pass_hat_k, z
-from evals.stats import Comparison, Matched, binomial_at_most, describe, match, within_variance
+from evals.stats import Comparison, Matched, binomial_at_most, describe, match
 
 if TYPE_CHECKING:  # scipy's boundaries are loaded only for a sequential run
     from evals.sequential import Design
@@ -569,7 +569,7 @@ def _advise(base: TaskVerdict, data: Paired | list[Paired], matched: Matched) ->
         if matched.reference.shape[1] > 1:
             groups = _group_data(matched)
             pairs = list(groups.values()) if groups else [(matched.reference, matched.candidate)]
-            base.repeats_needed = repeats_needed(data, [within_variance(r, c) for r, c in pairs], margin, alpha, power)
+            base.repeats_needed = repeats_needed(pairs, isinstance(data, list), margin, alpha, power)
     goal = "LOSSLESS" if (base.delta or 0) > -margin else "REGRESSION"
     available = DATASET_ITEMS.get(base.task)
     if base.items_needed is None:
@@ -578,9 +578,13 @@ def _advise(base: TaskVerdict, data: Paired | list[Paired], matched: Matched) ->
         need = f"about {base.items_needed:,} items would decide it ({goal} with {power:.0%} power if the true Δ is the observed {base.delta:+.4f})"
         if available is not None and base.items_needed > available:
             need += f", more than the {available:,} the dataset has"
+    repeated = matched.reference.shape[1] > 1
     if base.repeats_needed:
         need += f"; or {base.repeats_needed} repeats per item on these items"
-    ways = "repeats at temperature > 0, a larger margin set before looking, or more tasks"
+    elif repeated:
+        need += f"; no number of repeats up to {MAX_REPEATS} on these items would"
+    # repeats are a way out only where none were tried: where they were, the line above said what they would do
+    ways = ("" if repeated else "repeats at temperature > 0, ") + "a larger margin set before looking, or more tasks"
     too_many = base.items_needed is None or (available is not None and base.items_needed > available)
     base.advice = need + (f"; ways out: {ways}" if too_many and not base.repeats_needed else "")
 

@@ -89,12 +89,6 @@ def match(reference: Sequence[Record], candidate: Sequence[Record], expected_ite
     )
 
 
-def within_variance(reference: np.ndarray, candidate: np.ndarray) -> float:
-    """Mean over items of the variance of per-repeat differences (0 with one repeat)."""
-    d = candidate - reference
-    return float(np.mean(np.var(d, axis=1, ddof=1))) if d.shape[1] > 1 and d.shape[0] else 0.0
-
-
 class McNemar(BaseModel):
     """Exact McNemar test of Δ = 0 on the discordant pairs: a regression alarm, not the gate."""
 
