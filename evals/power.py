@@ -149,8 +149,8 @@ def repeats_needed(pairs: list[tuple[np.ndarray, np.ndarray]], macro: bool, marg
     items = sum(r.shape[0] for r, _ in pairs)
     for k in REPEATS_TRIED:
         runs = min(SIMULATED_RUNS, MAX_CELLS // (items * k))
-        if runs < SIMULATED_RUNS // 4:
-            return None  # too large to simulate here: items, not repeats, are then the way
+        if runs < MIN_RUNS:
+            return None  # too many items to simulate this many repeats of (MMLU's 14,042 beyond 12): items are then the way
         data = [summarise(*_draws(r, c, runs, k, rng)) for r, c in pairs]
         test = noninferiority(data if macro else data[0], margin, alpha)
         if float(np.mean(test.lossless if delta > -margin else test.regression)) >= power:
@@ -179,4 +179,5 @@ def _draws(reference: np.ndarray, candidate: np.ndarray, runs: int, k: int, rng:
 MAX_REPEATS = 64  # beyond, repeats are not a way out worth naming
 REPEATS_TRIED = (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, MAX_REPEATS)
 SIMULATED_RUNS = 400  # per number of repeats tried: the power within about ±2 points
+MIN_RUNS = 25  # fewer, and the power simulated says too little
 MAX_CELLS = 5_000_000  # draws simulated at once, per arm (40 MB)
