@@ -382,5 +382,4 @@ def test_an_answer_inspects_scorer_could_not_read_is_invalid(name: str, tmp_path
     assert len(records) == len(cases) and all(r.error is None for r in records.values())
     assert [records[i].invalid for i in range(len(cases))] == [unread for _, unread in cases], [(c, records[i].extracted) for i, (c, _) in enumerate(cases)]
     assert all(r.score == 0.0 for r in records.values() if r.invalid)  # scored failures, as the native tasks' are
-    assert not any(sample_record(s, "inspect:t", "sim", None, reads_answer=False).invalid for s in read[1])  # tau2's: graded on the conversation
     assert any(r.score == 1.0 for r in records.values())  # a read answer can be right: the cases are not all failures

@@ -236,10 +236,8 @@ def answer_unread(score: Any, output: Any, scorer: str | None) -> bool:
             or (score.answer is None and (score.explanation or "").startswith(PATTERN_UNMATCHED)))
 
 
-def sample_record(sample: Any, task: str, endpoint: str, scorer: str | None, item_id: str | None = None, reads_answer: bool = True, **details: Any) -> Record:
-    """One sample's epoch as a record: its scorer's value, or an error. `reads_answer`: whether the
-    scorer reads an answer from the final output (an agentic task's does not: tau2 grades the
-    conversation, and one cut at its message limit leaves the output empty, the agent's own failure)."""
+def sample_record(sample: Any, task: str, endpoint: str, scorer: str | None, item_id: str | None = None, **details: Any) -> Record:
+    """One sample's epoch as a record: its scorer's value, or an error."""
     scores = sample.scores or {}
     error = sample_error(sample)
     name = scorer or (next(iter(scores)) if len(scores) == 1 else None)
@@ -261,7 +259,7 @@ def sample_record(sample: Any, task: str, endpoint: str, scorer: str | None, ite
         response=output.completion if output is not None and output.choices else None,
         extracted=None if chosen is None or chosen.answer is None else str(chosen.answer),
         score=score if error is None and score is not None else 0.0,
-        invalid=error is None and reads_answer and answer_unread(chosen, output, name),
+        invalid=error is None and answer_unread(chosen, output, name),
         finish_reason=output.stop_reason if output is not None and output.choices else None,
         prompt_tokens=usage.input_tokens if usage is not None else None,
         completion_tokens=usage.output_tokens if usage is not None else None,

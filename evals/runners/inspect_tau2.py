@@ -90,7 +90,7 @@ async def run_inspect_tau2(
         [{"key": d, "name": "tau2", "spec": f"inspect_evals/{TASKS[d]}", "args": {"shuffle": False, "message_limit": options.message_limit},
           "sample_ids": options.ids_for(d)} for d in domains],
         options.trials,
-        lambda sample, domain: sample_record(sample, domain, endpoint, reads_answer=False),
+        lambda sample, domain: sample_record(sample, domain, endpoint),
         limit=options.limit,
         max_connections=config.max_concurrency,
         imported=manifest.extra["inspect_logs"],
