@@ -562,6 +562,7 @@ def _advise(base: TaskVerdict, data: Paired | list[Paired], matched: Matched) ->
     """Items (or repeats) needed for `power` at the observed Δ and discordance, and the ways out
     when that is more than the dataset holds."""
     margin, alpha, power = base.margin, base.alpha, base.power
+    simulated = 0
     if isinstance(data, Paired) and data.binary and data.repeats == 1:
         base.items_needed = items_needed_binary(float(data.worse) / data.n, float(data.better) / data.n, margin, alpha, power)
     else:
@@ -569,7 +570,7 @@ def _advise(base: TaskVerdict, data: Paired | list[Paired], matched: Matched) ->
         if matched.reference.shape[1] > 1:
             groups = _group_data(matched)
             pairs = list(groups.values()) if groups else [(matched.reference, matched.candidate)]
-            base.repeats_needed = repeats_needed(pairs, isinstance(data, list), margin, alpha, power)
+            base.repeats_needed, simulated = repeats_needed(pairs, isinstance(data, list), margin, alpha, power)
     goal = "LOSSLESS" if (base.delta or 0) > -margin else "REGRESSION"
     available = DATASET_ITEMS.get(base.task)
     if base.items_needed is None:
@@ -581,10 +582,12 @@ def _advise(base: TaskVerdict, data: Paired | list[Paired], matched: Matched) ->
     repeated = matched.reference.shape[1] > 1
     if base.repeats_needed:
         need += f"; or {base.repeats_needed} repeats per item on these items"
+    elif repeated and simulated == MAX_REPEATS:
+        need += f"; at the draws observed, no number of repeats up to {MAX_REPEATS} on these items would"
     elif repeated:
-        need += f"; no number of repeats up to {MAX_REPEATS} on these items would"
-    # repeats are a way out only where none were tried: where they were, the line above said what they would do
-    ways = ("" if repeated else "repeats at temperature > 0, ") + "a larger margin set before looking, or more tasks"
+        need += f"; {f'repeats beyond {simulated}' if simulated else 'repeats'} were not simulated (too many items)"
+    # repeats are a way out where none were tried, or not all: where they were, the line above said what they would do
+    ways = ("" if repeated and simulated == MAX_REPEATS else "repeats at temperature > 0, ") + "a larger margin set before looking, or more tasks"
     too_many = base.items_needed is None or (available is not None and base.items_needed > available)
     base.advice = need + (f"; ways out: {ways}" if too_many and not base.repeats_needed else "")
 

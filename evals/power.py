@@ -131,9 +131,10 @@ def items_needed_scaled(data: Paired | list[Paired], margin: float, alpha: float
     return _smallest_n(achieves, 1, 2)
 
 
-def repeats_needed(pairs: list[tuple[np.ndarray, np.ndarray]], macro: bool, margin: float, alpha: float, power: float, seed: int = 0) -> int | None:
+def repeats_needed(pairs: list[tuple[np.ndarray, np.ndarray]], macro: bool, margin: float, alpha: float, power: float, seed: int = 0) -> tuple[int | None, int]:
     """Repeats per item on these items (`pairs`: each group's reference and candidate score matrices,
-    items × repeats) for `power` at what was observed, or None if none up to `MAX_REPEATS` would do.
+    items × repeats) for `power` at what was observed, or None; and the most repeats simulated
+    (`MAX_REPEATS`, or fewer on a task too large to simulate more of).
 
     Simulated through the gate's own decision (`inference.noninferiority`, with `hidden_failures`,
     the exact critical value, `raised_bound` and `clustered_regression`) on draws like the observed
@@ -144,18 +145,21 @@ def repeats_needed(pairs: list[tuple[np.ndarray, np.ndarray]], macro: bool, marg
     no repeat lowers (an independent review)."""
     delta = float(np.mean([np.mean(c - r) for r, c in pairs]))
     if math.isclose(delta, -margin, abs_tol=1e-12) or any(r.shape[1] < 2 for r, _ in pairs):
-        return None
+        return None, MAX_REPEATS
     rng = np.random.default_rng(seed)
     items = sum(r.shape[0] for r, _ in pairs)
+    tried = 0
     for k in REPEATS_TRIED:
         runs = min(SIMULATED_RUNS, MAX_CELLS // (items * k))
         if runs < MIN_RUNS:
-            return None  # too many items to simulate this many repeats of (MMLU's 14,042 beyond 12): items are then the way
+            return None, tried  # too many items to simulate this many repeats of (MMLU's 14,042 beyond 6)
         data = [summarise(*_draws(r, c, runs, k, rng)) for r, c in pairs]
         test = noninferiority(data if macro else data[0], margin, alpha)
-        if float(np.mean(test.lossless if delta > -margin else test.regression)) >= power:
-            return k
-    return None
+        # the first K whose simulated power crosses `power` by chance is biased low: one standard error more
+        if float(np.mean(test.lossless if delta > -margin else test.regression)) >= power + math.sqrt(power * (1 - power) / runs):
+            return k, k
+        tried = k
+    return None, tried
 
 
 def _draws(reference: np.ndarray, candidate: np.ndarray, runs: int, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -163,7 +167,7 @@ def _draws(reference: np.ndarray, candidate: np.ndarray, runs: int, k: int, rng:
     own item with probability w, else of any item of the group. Each item's few observed draws carry
     noise (σ²/K₀) that the bootstrap alone would freeze into the items' spread; w = √(τ²/(τ² + σ²/K₀)),
     with τ² = s²_items − σ²/K₀ (the method of moments), gives the simulated items the spread τ² the
-    observed ones estimate. Items decided outright (σ² = 0) keep their own draws."""
+    observed ones estimate. Where no item varies from draw to draw (σ² = 0), each keeps its own."""
     n, k0 = reference.shape
     d = candidate - reference
     spread = float(d.mean(axis=1).var(ddof=1)) if n > 1 else 0.0
@@ -180,4 +184,4 @@ MAX_REPEATS = 64  # beyond, repeats are not a way out worth naming
 REPEATS_TRIED = (2, 3, 4, 6, 8, 12, 16, 24, 32, 48, MAX_REPEATS)
 SIMULATED_RUNS = 400  # per number of repeats tried: the power within about ±2 points
 MIN_RUNS = 25  # fewer, and the power simulated says too little
-MAX_CELLS = 5_000_000  # draws simulated at once, per arm (40 MB)
+MAX_CELLS = 2_500_000  # draws simulated at once, per arm (with their indices and the statistics, some 200 MB)

@@ -688,8 +688,8 @@ def test_repeats_advised_reach_the_power_through_the_gates_own_test() -> None:
         return [(ref, cand)] * 3
 
     assert -0.1 - continuity([summarise(*pairs(17)[0])] * 3) < -17 / 160 < -0.1
-    assert repeats_needed(pairs(17), True, 0.1, 0.025, 0.8) is None
-    k = repeats_needed(pairs(24), True, 0.1, 0.025, 0.8)
+    assert repeats_needed(pairs(17), True, 0.1, 0.025, 0.8) == (None, MAX_REPEATS)
+    k, _ = repeats_needed(pairs(24), True, 0.1, 0.025, 0.8)
     assert k is not None and k > 2
     rate = 1 - pairs(24)[0][1].mean(axis=1, keepdims=True)  # each item fails as often as observed
     rng = np.random.default_rng(7)
@@ -698,6 +698,9 @@ def test_repeats_advised_reach_the_power_through_the_gates_own_test() -> None:
         draws = [(rng.random((2000, 40, repeats)) >= rate).astype(float) for _ in range(3)]
         return float(np.mean(noninferiority([summarise(np.ones_like(c), c) for c in draws], 0.1, 0.025).regression))
 
+    # a task too large to simulate many repeats of says how far it went, not that none would do
+    big = [(np.ones((60_000, 2)), np.where(np.arange(120_000).reshape(60_000, 2) % 7 == 0, 0.0, 1.0))]
+    assert repeats_needed(big, False, 0.01, 0.025, 0.8) == (None, 0)
     before = REPEATS_TRIED[REPEATS_TRIED.index(k) - 1]
     assert power(k) >= 0.8 - 3 * math.sqrt(0.16 / 2000) and power(before) < 0.8 + 3 * math.sqrt(0.16 / 2000)
 
@@ -714,7 +717,7 @@ def test_advice_says_when_no_number_of_repeats_would_do_and_does_not_offer_them_
                               for i, row in enumerate(scores) for t, x in enumerate(row)]
     v = gate_runs((m, records(ref)), (m, records(cand)), GateConfig())
     assert v.verdict == Verdict.INCONCLUSIVE and v.repeats_needed is None
-    assert f"no number of repeats up to {MAX_REPEATS} on these items would" in v.advice
+    assert f"at the draws observed, no number of repeats up to {MAX_REPEATS} on these items would" in v.advice
     assert "repeats at temperature" not in v.advice and "larger margin" in v.advice, v.advice
 
 
