@@ -461,13 +461,13 @@ def _judge(config: Config) -> Callable[[Job, Job], bool]:
 
 async def compare(config: Config, reference: str, candidate: str, tasks: list[str], out: Path, overrides: dict[str, Any],
                   preload: Preload | None = None) -> tuple[list[TaskVerdict], dict[str, dict[str, Run]]]:
-    """Run both endpoints at once, then gate every task (look by look under `[gate] sequential`);
-    the verdicts, and the runs by endpoint and task, as the report needs them (not read back).
+    """Run both endpoints (by name, as `_pair` gives them) at once, then gate every task (look by look
+    under `[gate] sequential`); the verdicts, and the runs by endpoint and task, as the report needs them (not read back).
     `preload` is started once the first answer is in."""
     from evals.records import write_atomic
     from evals.runners import run_endpoints
 
-    ref_name, cand_name = _pair(config, reference, candidate, same_server_ok=True)  # refused before, by cmd_compare, unless --same-server
+    ref_name, cand_name = reference, candidate  # endpoint names, as `_pair` gave them
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(out / COMPARE_JSON, json.dumps({"reference": ref_name, "candidate": cand_name, "tasks": tasks}) + "\n")
     jobs = await run_endpoints(config, [ref_name, cand_name], tasks, out, overrides, _judge(config) if config.gate.sequential else None,

@@ -148,12 +148,13 @@ def repeats_needed(pairs: list[tuple[np.ndarray, np.ndarray]], macro: bool, marg
         return None, MAX_REPEATS
     rng = np.random.default_rng(seed)
     items = sum(r.shape[0] for r, _ in pairs)
+    own = [_own_share(r, c) for r, c in pairs]
     tried = 0
     for k in REPEATS_TRIED:
         runs = min(SIMULATED_RUNS, MAX_CELLS // (items * k))
         if runs < MIN_RUNS:
             return None, tried  # too many items to simulate this many repeats of (MMLU's 14,042 beyond 6)
-        data = [summarise(*_draws(r, c, runs, k, rng)) for r, c in pairs]
+        data = [summarise(*_draws(r, c, w, runs, k, rng)) for (r, c), w in zip(pairs, own)]
         test = noninferiority(data if macro else data[0], margin, alpha)
         # the first K whose simulated power crosses `power` by chance is biased low: one standard error more
         if float(np.mean(test.lossless if delta > -margin else test.regression)) >= power + math.sqrt(power * (1 - power) / runs):
@@ -162,20 +163,24 @@ def repeats_needed(pairs: list[tuple[np.ndarray, np.ndarray]], macro: bool, marg
     return None, tried
 
 
-def _draws(reference: np.ndarray, candidate: np.ndarray, runs: int, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """`runs` runs of k draws per item, each an observed (reference, candidate) pair of draws: of its
-    own item with probability w, else of any item of the group. Each item's few observed draws carry
-    noise (σ²/K₀) that the bootstrap alone would freeze into the items' spread; w = √(τ²/(τ² + σ²/K₀)),
-    with τ² = s²_items − σ²/K₀ (the method of moments), gives the simulated items the spread τ² the
-    observed ones estimate. Where no item varies from draw to draw (σ² = 0), each keeps its own."""
-    n, k0 = reference.shape
+def _own_share(reference: np.ndarray, candidate: np.ndarray) -> float:
+    """How often a simulated draw (`_draws`) is of its own item: w = √(τ²/(τ² + σ²/K₀)), with
+    τ² = s²_items − σ²/K₀ (the method of moments). Each item's few observed draws carry noise
+    (σ²/K₀) that the bootstrap alone would freeze into the items' spread; with w the simulated items
+    have the spread τ² the observed ones estimate. Where no item varies from draw to draw (σ² = 0),
+    each keeps its own draws."""
     d = candidate - reference
-    spread = float(d.mean(axis=1).var(ddof=1)) if n > 1 else 0.0
-    within = float(d.var(axis=1, ddof=1).mean()) / k0
-    w = math.sqrt(max(1.0 - within / spread, 0.0)) if spread > 0 else 1.0
+    spread = float(d.mean(axis=1).var(ddof=1)) if d.shape[0] > 1 else 0.0
+    within = float(d.var(axis=1, ddof=1).mean()) / d.shape[1]
+    return math.sqrt(max(1.0 - within / spread, 0.0)) if spread > 0 else 1.0
+
+
+def _draws(reference: np.ndarray, candidate: np.ndarray, own: float, runs: int, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """`runs` runs of k draws per item, each an observed (reference, candidate) pair of draws: of its
+    own item with probability `own` (`_own_share`), else of any item of the group."""
+    n, k0 = reference.shape
     shape = (runs, n, k)
-    own = rng.random(shape) < w
-    item = np.where(own, np.arange(n, dtype=np.int32)[None, :, None], rng.integers(n, size=shape, dtype=np.int32))
+    item = np.where(rng.random(shape) < own, np.arange(n, dtype=np.int32)[None, :, None], rng.integers(n, size=shape, dtype=np.int32))
     draw = rng.integers(k0, size=shape, dtype=np.int32)
     return reference[item, draw], candidate[item, draw]
 

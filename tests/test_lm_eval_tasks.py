@@ -368,6 +368,13 @@ def test_an_answer_the_scored_filter_could_not_read_is_invalid(monkeypatch: pyte
     whole.load_items()
     assert [unread(whole, t) for t in ("The answer is 5.", "no idea", "")] == [False, False, True]
 
+    # a fallback that is a real answer, and right: a scored success, never unreadable (an independent review)
+    right = tmp_path / "arith_fallback_right.yaml"
+    right.write_text(own.read_text().replace("task: arith_unread", "task: arith_fallback_right").replace('fallback: "NONE"', f'fallback: "{item.gold}"'))
+    fallback_right = LmEvalTask(LmEvalOptions(), None, str(right))
+    scored = fallback_right.score(fallback_right.load_items()[0], 1234, Response(text="no idea"))
+    assert scored.extracted == str(item.gold) and scored.score == 1.0 and not scored.invalid
+
 
 def test_lm_evals_stock_gsm8k_reads_what_the_native_gsm8k_reads(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The stock `gsm8k` task (strict-match scored, flexible-extract beside it) marks the answers the
