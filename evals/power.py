@@ -20,6 +20,7 @@ from evals.inference import (
     clustered,
     continuity,
     critical,
+    design_df,
     draws_variance,
     group_variance,
     lossless_continuity,
@@ -122,6 +123,8 @@ def items_needed_scaled(data: Paired | list[Paired], margin: float, alpha: float
     total = sum(float(v) for v, _ in parts)
     spread = sum(float(v) ** 2 / d for v, d in parts)
     df_now = total**2 / spread if total > 0 and spread > 0 else math.inf
+    if isinstance(data, list):
+        df_now = min(df_now, design_df(data))
 
     def achieves(n: int) -> bool:
         df = max(df_now * n / n_now, 1) if math.isfinite(df_now) else math.inf

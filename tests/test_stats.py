@@ -13,7 +13,7 @@ from statsmodels.stats.multitest import multipletests
 
 from evals.config import GateConfig
 from evals.gate import EXIT_CODES, SummaryRow, TaskVerdict, Verdict, gate_runs, gate_summary, overall, read_summary
-from evals.inference import Paired, bisect, continuity, critical, draws_variance, group_variance, holm, interval, lossless_critical, lowered_bound, macro_null, noninferiority, raised_bound, restricted_draw_variance, statistic, summarise
+from evals.inference import Paired, bisect, continuity, critical, draws_variance, group_variance, holm, interval, lossless_critical, lowered_bound, macro_lowered_bound, macro_null, noninferiority, raised_bound, restricted_draw_variance, statistic, summarise, variance_of_delta
 from evals.power import MAX_REPEATS, REPEATS_TRIED, power_binary, repeats_needed
 from evals.records import Manifest, Record
 from evals.report import dumps, gate_json, verdict_line
@@ -165,6 +165,81 @@ def test_a_macros_small_damaged_group_does_not_pass_on_luck() -> None:
         groups.append(summarise(ref, cand))
     lossless = np.asarray(noninferiority(groups, 0.05, 0.025).lossless)
     assert lossless.mean() <= 0.025 + 3 * math.sqrt(0.025 * 0.975 / runs)
+
+
+def test_the_macro_null_is_near_its_own_fixed_point() -> None:
+    """`macro_null` moves each group in proportion to its variance at the moved Δ: the result must nearly
+    satisfy that. Undamped, its 4 steps jumped between two allocations where a group of 2 items took most
+    of the move at one step and little at the next (its variance collapses near −1), up to 1.0 away from
+    the fixed point on these macros (a candidate mostly better, m 0.2), and one more failure elsewhere
+    could land on the other allocation: the walk search found INCONCLUSIVE turned into LOSSLESS so."""
+    rng = np.random.default_rng(8)
+    worst = 0.0
+    for _ in range(300):
+        sizes = [int(rng.choice([2, 3, 5, 10, 20, 50])) for _ in range(int(rng.choice([2, 3, 4])))]
+        k, m = int(rng.choice([1, 2, 4])), 0.2
+        groups = []
+        for n in sizes:
+            ref = (rng.random((n, k)) < rng.uniform(0.3, 0.95)).astype(float)
+            cand = np.where(ref == 0, (rng.random((n, k)) < rng.uniform(0, 0.6)).astype(float), np.where(rng.random((n, k)) < rng.uniform(0, 0.2), 0.0, 1.0))
+            groups.append(summarise(ref, cand))
+        estimates = [np.asarray(g.delta) for g in groups]
+        moved = float(np.mean(estimates)) + m
+        nulls = macro_null(groups, estimates, moved)
+        variances = [float(variance_of_delta(g, d)[0]) for g, d in zip(groups, nulls)]
+        for g, d, v in zip(groups, nulls, variances):
+            expected = float(np.clip(float(g.delta) - len(groups) * moved * v / sum(variances), -1 + 1e-9, 1 - 1e-9))
+            worst = max(worst, abs(float(d) - expected))
+    assert worst < 0.05, worst
+
+
+def test_the_macro_lowered_bound_covers_every_lowered_candidate_and_only_falls() -> None:
+    """`macro_lowered_bound` is at least Σ z̄_g/G + c·√(Σ s²(z_g)/(n_g·G²)) at every z between the floor and x
+    (every corner of the box: the function is convex there), never rises when x is lowered, and is
+    `lowered_bound` for one group."""
+    rng = np.random.default_rng(9)
+    for _ in range(200):
+        sizes = [int(rng.integers(1, 5)) for _ in range(int(rng.integers(1, 4)))]
+        xs = [rng.uniform(-1, 1, n) for n in sizes]
+        floors = [np.minimum(x, rng.uniform(-1, 0, len(x))) for x in xs]
+        c = float(rng.uniform(1, 5))
+
+        def bound(groups: list[np.ndarray]) -> float:
+            return float(macro_lowered_bound([x[None] for x in groups], [f[None] for f in floors], np.array([c]))[0])
+
+        def at(z: list[np.ndarray]) -> float:
+            spread = sum((g.var(ddof=1) / len(g) if len(g) > 1 else 1.0) for g in z) / len(z) ** 2
+            return float(np.mean([g.mean() for g in z])) + c * math.sqrt(spread)
+
+        x, floor = np.concatenate(xs), np.concatenate(floors)
+        corners = [np.split(np.where(np.array(lowered) == 1, floor, x), np.cumsum(sizes)[:-1]) for lowered in np.ndindex(*(2,) * len(x))]
+        top = bound(xs)
+        assert top >= max(at(z) for z in corners) - 1e-9
+        for below in (top - 0.01, top + 0.01, top + 0.5):  # rows decided at the first point it tries compare as the search would
+            shortcut = float(macro_lowered_bound([x[None] for x in xs], [f[None] for f in floors], np.array([c]), below=below)[0])
+            assert (shortcut < below) == (top < below)
+        lower = [np.maximum(f, v - rng.random(len(v)) * (v - f) * (rng.random(len(v)) < 0.5)) for v, f in zip(xs, floors)]
+        assert bound(lower) <= top + 1e-12
+        if len(sizes) == 1 and sizes[0] > 1:
+            assert top == pytest.approx(float(lowered_bound(xs[0][None], floors[0][None], np.array([c]))[0]), abs=1e-9)
+
+
+def test_a_tiny_group_made_worse_does_not_turn_a_macro_lossless() -> None:
+    """The walk search's case (one repeat, groups of 20, 10, 50 and 3 items, m 0.2): one answer of the 3-item
+    group lost pushed its null, and its variance with it, toward −1, and the macro went from INCONCLUSIVE
+    to LOSSLESS. `macro_raised_bound` takes the groups' spreads at their worst over every candidate made
+    better, with a critical value from the sizes alone, so that nothing in it moves the wrong way."""
+    from evals.calibration import gate_on_matrices
+
+    pairs = {20: {(1, 1): 9, (0, 0): 9, (0, 1): 2}, 10: {(1, 1): 4, (0, 1): 4, (0, 0): 2}, 50: {(1, 1): 43, (0, 1): 4, (0, 0): 3}, 3: {(1, 1): 2, (0, 0): 1}}
+    rows = [pair for counts in pairs.values() for pair, count in counts.items() for _ in range(count)]
+    ref, cand = (np.array([[pair[side]] for pair in rows], dtype=float) for side in (0, 1))
+    groups = [f"g{size}" for size, counts in pairs.items() for _ in range(sum(counts.values()))]
+    worse = cand.copy()
+    worse[len(rows) - 3] = 0.0  # one of the 3-item group's right answers
+    order = {Verdict.REGRESSION: 0, Verdict.INCONCLUSIVE: 1, Verdict.LOSSLESS: 2}
+    before, after = gate_on_matrices(ref, cand, 0.2, groups), gate_on_matrices(ref, worse, 0.2, groups)
+    assert after != Verdict.LOSSLESS and order[after] <= order[before]
 
 
 def test_holm_against_statsmodels() -> None:
