@@ -13,7 +13,7 @@ from statsmodels.stats.multitest import multipletests
 
 from evals.config import GateConfig
 from evals.gate import EXIT_CODES, SummaryRow, TaskVerdict, Verdict, gate_runs, gate_summary, overall, read_summary
-from evals.inference import Paired, bisect, continuity, critical, draws_variance, group_variance, holm, interval, lossless_critical, lowered_bound, macro_lowered_bound, macro_null, noninferiority, raised_bound, restricted_draw_variance, statistic, summarise, variance_of_delta
+from evals.inference import Paired, bisect, continuity, critical, draws_variance, group_variance, holm, interval, lossless_continuity, lossless_critical, lowered_bound, macro_lowered_bound, macro_null, noninferiority, path_variance, raised_bound, restricted_draw_variance, statistic, summarise, variance_of_delta
 from evals.power import MAX_REPEATS, REPEATS_TRIED, power_binary, repeats_needed
 from evals.records import Manifest, Record
 from evals.report import dumps, gate_json, verdict_line
@@ -109,6 +109,26 @@ def test_interval_inverts_the_test_at_every_margin() -> None:
             assert bool(test.regression) == (high < -m) or abs(high + m) < 1e-7
 
 
+def test_interval_counts_the_macros_guard() -> None:
+    """Where the macro's statistic passes and its guard (`macro_raised_bound`) does not, the verdict is not
+    LOSSLESS, and the interval's lower bound must not say it is (before, it inverted the statistic alone):
+    groups of 5, 114 and 114 items × 4, the 5-item group losing most of its answers."""
+    rng = np.random.default_rng(2)
+    groups = []
+    for n, lose, gain in ((5, 0.8, 0.0), (114, 0.05, 0.6), (114, 0.05, 0.6)):
+        ref = (rng.random((n, 4)) < 0.85).astype(float)
+        cand = np.where(ref == 1, (rng.random((n, 4)) >= lose).astype(float), (rng.random((n, 4)) < gain).astype(float))
+        groups.append(summarise(ref, cand))
+    bound = 0
+    for m in np.linspace(0.2, 0.4, 41):
+        t, _ = statistic(groups, -m, -lossless_continuity(groups))
+        test = noninferiority(groups, float(m), 0.025)
+        bound += int(float(t) > float(lossless_critical(groups, float(m), 0.025)) and not bool(test.lossless))
+        low, _ = interval(groups, 0.025, float(m))
+        assert bool(test.lossless) == (low > -m) or abs(low + m) < 1e-7, m
+    assert bound > 0  # the guard decided some of these margins
+
+
 def test_partial_credit_is_continuous_with_the_0_1_statistic() -> None:
     """A score ε below 1 gives (nearly) the statistics of the 0/1 data, on both sides: no jump when a task's
     scores stop being all 0 or 1 (such a jump let one score of 0.5 turn a verdict LOSSLESS)."""
@@ -140,8 +160,9 @@ def test_macro_degrees_of_freedom_are_welch_satterthwaite() -> None:
     groups = [summarise(*(np.stack(correlated_binary(rng, n * 2, p=0.7, flip=0.1)).reshape(2, n, 2))) for n in (10, 30, 5)]
     t, df = statistic(groups, -0.05)
     nulls = macro_null(groups, [np.asarray(g.delta) for g in groups], np.mean([g.delta for g in groups]) + 0.05)
-    parts = [group_variance(g, d) for g, d in zip(groups, nulls)]
+    parts = [path_variance(g, np.asarray(g.delta), d) for g, d in zip(groups, nulls)]
     assert [d for _, d in parts] == [9, 29, 4]
+    assert all(float(v) >= float(group_variance(g, d)[0]) for (v, _), g, d in zip(parts, groups, nulls))  # at least the null's own
     total = sum(float(v) for v, _ in parts)
     assert df == pytest.approx(total**2 / sum(float(v) ** 2 / d for v, d in parts), abs=TOL)
     assert t == pytest.approx((np.mean([g.delta for g in groups]) + 0.05) / (math.sqrt(total) / 3), abs=TOL)
@@ -240,6 +261,26 @@ def test_a_tiny_group_made_worse_does_not_turn_a_macro_lossless() -> None:
     order = {Verdict.REGRESSION: 0, Verdict.INCONCLUSIVE: 1, Verdict.LOSSLESS: 2}
     before, after = gate_on_matrices(ref, cand, 0.2, groups), gate_on_matrices(ref, worse, 0.2, groups)
     assert after != Verdict.LOSSLESS and order[after] <= order[before]
+
+
+def test_a_gaining_tiny_group_does_not_turn_a_macro_lossless() -> None:
+    """An independent review's walk (one repeat, groups of 2, 60, 40, 60 and 20 items, m 0.1): the 2-item
+    group gained both answers, one answer of the 40-item group lost pushed the 2-item group's null from
+    −0.74 to −0.91, its variance collapsing there, and the macro went from INCONCLUSIVE to LOSSLESS; the
+    guard could not see it (the group's box is a point). `path_variance` takes the largest variance on
+    the way to the null."""
+    from evals.calibration import gate_on_matrices
+
+    counts = [{(0, 1): 2}, {(1, 1): 26, (0, 0): 5, (0, 1): 29}, {(1, 1): 16, (0, 0): 5, (0, 1): 19},
+              {(1, 1): 17, (0, 0): 10, (1, 0): 3, (0, 1): 30}, {(1, 1): 13, (0, 0): 3, (0, 1): 4}]
+    rows = [(g, pair) for g, group in enumerate(counts) for pair, count in group.items() for _ in range(count)]
+    ref, cand = (np.array([[pair[side]] for _, pair in rows], dtype=float) for side in (0, 1))
+    groups = [f"g{g}" for g, _ in rows]
+    worse = cand.copy()
+    worse[rows.index((2, (1, 1)))] = 0.0  # one right answer of the 40-item group lost
+    order = {Verdict.REGRESSION: 0, Verdict.INCONCLUSIVE: 1, Verdict.LOSSLESS: 2}
+    before, after = gate_on_matrices(ref, cand, 0.1, groups), gate_on_matrices(ref, worse, 0.1, groups)
+    assert order[after] <= order[before], (before, after)
 
 
 def test_holm_against_statsmodels() -> None:
