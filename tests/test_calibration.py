@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from evals.calibration import LIMIT, broken_group_exact, broken_group_exact_table, broken_group_table, clustered_table, gains_limit_table, exact_rates, exact_table, hidden_items_table, item_tied_table, partial_credit_table, outright_table, power_table, power_table_macros, power_table_repeats, region, replaced_rates, skewed_partial_table, unequal_macro_table, wide_table
-from evals.calibration_monotone import edge_search, fixed_search, macro_walk_search, sequential_batch_search, sequential_search
+from evals.calibration_monotone import edge_search, fixed_search, gaining_walk_search, macro_walk_search, sequential_batch_search, sequential_search
 from evals.inference import EXACT_ITEMS
 from evals.simmodel import SimModel
 
@@ -164,6 +164,8 @@ def test_no_single_change_made_worse_turns_a_verdict_lossless() -> None:
     assert tried > 10_000 and to_lossless == 0 and unconfirmed == 0
     tried, improved, to_lossless, unconfirmed = macro_walk_search(400)  # the known limit: the walk finds it, and gate_runs agrees with the batch
     assert tried > 10_000 and improved > 0 and to_lossless == 0 and unconfirmed == 0
+    tried, _, to_lossless, unconfirmed = gaining_walk_search(300)  # with the guard alone (before `path_variance`): 9 changes to LOSSLESS
+    assert tried > 10_000 and to_lossless == 0 and unconfirmed == 0
 
 
 def test_the_known_limits_reach_is_measured_through_gate_runs() -> None:
