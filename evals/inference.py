@@ -277,9 +277,13 @@ def macro_null(data: list[Paired], estimates: list[np.ndarray], moved: ArrayLike
 
     An approximation of the score test's null (the most likely one with the macro at Δ0): to
     second order, the group Δs closest to the estimates in Σ (Δ_g − Δ̂_g)² / Var_g subject to
-    mean Δ_g = Δ0, that is each group moved in proportion to its variance, by `steps` fixed-point
-    steps with the variances taken at the moved Δs (not always converged, and clipped to (−1, 1):
-    the calibration measures what is computed, not the exact optimum). Moving every group by the
+    mean Δ_g = Δ0, that is each group moved in proportion to its variance, by `steps` damped
+    fixed-point steps with the variances taken at the moved Δs, each going halfway to the next
+    allocation: undamped, beside a tiny group whose variance collapses near −1 the steps jumped
+    between two allocations, and one more failure elsewhere could land on the other. Not always
+    converged (where the undamped map contracts fast, halving its steps slows it), and clipped to
+    (−1, 1), which can leave the mean off Δ0: the calibration measures what is computed, not the
+    exact optimum, and `path_variance` keeps a group pushed far from a small variance. Moving every group by the
     same amount instead left a small, damaged group's null variance as small as its luck made it,
     and such macros said LOSSLESS at a true Δ of −m well above α (test_stats has the case)."""
     g = len(data)
