@@ -884,7 +884,8 @@ def main(argv: list[str] | None = None) -> int:
     worst_reg, wrong_sim = max(worst_reg, unequal_reg, broken_reg), wrong_sim + wrong_unequal + wrong_broken
     print("\nThe same shape where few answers change in large groups, exact: one repeat, one group only losing answers (each item with "
           f"probability P(lost): {', '.join(map(str, EXACT_LOST))}), the others only gaining (P(gained): {', '.join(map(str, EXACT_GAINED))}), "
-          "the macro Δ exactly −m, m from 0.02 to 0.3; summed over every count.\n", file=out)
+          "the macro Δ exactly −m, m from 0.02 to 0.3; summed over every count. The gate also needs the macro's guard "
+          "(`inference.macro_raised_bound`), which counts alone do not carry: its region is within this one, so these rates bound its own.\n", file=out)
     print("| groups | items per group | worst false LOSSLESS | where | with half a draw of correction (the one before) | where |\n|---|---|---|---|---|---|", file=out)
     broken_exact, wrong_broken_exact = broken_group_exact_table()
     for (groups, n), (cell, half) in broken_exact.items():

@@ -51,7 +51,7 @@ def advice_table(runs: int, power_runs: int, seed: int = 11) -> list[tuple[str, 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.calibration_advice", description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=40, help="observed runs per truth (default 40)")
+    parser.add_argument("--runs", type=int, default=30, help="observed runs per truth (default 30)")
     parser.add_argument("--power-runs", type=int, default=1000, help="simulations of each number advised, at the truth (default 1,000)")
     parser.add_argument("--write", metavar="FILE", help="replace the block between the advice markers in FILE (docs/statistics.md)")
     args = parser.parse_args(argv)
