@@ -468,7 +468,7 @@ def _decide(base: TaskVerdict, matched: Matched, config: GateConfig, design: Des
         parts = {g: summarise(r, c) for g, (r, c) in groups.items()}
         data = list(parts.values())
         base.groups = {g: describe(r, c, math.sqrt(float(variance_of_delta(parts[g], -margin)[0])), alpha) for g, (r, c) in groups.items()}
-        base.method = f"macro over {len(data)} groups: Δ = mean of the groups' Δ, t with Welch–Satterthwaite df (at most what the groups' sizes give)"
+        base.method = f"macro over {len(data)} groups: Δ = mean of the groups' Δ, t with the smallest group's df"
         base.reference_score = float(np.mean([g.reference.mean for g in base.groups.values()]))
         base.candidate_score = float(np.mean([g.candidate.mean for g in base.groups.values()]))
     else:

@@ -29,9 +29,9 @@ few answers happened to change is not mistaken for a precise one.
   credit also means a score moving between 0, 0.5 and 1 moves the statistic continuously.
 - A macro over groups (tau2's domains, lm-eval groups): Δ = mean of the groups' Δ,
   Var = Σ Var_g / G², each group's variance taken at its Δ under the macro's null (the groups
-  moved in proportion to their variances, `macro_null`), t with Welch–Satterthwaite degrees of
-  freedom, each group counting at most n_g − 1, and the whole at most what the groups' sizes
-  alone give (`design_df`); toward LOSSLESS, one draw of continuity correction
+  moved in proportion to their variances, `macro_null`, the largest on the way there,
+  `path_variance`), t with the smallest group's degrees of freedom (`macro_df`: never more than
+  Welch–Satterthwaite's, and fixed by the sizes); toward LOSSLESS, one draw of continuity correction
   (`lossless_continuity`: a macro on few items is a lattice, and its gains skewed), and a bound
   monotone by construction beside it (`macro_raised_bound`).
 - On the REGRESSION side, a continuity correction of one discordant item (`continuity`). With
@@ -231,9 +231,8 @@ def statistic(data: Paired | list[Paired], delta0: ArrayLike, shift: float = 0.0
     parts = [path_variance(x, e, d) for x, e, d in zip(data, estimates, nulls)]
     total = np.sum([np.asarray(v) for v, _ in parts], axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        df = np.minimum(total**2 / np.sum([np.asarray(v) ** 2 / d for v, d in parts], axis=0), design_df(data))  # Welch–Satterthwaite, capped
         t = (macro - delta0 + shift) / (np.sqrt(total) / g)
-    return scalar(np.where(total > 0, t, np.nan)), scalar(np.where(np.isfinite(df), df, math.inf))
+    return scalar(np.where(total > 0, t, np.nan)), scalar(np.full(np.shape(total), macro_df(data)))
 
 
 def group_variance(group: Paired, delta0: ArrayLike) -> tuple[ArrayLike, float]:
@@ -512,34 +511,34 @@ def macro_raised_bound(data: list[Paired], rows: np.ndarray, margin: float | Non
 
     The macro's statistic takes each group's variance at the macro's null (`macro_null`), and one
     more failure in a tiny group far below the rest can push that group's null toward −1, where its
-    variance collapses, and the Welch degrees of freedom up with it: the walk search of
+    variance collapses (and, with Welch's degrees of freedom, the critical value): the walk search of
     `calibration_monotone` found such a change turning INCONCLUSIVE into LOSSLESS 4 times in about
     a million (groups of 2 to 5 items beside 10 to 50, m 0.2). The guard is `raised_bound`'s idea
     over groups (`macro_lowered_bound`, mirrored), with c from degrees of freedom that the groups'
-    sizes alone give (`design_df`), so nothing in it can move the wrong way; where a small group
+    sizes alone give (`macro_df`), so nothing in it can move the wrong way; where a small group
     carries the macro, it binds. LOSSLESS with it is LOSSLESS without it and this too. With `margin`,
     rows already clear of −m are not searched (`macro_lowered_bound`'s `below`): their value is
     then only a lower bound of the guard's, above −m all the same."""
     ceilings = [1.0 + np.asarray(g.item_floor, dtype=float).reshape(-1, g.n)[rows] for g in data]
     xs = [np.asarray(g.item_delta, dtype=float).reshape(-1, g.n)[rows] for g in data]
-    crit = np.full(len(rows), float(critical(alpha, design_df(data))))
+    crit = np.full(len(rows), float(critical(alpha, macro_df(data))))
     shift = lossless_continuity(data)
     return -macro_lowered_bound([-x for x in xs], [-c for c in ceilings], crit, below=None if margin is None else margin - shift) - shift
 
 
-def design_df(data: list[Paired]) -> float:
-    """Welch–Satterthwaite's degrees of freedom for a macro whose items' variances are alike: from the
-    groups' sizes alone, so that no answer moves them.
+def macro_df(data: list[Paired]) -> float:
+    """A macro's degrees of freedom: its smallest group's, n_g − 1 (at least 1).
 
-    They cap the macro's own (`statistic`): those are estimated from the groups' variances, and with
-    a group of 2 or 3 items its variance is as noisy as the degrees of freedom are few. One more
-    failure in such a group lowered its variance, raised the Welch degrees of freedom from 1.97 to
-    2.04, and the critical value fell past the statistic: INCONCLUSIVE turned into LOSSLESS (the
-    walk search). Where the groups are of like sizes the cap is above what Welch gives and changes
-    nothing. `macro_raised_bound`'s critical value is theirs."""
-    v = np.array([1.0 / g.n for g in data])
-    df = np.array([max(g.n - 1, 1) for g in data], dtype=float)
-    return float(v.sum() ** 2 / (v**2 / df).sum())
+    Welch–Satterthwaite's (Satterthwaite 1946) are never fewer, so its critical value is never
+    below theirs: the conservative choice for unequal variances (Banerjee 1960). They are taken
+    because the sizes alone fix them. Welch's are estimated from the groups' variances, which the
+    candidate moves, and with a group of a few items they are as noisy as its variance: one more
+    failure lowered such a group's variance, the degrees of freedom rose (1.97 to 2.04 in one case
+    the walk search found, 3.4 to 3.7 in another), and the critical value fell past the statistic,
+    INCONCLUSIVE turning into LOSSLESS. A cap at the sizes' own Welch value left 6 such changes in
+    the walk's million; with these, none. They cost power where one group is much smaller than
+    the rest (docs/statistics.md has the rows)."""
+    return float(min(max(g.n - 1, 1) for g in data))
 
 
 def macro_lowered_bound(xs: list[np.ndarray], floors: list[np.ndarray], crit: np.ndarray, below: float | None = None) -> np.ndarray:

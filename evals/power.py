@@ -20,10 +20,10 @@ from evals.inference import (
     clustered,
     continuity,
     critical,
-    design_df,
     draws_variance,
     group_variance,
     lossless_continuity,
+    macro_df,
     noninferiority,
     restricted_draw_variance,
     summarise,
@@ -118,13 +118,9 @@ def items_needed_scaled(data: Paired | list[Paired], margin: float, alpha: float
         parts = [(group_variance if isinstance(data, list) else variance_of_delta)(g, -margin) for g in groups]
     unit = sum(n_now * float(v) for v, _ in parts) / len(groups) ** 2  # Var(Δ̂)·n_total
     shift = (continuity(data) if delta < -margin else lossless_continuity(data)) * n_now  # the correction, times the items
-    # degrees of freedom as the test will have them: Welch–Satterthwaite over the groups as they are
-    # (unequal groups have fewer than n/G − 1), growing in proportion with the items
-    total = sum(float(v) for v, _ in parts)
-    spread = sum(float(v) ** 2 / d for v, d in parts)
-    df_now = total**2 / spread if total > 0 and spread > 0 else math.inf
-    if isinstance(data, list):
-        df_now = min(df_now, design_df(data))
+    # degrees of freedom as the test will have them (a macro: its smallest group's), growing in
+    # proportion with the items
+    df_now = macro_df(data) if isinstance(data, list) else parts[0][1]
 
     def achieves(n: int) -> bool:
         df = max(df_now * n / n_now, 1) if math.isfinite(df_now) else math.inf
