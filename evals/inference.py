@@ -530,7 +530,7 @@ def macro_df(data: list[Paired]) -> float:
     """A macro's degrees of freedom: its smallest group's, n_g − 1 (at least 1).
 
     Welch–Satterthwaite's (Satterthwaite 1946) are never fewer, so its critical value is never
-    below theirs: the conservative choice for unequal variances (Banerjee 1960). They are taken
+    below theirs: the conservative choice for unequal variances (Scheffé 1970). They are taken
     because the sizes alone fix them. Welch's are estimated from the groups' variances, which the
     candidate moves, and with a group of a few items they are as noisy as its variance: one more
     failure lowered such a group's variance, the degrees of freedom rose (1.97 to 2.04 in one case
