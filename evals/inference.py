@@ -228,8 +228,7 @@ def statistic(data: Paired | list[Paired], delta0: ArrayLike, shift: float = 0.0
     estimates = [np.asarray(x.delta) for x in data]
     macro = np.mean(estimates, axis=0)
     nulls = macro_null(data, estimates, macro - delta0)
-    parts = [path_variance(x, e, d) for x, e, d in zip(data, estimates, nulls)]
-    total = np.sum([np.asarray(v) for v, _ in parts], axis=0)
+    total = np.sum([np.asarray(path_variance(x, e, d)) for x, e, d in zip(data, estimates, nulls)], axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         t = (macro - delta0 + shift) / (np.sqrt(total) / g)
     return scalar(np.where(total > 0, t, np.nan)), scalar(np.full(np.shape(total), macro_df(data)))
@@ -249,9 +248,9 @@ def group_variance(group: Paired, delta0: ArrayLike) -> tuple[ArrayLike, float]:
 PATH_POINTS = 9  # where `path_variance` looks, evenly from the estimate to the null
 
 
-def path_variance(group: Paired, estimate: ArrayLike, null: ArrayLike) -> tuple[ArrayLike, float]:
-    """A group's part of a macro: the largest of `group_variance` on the way from the group's estimate
-    to its null (at `PATH_POINTS` points), with its degrees of freedom.
+def path_variance(group: Paired, estimate: ArrayLike, null: ArrayLike) -> ArrayLike:
+    """A group's part of a macro's variance: the largest of `group_variance` on the way from the
+    group's estimate to its null (at `PATH_POINTS` points).
 
     A group's variance at its null falls as the null nears ±1 (Tango's null variance is 0 at −1), and
     the macro's null can push a tiny group far: a 2-item group that gained both answers, beside
@@ -260,11 +259,8 @@ def path_variance(group: Paired, estimate: ArrayLike, null: ArrayLike) -> tuple[
     (an independent review's walks found 33 such changes in 299,587, `macro_raised_bound` notwithstanding:
     such a group's box is a point, so the guard sees no spread in it). The largest variance on the
     way can only grow as the null moves further; where groups move little it is the null's own."""
-    best, df = group_variance(group, null)
-    for t in np.linspace(0.0, 1.0, PATH_POINTS)[:-1]:
-        var, _ = group_variance(group, np.asarray(estimate) + t * (np.asarray(null) - np.asarray(estimate)))
-        best = np.fmax(best, var)
-    return scalar(best), df
+    start, end = np.asarray(estimate), np.asarray(null)
+    return scalar(np.fmax.reduce([np.asarray(variance_of_delta(group, start + t * (end - start))[0]) for t in np.linspace(0.0, 1.0, PATH_POINTS)], axis=0))
 
 
 NULL_STEPS = 8  # of `macro_null`'s damped fixed-point iteration
@@ -353,7 +349,7 @@ def noninferiority(data: Paired | list[Paired], margin: float, alpha: float) -> 
                           item_floor=np.asarray(data.item_floor, dtype=float).reshape(-1, data.n)[pick])  # type: ignore[union-attr]
             flat[pick] = raised_bound(rows, margin, lossless_crit) > -margin
         lossless = flat.reshape(shape)
-    if isinstance(data, list) and all(g.item_delta is not None for g in data):  # a macro: the same, over its groups
+    if itemised_macro(data):  # a macro: the same, over its groups
         shape, flat = np.shape(lossless), np.asarray(lossless, dtype=bool).reshape(-1)
         pick = np.flatnonzero(flat)
         if len(pick):
@@ -383,6 +379,11 @@ def _without_gains(data: Paired, margin: float) -> np.ndarray:
     t, df = statistic(alone, -margin, continuity(data))
     with np.errstate(invalid="ignore"):
         return np.asarray(_cdf(t, df), dtype=float)
+
+
+def itemised_macro(data: Paired | list[Paired]) -> bool:
+    """Whether a macro's LOSSLESS also needs `macro_raised_bound`: a macro with per-item data (not a published table's)."""
+    return isinstance(data, list) and all(g.item_delta is not None for g in data)
 
 
 def clustered(data: Paired | list[Paired]) -> bool:
@@ -796,7 +797,7 @@ def interval(data: Paired | list[Paired], alpha: float, margin: float | None = N
         if at_edge <= 0:  # the raised bound is the binding one: its own crossing, below
             at_floor = above(-1 + eps)
             low = bisect(above, -1 + eps, edge, at_floor, at_edge) if at_floor > 0 else -1.0
-    if isinstance(data, list) and all(g.item_delta is not None for g in data) and low > -1.0 and not math.isnan(low):
+    if itemised_macro(data) and low > -1.0 and not math.isnan(low):
         low = min(low, float(macro_raised_bound(data, np.array([0]), None, alpha)[0]))  # LOSSLESS at Δ0 also needs the guard above Δ0
     top = min(estimate + correction, 1 - 2 * eps)
     high = bound(top + eps, 1 - eps, -1, 1.0) if top < 1 - 2 * eps else 1.0

@@ -161,11 +161,11 @@ def test_macro_degrees_of_freedom_are_the_smallest_groups() -> None:
     groups = [summarise(*(np.stack(correlated_binary(rng, n * 2, p=0.7, flip=0.1)).reshape(2, n, 2))) for n in (10, 30, 5)]
     t, df = statistic(groups, -0.05)
     nulls = macro_null(groups, [np.asarray(g.delta) for g in groups], np.mean([g.delta for g in groups]) + 0.05)
-    parts = [path_variance(g, np.asarray(g.delta), d) for g, d in zip(groups, nulls)]
-    assert [d for _, d in parts] == [9, 29, 4]
-    assert all(float(v) >= float(group_variance(g, d)[0]) for (v, _), g, d in zip(parts, groups, nulls))  # at least the null's own
+    parts = [(path_variance(g, np.asarray(g.delta), d), group_variance(g, d)) for g, d in zip(groups, nulls)]
+    assert [d for _, (_, d) in parts] == [9, 29, 4]
+    assert all(float(v) >= float(at_null) for v, (at_null, _) in parts)  # at least the null's own
     total = sum(float(v) for v, _ in parts)
-    assert df == 4 <= total**2 / sum(float(v) ** 2 / d for v, d in parts)  # Welch–Satterthwaite's are never fewer
+    assert df == 4 <= total**2 / sum(float(v) ** 2 / d for v, (_, d) in parts)  # Welch–Satterthwaite's are never fewer
     assert t == pytest.approx((np.mean([g.delta for g in groups]) + 0.05) / (math.sqrt(total) / 3), abs=TOL)
     # the null moves each group in proportion to its variance, the macro exactly to −m
     assert float(np.mean(nulls)) == pytest.approx(-0.05, abs=1e-9)
