@@ -171,7 +171,7 @@ def macro_walk_search(walks: int, seed: int = 4) -> tuple[int, int, int, int]:
     and those gate_runs did not confirm. REGRESSION turned into INCONCLUSIVE is a known limit,
     reported, not held to 0; a change to LOSSLESS is not (`macro_raised_bound`)."""
     rng = np.random.default_rng(seed)
-    tried = improved = to_lossless = unconfirmed = 0
+    counts = np.zeros(4, dtype=int)
     for _ in range(walks):
         sizes = [int(rng.choice([2, 3, 5, 10, 20, 50])) for _ in range(int(rng.choice([2, 3, 4])))]
         k, margin = int(rng.choice([1, 2, 4, 8])), float(rng.choice([0.02, 0.05, 0.1, 0.2]))
@@ -188,16 +188,18 @@ def macro_walk_search(walks: int, seed: int = 4) -> tuple[int, int, int, int]:
             i, j = right[rng.choice(len(right), p=weight / weight.sum())]
             c[i, j] = 0.0
             states.append(np.concatenate(current))
-        after_all = np.stack(states)
-        ref = np.repeat(np.concatenate(reference)[None], len(states), axis=0)
-        verdict = _verdicts(ref, after_all, margin, sizes)
-        tried += len(states) - 1
-        groups = [f"g{g}" for g, size in enumerate(sizes) for _ in range(size)]
-        for s in np.flatnonzero(verdict[1:] > verdict[:-1]):
-            improved += 1
-            to_lossless += int(verdict[s + 1] == 2)
-            unconfirmed += int(not RANK[gate_on_matrices(ref[0], after_all[s + 1], margin, groups)] > RANK[gate_on_matrices(ref[0], after_all[s], margin, groups)])
-    return tried, improved, to_lossless, unconfirmed
+        counts += _judge_walk(np.concatenate(reference), np.stack(states), margin, sizes)
+    return tuple(int(c) for c in counts)  # type: ignore[return-value]
+
+
+def _judge_walk(reference: np.ndarray, states: np.ndarray, margin: float, sizes: list[int]) -> np.ndarray:
+    """One walk's states judged in one batch: single changes, verdicts improved, of those toward
+    LOSSLESS, and those gate_runs did not confirm."""
+    verdict = _verdicts(np.repeat(reference[None], len(states), axis=0), states, margin, sizes)
+    groups = [f"g{g}" for g, size in enumerate(sizes) for _ in range(size)]
+    worse = np.flatnonzero(verdict[1:] > verdict[:-1])
+    unconfirmed = sum(not RANK[gate_on_matrices(reference, states[s + 1], margin, groups)] > RANK[gate_on_matrices(reference, states[s], margin, groups)] for s in worse)
+    return np.array([len(states) - 1, len(worse), int((verdict[worse + 1] == 2).sum()), unconfirmed])
 
 
 def gaining_walk_search(walks: int, seed: int = 2) -> tuple[int, int, int, int]:
@@ -208,7 +210,7 @@ def gaining_walk_search(walks: int, seed: int = 2) -> tuple[int, int, int, int]:
     33 changes in about 300,000 turned INCONCLUSIVE into LOSSLESS (`inference.path_variance`).
     Counts as `macro_walk_search` does."""
     rng = np.random.default_rng(seed)
-    tried = improved = to_lossless = unconfirmed = 0
+    counts = np.zeros(4, dtype=int)
     for _ in range(walks):
         small = int(rng.choice([2, 3, 4, 5]))
         sizes = [small] + [int(rng.choice([10, 20, 40, 60, 114])) for _ in range(int(rng.choice([1, 2, 3, 4])))]
@@ -226,16 +228,8 @@ def gaining_walk_search(walks: int, seed: int = 2) -> tuple[int, int, int, int]:
             i, j = right[rng.integers(len(right))]
             current[small + i, j] = 0.0
             states.append(current.copy())
-        after_all = np.stack(states)
-        ref = np.repeat(reference[None], len(states), axis=0)
-        verdict = _verdicts(ref, after_all, margin, sizes)
-        tried += len(states) - 1
-        groups = [f"g{g}" for g, size in enumerate(sizes) for _ in range(size)]
-        for s in np.flatnonzero(verdict[1:] > verdict[:-1]):
-            improved += 1
-            to_lossless += int(verdict[s + 1] == 2)
-            unconfirmed += int(not RANK[gate_on_matrices(reference, after_all[s + 1], margin, groups)] > RANK[gate_on_matrices(reference, after_all[s], margin, groups)])
-    return tried, improved, to_lossless, unconfirmed
+        counts += _judge_walk(reference, np.stack(states), margin, sizes)
+    return tuple(int(c) for c in counts)  # type: ignore[return-value]
 
 
 def sequential_search(trials: int, seed: int = 1) -> tuple[int, int, int]:
