@@ -91,11 +91,12 @@ def test_a_macro_with_one_group_nearly_broken_keeps_alpha() -> None:
 def test_a_macro_where_few_answers_change_in_large_groups_keeps_alpha_exactly() -> None:
     """One group only losing answers, three only gaining a few, 120 items each, one repeat, summed
     over every count: half a draw of LOSSLESS's continuity correction (the one before) said LOSSLESS
-    at a true Δ of −m in 3.02% of runs; one draw keeps it within α + 0.5 point, and gate_runs agrees
-    at the counts where the two corrections differ."""
+    at a true Δ of −m in 3.02% of runs, with Welch's degrees of freedom and each group's variance at
+    its null (`path_variance` and `macro_df` have lowered both since); one draw keeps it within
+    α + 0.5 point, and gate_runs agrees at the counts where the two corrections differ."""
     rate, half, margin, wrong = broken_group_exact(4, 120, 0.95, 0.025, check=4)
     assert abs(margin - 0.21875) < 1e-12 and wrong == 0
-    assert half > LIMIT and rate <= LIMIT, (rate, half)
+    assert rate <= min(half, LIMIT), (rate, half)
 
 
 @pytest.mark.slow
