@@ -331,6 +331,8 @@ def noninferiority(data: Paired | list[Paired], margin: float, alpha: float) -> 
     lossless_crit = lossless_critical(data, margin, alpha)
     if clustered(data):
         regression, p_regression = clustered_regression(data, margin, alpha)  # type: ignore[arg-type]
+    elif itemised_macro(data):
+        regression, p_regression = macro_regression(data, margin, alpha)  # type: ignore[arg-type]
     else:
         t_reg, _ = statistic(data, -margin, continuity(data))
         with np.errstate(invalid="ignore"):
@@ -443,6 +445,133 @@ def clustered_regression(p: Paired, margin: float, alpha: float) -> tuple[ArrayL
         best = np.minimum(lowered_critical(x[pick], low[pick], -base[pick]), -t_draws[pick])
         p_value[pick] = np.asarray(_cdf(-best, df), dtype=float)
     return scalar(regression.reshape(shape)), scalar(p_value.reshape(shape))
+
+
+def macro_regression(data: list[Paired], margin: float, alpha: float) -> tuple[ArrayLike, ArrayLike]:
+    """REGRESSION over a macro, and its p-value: monotone in the candidate's scores by construction,
+    as `clustered_regression` is for one task.
+
+    The macro's statistic takes each group's variance at the macro's null (`macro_null`, `path_variance`),
+    which the candidate moves: one more failure could raise a group's variance faster than it lowered
+    the macro's Δ̂, and the walk search of `calibration_monotone` found 48 such changes from REGRESSION
+    to INCONCLUSIVE in about a million. Here REGRESSION needs upper bounds below −m that a candidate
+    made worse can only lower:
+
+    - U_draws (`macro_draws_bound`): Δ̂ + the continuity correction + c·√(Σ_g v_g/(N_g·G²)), each
+      group's one-draw variance v_g `draws_variance`'s at −m, taken at its worst over every candidate
+      made worse than this one;
+    - with repeats, U_items: the same over the per-item differences (`macro_lowered_bound`, the
+      spread of items within each group, as `clustered_regression`'s U_items).
+
+    c is Student's t with `macro_df`'s degrees of freedom, which the sizes alone fix. The p-value is
+    the α at which the decision changes (the largest c both bounds still pass, by bisection), where
+    the bounds without the worst case give at most α; above it, theirs, a lower bound of that α."""
+    g_count = len(data)
+    df = macro_df(data)
+    crit = float(critical(alpha, df))
+    shift = continuity(data)
+    rows = np.broadcast_shapes(*(np.shape(g.delta) for g in data))
+    estimate = np.mean([np.broadcast_to(np.asarray(g.delta, dtype=float), rows).reshape(-1) for g in data], axis=0)
+    base = estimate + margin + shift
+    ends = [_draw_ends(g, margin, g_count, rows) for g in data]
+    spread = 0.0
+    xs = [np.asarray(g.item_delta, dtype=float).reshape(-1, g.n) for g in data]
+    floors = [np.asarray(g.item_floor, dtype=float).reshape(-1, g.n) for g in data]
+    repeats = any(g.repeats > 1 for g in data)
+    if repeats:  # where the lowered bound over items starts: the items' spread as observed
+        spread = sum((x.var(axis=-1, ddof=1) if x.shape[-1] > 1 else np.ones(len(x))) / (x.shape[-1] * g_count**2) for x in xs)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t_plain = base / np.sqrt(np.maximum(sum(e[2] for e in ends), spread))  # ≥ each bound's own t where base < 0
+        p_plain = np.asarray(_cdf(t_plain, df), dtype=float).reshape(-1)
+    t_plain = t_plain.reshape(-1)
+
+    def passes(pick: np.ndarray, c: np.ndarray) -> np.ndarray:  # both bounds below −m at critical values c
+        upper = macro_draws_bound([tuple(e[pick] for e in end) for end in ends], c)
+        if repeats:
+            upper = np.maximum(upper, macro_lowered_bound([x[pick] for x in xs], [f[pick] for f in floors], c, below=-margin - shift))
+        return upper + margin + shift < 0
+
+    regression = t_plain < -crit  # needed: each bound is at least its plain value
+    pick = np.flatnonzero(regression)
+    if len(pick):
+        regression[pick] = passes(pick, np.full(len(pick), crit))
+    p_value = p_plain.copy()
+    pick = np.flatnonzero(np.isfinite(p_plain) & (p_plain <= alpha))  # there base < 0
+    if len(pick):
+        lo, hi = np.zeros(len(pick)), -t_plain[pick]
+        for _ in range(CRITICAL_STEPS):
+            mid = (lo + hi) / 2
+            ok = passes(pick, mid)
+            lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
+        p_value[pick] = np.asarray(_cdf(-lo, df), dtype=float)
+    p_value = np.where(regression, np.minimum(p_value, alpha), p_value)  # the bisection's last bit, at the boundary
+    return scalar(regression.reshape(rows)), scalar(p_value.reshape(rows))
+
+
+CRITICAL_STEPS = 40  # of the bisection for the macro REGRESSION's p-value (`macro_regression`)
+
+
+def _draw_ends(group: Paired, margin: float, g_count: int, rows: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+    """A group's part of `macro_draws_bound`: at the two ends of its range of candidates made worse
+    (as observed; and every draw the reference got right lost), its Δ/G and its variance over N·G²,
+    `draws_variance`'s at −m and `_worse_variance`'s; and the σ from which the first serves."""
+    flat = lambda a: np.broadcast_to(np.asarray(a, dtype=float), rows).reshape(-1)  # noqa: E731
+    worse, better, draws, k = flat(group.worse), flat(group.better), group.draws, group.repeats
+    most = -np.asarray(group.item_floor, dtype=float).reshape(-1, group.n).sum(axis=-1) * k  # Σ of the reference's draws
+    most = np.maximum(np.broadcast_to(most, worse.shape), worse)
+    ends = [(better - b) / (draws * g_count) for b in (worse, most)]
+    for seen_at_worst in (False, True):
+        ends += [_worse_variance(b, better, draws, k, margin, seen_at_worst) / (draws * g_count**2) for b in (worse, most)]
+    return (*ends, (k - 1) * (1 + 2 * most / draws) / (2 * g_count * draws))
+
+
+def _worse_variance(worse: np.ndarray, better: np.ndarray, draws: int, repeats: int, margin: float, seen_at_worst: bool) -> np.ndarray:
+    """`draws_variance` at −m from the counts, v + (K − 1)·max(v − seen, 0) (v Tango's null variance,
+    seen (w + b)/N − ((b − w)/N)²); with `seen_at_worst`, seen at its least over better' ∈ [0, better].
+
+    v is nondecreasing in better (its restricted estimate rises with the counts' linear term) and
+    convex in worse (the square root of a quadratic whose discriminant, −8Nδ(1 − δ)·4(1 − δ²)·better
+    at δ = −m, is ≤ 0 with a minus sign: see `macro_draws_bound`), and seen is concave in each count,
+    so both variances are convex in worse. seen is not monotone in better; at its least (concave:
+    at an end) it falls as better rises, so the second variance is also nondecreasing in better."""
+    null = np.asarray(restricted_draw_variance(worse, better, draws, -margin), dtype=float)
+    seen = (worse + better) / draws - ((better - worse) / draws) ** 2
+    if seen_at_worst:
+        seen = np.minimum(seen, worse / draws - (worse / draws) ** 2)
+    return null + (repeats - 1) * np.maximum(null - np.maximum(seen, 0.0), 0.0)
+
+
+SIGMAS = np.geomspace(1e-6, 4.0, 330)  # `macro_draws_bound`'s fixed grid of σ: neighbours 5% apart cost c·√V at most 0.03%
+
+
+def macro_draws_bound(ends: list[tuple[np.ndarray, ...]], crit: np.ndarray) -> np.ndarray:
+    """U_draws of `macro_regression` less its continuity correction: an upper bound, nondecreasing in
+    the candidate's scores, of Σ_g Δ̂_g/G + c·√(Σ_g v_g/(N_g·G²)) over every candidate made worse
+    than this one (rows of a batch; `ends` per group from `_draw_ends`), v_g `draws_variance` at −m.
+
+    c·√V = min over σ > 0 of c·(V/(2σ) + σ/2), and for a fixed σ the groups separate: each group's
+    f = Δ_g/G + c·v_g/(2σ·N_g·G²) is to be taken at its worst over (worse' ≥ worse, better' ≤ better).
+    v_g falls by at most (K − 1)(1 + 2·worse'/N)/N per better' lowered (v's own slope is ≥ 0, seen's
+    ≤ (1 + 2·worse'/N)/N), so from σ ≥ σ_g = c(K − 1)(1 + 2·Σ reference/N)/(2GN) f rises with
+    better' and its worst is at better' = better; below σ_g, with seen at its least
+    (`_worse_variance`), it is a bound that rises with better too. Either is convex in worse', so its
+    worst is at an end of worse's range: as observed, or every draw the reference got right lost. A
+    candidate made worse raises worse and lowers better, so each group's worst can only fall, and so
+    can the least over a fixed grid of σ (`SIGMAS`, taken whole: the switch at σ_g leaves the sum
+    not convex in σ). v's convexity in worse: with lin = worse(1 − δ) + better(1 + δ) − 2Nδ, v is
+    linear in lin + √(lin² + 8N·worse·δ(1 − δ)), a quadratic in worse whose least value is
+    −8Nδ(1 − δ)·4(1 − δ²)·better/(4(1 − δ)²) ≥ 0 for δ < 0: the square root of such a quadratic is convex."""
+    crit = np.asarray(crit, dtype=float)
+    best = np.empty(len(crit))
+    for rows in np.array_split(np.arange(len(crit)), max(1, len(crit) // 2000)):  # (rows × σ) arrays of a bounded size
+        c = crit[rows, None]
+        total = c * SIGMAS / 2
+        for here, most, v_here, v_most, w_here, w_most, start in ends:
+            exact, scale = SIGMAS >= c * start[rows, None], c / (2 * SIGMAS)
+            total += np.maximum(here[rows, None] + scale * np.where(exact, v_here[rows, None], w_here[rows, None]),
+                                most[rows, None] + scale * np.where(exact, v_most[rows, None], w_most[rows, None]))
+        best[rows] = total.min(axis=-1)
+    return best
 
 
 MU_STEPS = 40  # golden-section steps over the centre in `lowered_bound`: 0.618⁴⁰ × 2 < MU_GRID
@@ -764,6 +893,10 @@ def interval(data: Paired | list[Paired], alpha: float, margin: float | None = N
     correction = continuity(data)
 
     def excess(delta0: float, side: int) -> float:
+        if side < 0 and itemised_macro(data):  # U_draws of `macro_regression`; U_items is taken below
+            groups = data  # type: ignore[assignment]
+            crit = np.array([float(critical(alpha, macro_df(groups)))])  # type: ignore[arg-type]
+            return delta0 - float(macro_draws_bound([_draw_ends(g, -delta0, len(groups), ()) for g in groups], crit)[0]) - correction  # type: ignore[union-attr]
         if side < 0 and clustered(data):  # U_draws of `clustered_regression`; U_items is taken below
             p = data  # type: ignore[assignment]
             t = (float(p.delta) - delta0 + correction) / math.sqrt(float(draws_variance(p, delta0)) / p.draws)  # type: ignore[union-attr, arg-type]
@@ -805,6 +938,11 @@ def interval(data: Paired | list[Paired], alpha: float, margin: float | None = N
         p = data  # type: ignore[assignment]
         crit = np.array([float(critical(alpha, p.n - 1))])  # type: ignore[union-attr]
         items = float(lowered_bound(np.asarray(p.item_delta, dtype=float)[None], np.asarray(p.item_floor, dtype=float)[None], crit)[0])  # type: ignore[union-attr]
+        high = min(max(high, items + correction), 1.0)
+    if itemised_macro(data) and any(g.repeats > 1 for g in data):  # likewise for a macro  # type: ignore[union-attr]
+        groups = data  # type: ignore[assignment]
+        crit = np.array([float(critical(alpha, macro_df(groups)))])  # type: ignore[arg-type]
+        items = float(macro_lowered_bound([np.asarray(g.item_delta, dtype=float).reshape(1, g.n) for g in groups], [np.asarray(g.item_floor, dtype=float).reshape(1, g.n) for g in groups], crit)[0])  # type: ignore[union-attr]
         high = min(max(high, items + correction), 1.0)
     return low, high
 
