@@ -4,8 +4,7 @@ A random search, worst regimes first (few items, few changes, repeats, macros wi
 partial credit, sequential looks with futility): each trial draws a comparison, makes one
 candidate draw worse (1 → 0, or 1 → 0.5 for partial credit) and compares the verdicts; runs with
 repeats are also walked across the edge of LOSSLESS, where a random change rarely lands, and macros
-one lowered draw at a time (where REGRESSION is known to turn into INCONCLUSIVE: counted, not held
-to 0; a change to LOSSLESS is). The fixed
+one lowered draw at a time. The fixed
 design is searched in batches through `inference.noninferiority` (what `gate_runs` decides with),
 and every violation found is confirmed by `gate_runs` on records; the sequential design goes
 through `gate_runs` directly, and many more times by the batch look by look (`sequential.decide`,
@@ -168,8 +167,8 @@ def macro_walk_search(walks: int, seed: int = 4) -> tuple[int, int, int, int]:
     candidate at least as good as the reference, then one candidate draw lowered at a time, on items
     that already fail by preference (failures clustered on items raise a group's spread), every state
     judged in one batch. Counts single changes tried, verdicts improved, of those toward LOSSLESS,
-    and those gate_runs did not confirm. REGRESSION turned into INCONCLUSIVE is a known limit,
-    reported, not held to 0; a change to LOSSLESS is not (`macro_raised_bound`)."""
+    and those gate_runs did not confirm. Before `inference.macro_regression` it found REGRESSION
+    turned into INCONCLUSIVE (48 in about a million changes), and before `macro_raised_bound` changes to LOSSLESS."""
     rng = np.random.default_rng(seed)
     counts = np.zeros(4, dtype=int)
     for _ in range(walks):
@@ -324,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     edge = edge_search(args.edge)
     print(f"| fixed, repeats, walked across the edge of LOSSLESS ({args.edge:,} runs) | {edge[0]:,} | {edge[1]} | {edge[2]} | {edge[3]} |", file=out)
     walked = macro_walk_search(args.macro_walks)
-    print(f"| fixed, macros walked one lowered draw at a time ({args.macro_walks:,} walks; REGRESSION → INCONCLUSIVE a known limit) | {walked[0]:,} | {walked[1]} | {walked[2]} | {walked[3]} |", file=out)
+    print(f"| fixed, macros walked one lowered draw at a time ({args.macro_walks:,} walks) | {walked[0]:,} | {walked[1]} | {walked[2]} | {walked[3]} |", file=out)
     gaining = gaining_walk_search(args.gaining_walks)
     print(f"| fixed, macros with a tiny group gaining, walked one lowered draw at a time ({args.gaining_walks:,} walks) | {gaining[0]:,} | {gaining[1]} | {gaining[2]} | {gaining[3]} |", file=out)
     tried, improved, to_lossless = sequential_search(args.sequential)
@@ -334,9 +333,9 @@ def main(argv: list[str] | None = None) -> int:
     for (futility, repeats), (tried_b, improved_b, to_lossless_b, unconfirmed_b) in zip(settings, batched):
         kind = "2 to 8 repeats" if repeats else "one repeat"
         print(f"| sequential, {kind}, 4 looks, futility {futility:.0%}, by the batch | {tried_b:,} | {improved_b} | {to_lossless_b} | {unconfirmed_b} |", file=out)
-    ok = improved == 0 and all(i == 0 and u == 0 for _, i, _, u in [*fixed.values(), edge, *batched]) and walked[2] == walked[3] == 0 and gaining[2] == gaining[3] == 0
-    print("\nPASS: no single change made worse improved a verdict, but REGRESSION → INCONCLUSIVE in the macros walked (a known limit), each confirmed by gate_runs." if ok else
-          "\nFAIL: some single changes made worse improved a verdict beyond the known limit, or gate_runs did not confirm one.", file=out)
+    ok = improved == 0 and all(i == 0 and u == 0 for _, i, _, u in [*fixed.values(), edge, walked, gaining, *batched])
+    print("\nPASS: no single change made worse improved a verdict." if ok else
+          "\nFAIL: some single changes made worse improved a verdict, or gate_runs did not confirm one.", file=out)
     sys.stdout.write(out.getvalue())
     if args.write:
         command = (f"python -m evals.calibration_monotone --trials {args.trials} --edge {args.edge} --macro-walks {args.macro_walks} --gaining-walks {args.gaining_walks} --sequential {args.sequential} "

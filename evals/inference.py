@@ -51,8 +51,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from functools import lru_cache
+from dataclasses import dataclass, field, replace
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -314,9 +314,16 @@ class Test:
     statistic: ArrayLike  # for LOSSLESS
     df: ArrayLike
     p_lossless: ArrayLike  # one-sided p-value against Δ ≤ −m, the approximation's (normal or t): where `lossless_critical` is the exact one, a p just below α can come without LOSSLESS
-    p_regression: ArrayLike  # one-sided p-value against Δ ≥ −m (of the REGRESSION side's test; `clustered_regression` says what it is with repeats)
     lossless: ArrayLike  # bool
     regression: ArrayLike  # bool
+    p_regression_of: Callable[[], ArrayLike] = field(repr=False)  # `p_regression`, computed when first read
+
+    @cached_property
+    def p_regression(self) -> ArrayLike:
+        """The one-sided p-value against Δ ≥ −m (of the REGRESSION side's test; `clustered_regression`
+        and `macro_regression` say what it is there). Computed when first read: a macro's takes a
+        bisection over its bounds, which the simulations of the repeats advice never read."""
+        return self.p_regression_of()
 
 
 def noninferiority(data: Paired | list[Paired], margin: float, alpha: float) -> Test:
@@ -332,7 +339,7 @@ def noninferiority(data: Paired | list[Paired], margin: float, alpha: float) -> 
     if clustered(data):
         regression, p_regression = clustered_regression(data, margin, alpha)  # type: ignore[arg-type]
     elif itemised_macro(data):
-        regression, p_regression = macro_regression(data, margin, alpha)  # type: ignore[arg-type]
+        regression, p_regression = macro_regression(data, margin, alpha)  # type: ignore[arg-type]  # a function: computed when read
     else:
         t_reg, _ = statistic(data, -margin, continuity(data))
         with np.errstate(invalid="ignore"):
@@ -362,9 +369,9 @@ def noninferiority(data: Paired | list[Paired], margin: float, alpha: float) -> 
             statistic=t,
             df=df,
             p_lossless=scalar(1 - np.asarray(_cdf(t, df))),
-            p_regression=p_regression,
             lossless=scalar(lossless),
             regression=regression,
+            p_regression_of=p_regression if callable(p_regression) else lambda: p_regression,
         )
 
 
@@ -447,7 +454,7 @@ def clustered_regression(p: Paired, margin: float, alpha: float) -> tuple[ArrayL
     return scalar(regression.reshape(shape)), scalar(p_value.reshape(shape))
 
 
-def macro_regression(data: list[Paired], margin: float, alpha: float) -> tuple[ArrayLike, ArrayLike]:
+def macro_regression(data: list[Paired], margin: float, alpha: float) -> tuple[ArrayLike, Callable[[], ArrayLike]]:
     """REGRESSION over a macro, and its p-value: monotone in the candidate's scores by construction,
     as `clustered_regression` is for one task.
 
@@ -495,20 +502,26 @@ def macro_regression(data: list[Paired], margin: float, alpha: float) -> tuple[A
     pick = np.flatnonzero(regression)
     if len(pick):
         regression[pick] = passes(pick, np.full(len(pick), crit))
-    p_value = p_plain.copy()
-    pick = np.flatnonzero(np.isfinite(p_plain) & (p_plain <= alpha))  # there base < 0
-    if len(pick):
+
+    def p_value() -> ArrayLike:  # where the plain bounds give at most α (there base < 0), by bisection over c
+        p = p_plain.copy()
+        pick = np.flatnonzero(np.isfinite(p_plain) & (p_plain <= alpha))
         lo, hi = np.zeros(len(pick)), -t_plain[pick]
         for _ in range(CRITICAL_STEPS):
-            mid = (lo + hi) / 2
-            ok = passes(pick, mid)
-            lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
-        p_value[pick] = np.asarray(_cdf(-lo, df), dtype=float)
-    p_value = np.where(regression, np.minimum(p_value, alpha), p_value)  # the bisection's last bit, at the boundary
-    return scalar(regression.reshape(rows)), scalar(p_value.reshape(rows))
+            open_ = np.flatnonzero(hi - lo > CRITICAL_TOLERANCE * hi)
+            if not len(open_):
+                break
+            mid = (lo[open_] + hi[open_]) / 2
+            ok = passes(pick[open_], mid)
+            lo[open_], hi[open_] = np.where(ok, mid, lo[open_]), np.where(ok, hi[open_], mid)
+        p[pick] = np.asarray(_cdf(-lo, df), dtype=float)
+        return scalar(np.where(regression, np.minimum(p, alpha), p).reshape(rows))  # the bisection's last bit, at the boundary
+
+    return scalar(regression.reshape(rows)), p_value
 
 
-CRITICAL_STEPS = 40  # of the bisection for the macro REGRESSION's p-value (`macro_regression`)
+CRITICAL_STEPS = 40  # at most, of the bisection for the macro REGRESSION's p-value (`macro_regression`)
+CRITICAL_TOLERANCE = 1e-7  # relative, on the critical value: the p-value to about 1e-7 of itself
 
 
 def _draw_ends(group: Paired, margin: float, g_count: int, rows: tuple[int, ...]) -> tuple[np.ndarray, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -13,7 +14,7 @@ from statsmodels.stats.multitest import multipletests
 
 from evals.config import GateConfig
 from evals.gate import EXIT_CODES, SummaryRow, TaskVerdict, Verdict, gate_runs, gate_summary, overall, read_summary
-from evals.inference import Paired, bisect, continuity, critical, draws_variance, group_variance, holm, interval, lossless_continuity, lossless_critical, lowered_bound, macro_lowered_bound, macro_null, noninferiority, path_variance, raised_bound, restricted_draw_variance, statistic, summarise, variance_of_delta
+from evals.inference import Paired, _draw_ends, bisect, continuity, critical, draws_variance, group_variance, holm, interval, lossless_continuity, lossless_critical, lowered_bound, macro_draws_bound, macro_lowered_bound, macro_null, noninferiority, path_variance, raised_bound, restricted_draw_variance, statistic, summarise, variance_of_delta
 from evals.power import MAX_REPEATS, REPEATS_TRIED, power_binary, repeats_needed
 from evals.records import Manifest, Record
 from evals.report import dumps, gate_json, verdict_line
@@ -244,6 +245,40 @@ def test_the_macro_lowered_bound_covers_every_lowered_candidate_and_only_falls()
         assert bound(lower) <= top + 1e-12
         if len(sizes) == 1 and sizes[0] > 1:
             assert top == pytest.approx(float(lowered_bound(xs[0][None], floors[0][None], np.array([c]))[0]), abs=1e-9)
+
+
+def test_the_macro_draws_bound_covers_every_lowered_candidate_and_only_falls() -> None:
+    """`macro_draws_bound` is at least Σ Δ̂_g/G + c·√(Σ v_g/(N_g·G²)) (v_g `draws_variance` at −m) at every
+    candidate made worse (every count of worse and better it can reach, 0/1 scores; lowered draws, partial
+    credit), and never rises when a draw is lowered; at a large critical value, so that its small σ,
+    where each group's worst is not at its own count of better draws, is tried too."""
+    rng = np.random.default_rng(11)
+
+    def ends(ref: list[np.ndarray], cand: list[np.ndarray], m: float) -> list[tuple[np.ndarray, ...]]:
+        return [_draw_ends(summarise(r, c), m, len(ref), ()) for r, c in zip(ref, cand)]
+
+    def at(groups: list[Paired], m: float, c: float) -> float:
+        spread = sum(float(draws_variance(g, -m)) / g.draws for g in groups) / len(groups) ** 2
+        return float(np.mean([g.delta for g in groups])) + c * math.sqrt(spread)
+
+    for case in range(200):
+        sizes, k = [int(rng.integers(1, 4)) for _ in range(int(rng.integers(1, 4)))], int(rng.choice([1, 2, 3]))
+        m, c = float(rng.choice([0.02, 0.1, 0.3])), float(rng.choice([2.0, 4.3, 12.7]))
+        ref = [(rng.random((n, k)) < rng.uniform(0.2, 1)).astype(float) for n in sizes]
+        cand = [(rng.random((n, k)) < rng.uniform(0.2, 1)).astype(float) for n in sizes]
+        if case % 3 == 2:  # partial credit
+            cand = [x * rng.choice([1.0, 0.5, 0.3], size=x.shape) for x in cand]
+        top = float(macro_draws_bound(ends(ref, cand, m), np.array([c]))[0])
+        # the worst at the counts: per group, worse from as observed to every reference draw lost, better from 0 to as observed
+        counts = []
+        for r, x in zip(ref, cand):
+            g = summarise(r, x)
+            counts.append([(b, v) for b in np.linspace(g.worse, r.sum(), 3) for v in np.linspace(0.0, g.better, 3)])
+        worst = max(at([Paired(n=r.shape[0], repeats=k, delta=(v - b) / r.size, var_items=np.nan, worse=b, better=v, binary=True)
+                        for r, (b, v) in zip(ref, pick)], m, c) for pick in itertools.product(*counts))
+        assert top >= worst - 1e-9, (case, top, worst)
+        lowered = [x * np.where(rng.random(x.shape) < 0.3, rng.choice([0.0, 0.5], size=x.shape), 1.0) for x in cand]
+        assert float(macro_draws_bound(ends(ref, lowered, m), np.array([c]))[0]) <= top + 1e-12, case
 
 
 def test_a_tiny_group_made_worse_does_not_turn_a_macro_lossless() -> None:
