@@ -33,7 +33,8 @@ few answers happened to change is not mistaken for a precise one.
   `path_variance`), t with the smallest group's degrees of freedom (`macro_df`: never more than
   Welch–Satterthwaite's, and fixed by the sizes); toward LOSSLESS, one draw of continuity correction
   (`lossless_continuity`: a macro on few items is a lattice, and its gains skewed), and a bound
-  monotone by construction beside it (`macro_raised_bound`).
+  monotone by construction beside it (`macro_raised_bound`). Its REGRESSION is not this statistic's
+  lower tail but upper bounds monotone by construction (`macro_regression`), as with repeats below.
 - On the REGRESSION side, a continuity correction of one discordant item (`continuity`). With
   repeats, REGRESSION is not the design-effect statistic's lower tail (studentized by the spread
   of the items, it is not monotone: one more failure on an item that already failed can raise the
@@ -543,10 +544,9 @@ def _worse_variance(worse: np.ndarray, better: np.ndarray, draws: int, repeats: 
     seen (w + b)/N − ((b − w)/N)²); with `seen_at_worst`, seen at its least over better' ∈ [0, better].
 
     v is nondecreasing in better (its restricted estimate rises with the counts' linear term) and
-    convex in worse (the square root of a quadratic whose discriminant, −8Nδ(1 − δ)·4(1 − δ²)·better
-    at δ = −m, is ≤ 0 with a minus sign: see `macro_draws_bound`), and seen is concave in each count,
-    so both variances are convex in worse. seen is not monotone in better; at its least (concave:
-    at an end) it falls as better rises, so the second variance is also nondecreasing in better."""
+    convex in worse (`macro_draws_bound` says why), and seen is concave in each count, so both
+    variances are convex in worse. seen is not monotone in better; at its least (concave: at an end)
+    it falls as better rises, so the second variance is nondecreasing in better."""
     null = np.asarray(restricted_draw_variance(worse, better, draws, -margin), dtype=float)
     seen = (worse + better) / draws - ((better - worse) / draws) ** 2
     if seen_at_worst:
