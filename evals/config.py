@@ -85,16 +85,28 @@ def adhoc_name(url: str) -> str:
 def same_server(a: EndpointConfig, b: EndpointConfig) -> bool:
     """Whether two endpoints send the same requests, with the same key, to the same URLs: a
     comparison of a server with itself, which would say LOSSLESS of any quantization (a config whose
-    two entries were copied). Best effort: localhost and 127.0.0.1, or a model named in one and
-    left to the listing in the other, are not seen as the same."""
-    return (sorted(map(canonical_url, a.urls)) == sorted(map(canonical_url, b.urls))
+    two entries were copied, one of them rewritten from localhost to 127.0.0.1). Best effort: a model
+    named in one and left to the listing in the other, or two names of one host, are not seen as the same."""
+    return (sorted(map(_server_url, a.urls)) == sorted(map(_server_url, b.urls))
             and (a.model, a.api_key_env, a.extra_body, a.sampling) == (b.model, b.api_key_env, b.extra_body, b.sampling))
+
+
+LOOPBACK = ("localhost", "127.0.0.1", "::1")  # the usual names of this machine: one server at one port
+
+
+def _server_url(url: str) -> str:
+    """`canonical_url`, with every name in `LOOPBACK` as 127.0.0.1 (127.0.0.2 can be another server)."""
+    parts = urlsplit(canonical_url(url))
+    if parts.hostname not in LOOPBACK:
+        return canonical_url(url)
+    return urlunsplit(parts._replace(netloc="127.0.0.1" + (f":{parts.port}" if parts.port else "")))
 
 
 def canonical_url(url: str) -> str:
     """A URL as a server sees it: scheme and host in lower case, no default port, no final slash."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address keeps its brackets
     port = "" if parts.port in (None, {"http": 80, "https": 443}.get(parts.scheme.lower())) else f":{parts.port}"
     return urlunsplit(parts._replace(scheme=parts.scheme.lower(), netloc=host + port)).rstrip("/")
 

@@ -242,6 +242,11 @@ def test_one_server_serving_two_models_or_settings_is_two_endpoints() -> None:
     assert not same_server(EndpointConfig(**base), EndpointConfig(**base, extra_body={"chat_template_kwargs": {"enable_thinking": False}}))
     assert not same_server(EndpointConfig(**base), EndpointConfig(**base, api_key_env="MXFP4_KEY"))  # a gateway routing by key
     assert same_server(EndpointConfig(base_url="http://GW:80/v1", model="a"), EndpointConfig(base_url="HTTP://gw/v1/", model="a"))
+    # this machine by its usual names is one server at one port; another port, or another loopback address, is not
+    assert same_server(EndpointConfig(**base), EndpointConfig(**{**base, "base_url": "http://localhost:8000/v1"}))
+    assert same_server(EndpointConfig(**base), EndpointConfig(**{**base, "base_url": "http://[::1]:8000/v1"}))
+    assert not same_server(EndpointConfig(**base), EndpointConfig(**{**base, "base_url": "http://localhost:8001/v1"}))
+    assert not same_server(EndpointConfig(**base), EndpointConfig(**{**base, "base_url": "http://127.0.0.2:8000/v1"}))
 
 
 def test_an_endpoint_given_as_a_url_is_named_by_host_port_and_path_never_its_credentials() -> None:
