@@ -375,6 +375,17 @@ def test_an_answer_the_scored_filter_could_not_read_is_invalid(monkeypatch: pyte
     scored = fallback_right.score(fallback_right.load_items()[0], 1234, Response(text="no idea"))
     assert scored.extracted == str(item.gold) and scored.score == 1.0 and not scored.invalid
 
+    # a `map` after the regex carries the fallback to its default: that is what an unread answer looks like
+    mapped = tmp_path / "arith_mapped.yaml"
+    mapped.write_text(own.read_text().replace("task: arith_unread", "task: arith_mapped").replace(
+        '        fallback: "NONE"\n      - function: take_first\n',
+        f'        fallback: "NONE"\n      - function: map\n        mapping_dict: {{"{item.gold}": "{item.gold}"}}\n        default_value: "unmapped"\n      - function: take_first\n'))
+    map_task = LmEvalTask(LmEvalOptions(), None, str(mapped))
+    item = map_task.load_items()[0]
+    scored = map_task.score(item, 1234, Response(text="no idea"))
+    assert scored.extracted == "unmapped" and scored.invalid
+    assert not unread(map_task, f"ANSWER: {item.gold}")
+
 
 def test_lm_evals_stock_gsm8k_reads_what_the_native_gsm8k_reads(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The stock `gsm8k` task (strict-match scored, flexible-extract beside it) marks the answers the

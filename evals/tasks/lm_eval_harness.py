@@ -511,10 +511,11 @@ class LmEvalTask(Task):
         """Per leaf task, what the regex filters of its scored filter (`_primary`) return when their
         pattern finds nothing: lm-eval's `RegexFilter` (and its subclasses: `multi_choice_regex`,
         bbh's) hands back its `fallback` ("[invalid]" unless the YAML sets one) in place of an answer
-        (`lm_eval/filters/extraction.py`, `RegexFilter.apply`). A filtered answer equal to one is an
-        answer the task could not read (`Record.invalid`), as the native gsm8k's strict-match is;
-        other filters (`take_first`, a custom function) say nothing of it, so only an empty answer
-        marks such a task's records."""
+        (`lm_eval/filters/extraction.py`, `RegexFilter.apply`), which the filters after it carry on
+        (a `map` to its default: what they make of it is the fallback to look for). A filtered answer
+        equal to one is an answer the task could not read (`Record.invalid`), as the native gsm8k's
+        strict-match is; other filters (`take_first`, a custom function) say nothing of it, so only an
+        empty answer marks such a task's records."""
         from lm_eval.filters.extraction import RegexFilter
 
         tasks, _, _ = self._loaded
@@ -523,7 +524,8 @@ class LmEvalTask(Task):
             flt = self._primary[name][1]
             steps = [make for ensemble in getattr(task, "_filters", []) if ensemble.name == flt for make in ensemble.filters]
             # each step is `partial(FilterClass, **kwargs)` (lm_eval.filters.build_filter_ensemble): built as lm-eval builds it, to read its fallback
-            out[name] = [make().fallback for make in steps if isinstance(cls := getattr(make, "func", make), type) and issubclass(cls, RegexFilter)]
+            out[name] = [_carried(make().fallback, steps[i + 1:]) for i, make in enumerate(steps)
+                         if isinstance(cls := getattr(make, "func", make), type) and issubclass(cls, RegexFilter)]
         return out
 
     def resolved_config(self) -> dict[str, Any]:
@@ -651,12 +653,24 @@ def _make_encoder(name: str, tokenizer: str | None, tokenized_requests: bool, ma
         raise UsageError(f"task {name}: cannot load tokenizer = {tokenizer!r} ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
 
 
+def _carried(fallback: Any, steps: list[Any]) -> Any:
+    """A regex filter's fallback after the filters that follow it, as lm-eval's `FilterEnsemble.apply`
+    runs them on one document's responses; the fallback itself where one of them needs the document
+    (a custom function), which this cannot give."""
+    resps: Any = [[fallback]]
+    try:
+        for make in steps:
+            resps = list(make().apply(resps, [None]))
+    except Exception:  # noqa: BLE001 - a filter of the YAML's own: any error means it needs what is not here
+        return fallback
+    return resps[0]
+
+
 def _is_fallback(filtered: Any, fallbacks: list[Any]) -> bool:
     """Whether a filtered answer is a regex filter's fallback: the answer itself after `take_first`,
     its one element without it (a filter ensemble keeps a list per document)."""
-    if isinstance(filtered, list) and len(filtered) == 1:
-        filtered = filtered[0]
-    return any(filtered == fallback for fallback in fallbacks)
+    one = lambda x: x[0] if isinstance(x, list) and len(x) == 1 else x  # noqa: E731
+    return any(one(filtered) == one(fallback) for fallback in fallbacks)
 
 
 def _plain(value: Any) -> Any:
