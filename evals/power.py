@@ -137,11 +137,12 @@ def repeats_needed(pairs: list[tuple[np.ndarray, np.ndarray]], macro: bool, marg
 
     Simulated through the gate's own decision (`inference.noninferiority`, with `hidden_failures`,
     the exact critical value, `raised_bound` and `clustered_regression`) on draws like the observed
-    ones (`_draws`). Formulas on the variance alone (τ² + σ²/K) advised repeats that gave 0% to 5%
-    power toward REGRESSION, whose bounds keep the part of the null that no draw showed tied to
-    items and take the items' spread at its worst over every candidate made worse, and 47% to 74%
-    toward LOSSLESS on GPQA's 198 items, where `hidden_failures` puts a floor under the variance that
-    no repeat lowers (an independent review)."""
+    ones (`_draws`). Formulas on the variance alone (τ² + σ²/K) advised repeats that reached far
+    less power than asked (an independent review): toward REGRESSION, whose bounds keep the part of
+    the null that no draw showed tied to items and take the items' spread at its worst over every
+    candidate made worse, and toward LOSSLESS on GPQA's 198 items, where `hidden_failures` puts a
+    floor under the variance that no repeat lowers. How far this advice lands from the truth is
+    measured by `evals.calibration_advice`."""
     delta = float(np.mean([np.mean(c - r) for r, c in pairs]))
     if math.isclose(delta, -margin, abs_tol=1e-12) or any(r.shape[1] < 2 for r, _ in pairs):
         return None, MAX_REPEATS
