@@ -32,7 +32,7 @@ import numpy as np
 from scipy.special import gammaln, xlogy
 
 from evals.config import GateConfig
-from evals.gate import Verdict, gate_runs
+from evals.gate import TaskVerdict, Verdict, gate_runs
 from evals.inference import EXACT_ITEMS, Paired, Test, critical, decided_outright, lossless_continuity, lossless_critical, noninferiority, statistic, summarise
 from evals.power import items_needed_binary, items_needed_scaled, power_binary
 from evals.records import Manifest, Record
@@ -133,7 +133,12 @@ def _manifest(items: int, repeats: int) -> Manifest:
 
 
 def gate_on_matrices(reference: np.ndarray, candidate: np.ndarray, margin: float, groups: list[str] | None = None) -> Verdict:
-    """gate_runs on records holding these (items, repeats) scores."""
+    """gate_runs' verdict on records holding these (items, repeats) scores."""
+    return task_verdict_on_matrices(reference, candidate, margin, groups).verdict
+
+
+def task_verdict_on_matrices(reference: np.ndarray, candidate: np.ndarray, margin: float, groups: list[str] | None = None) -> TaskVerdict:
+    """gate_runs on records holding these (items, repeats) scores: the verdict with its advice."""
     n, k = reference.shape
     manifest = _manifest(n, k)
 
@@ -143,7 +148,7 @@ def gate_on_matrices(reference: np.ndarray, candidate: np.ndarray, margin: float
                 for i in range(n) for j in range(k)]
 
     config = GateConfig(alpha=ALPHA, margins={"calibration": margin})
-    return gate_runs((manifest, records(reference)), (manifest, records(candidate)), config).verdict
+    return gate_runs((manifest, records(reference)), (manifest, records(candidate)), config)
 
 
 def matrices_of_counts(n: int, worse: int, better: int) -> tuple[np.ndarray, np.ndarray]:
