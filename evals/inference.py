@@ -314,7 +314,7 @@ class Test:
 
     statistic: ArrayLike  # for LOSSLESS
     df: ArrayLike
-    p_lossless: ArrayLike  # one-sided p-value against Δ ≤ −m, the approximation's (normal or t): where `lossless_critical` is the exact one, a p just below α can come without LOSSLESS
+    p_lossless: ArrayLike  # one-sided p-value against Δ ≤ −m, the approximation's (normal or t): where `lossless_critical` is the exact one, a p just below α can come without LOSSLESS (for a macro, its guard's level counts: `_guard_p_value`)
     lossless: ArrayLike  # bool
     regression: ArrayLike  # bool
     p_regression_of: Callable[[], ArrayLike] = field(repr=False)  # `p_regression`, computed when first read
@@ -366,14 +366,39 @@ def noninferiority(data: Paired | list[Paired], margin: float, alpha: float) -> 
             flat[pick] = macro_raised_bound(data, pick, margin, alpha) > -margin
         lossless = flat.reshape(shape)
     with np.errstate(invalid="ignore"):
+        p_lossless = np.asarray(1 - np.asarray(_cdf(t, df)), dtype=float)
+    if itemised_macro(data):
+        p_lossless = _guard_p_value(data, p_lossless, np.asarray(lossless, dtype=bool), margin, alpha)  # type: ignore[arg-type]
+    with np.errstate(invalid="ignore"):
         return Test(
             statistic=t,
             df=df,
-            p_lossless=scalar(1 - np.asarray(_cdf(t, df))),
+            p_lossless=scalar(p_lossless),
             lossless=scalar(lossless),
             regression=regression,
             p_regression_of=p_regression if callable(p_regression) else lambda: p_regression,
         )
+
+
+def _guard_p_value(data: list[Paired], p: np.ndarray, lossless: np.ndarray, margin: float, alpha: float) -> np.ndarray:
+    """A macro's LOSSLESS p-value where its statistic's is at most α and the guard (`macro_raised_bound`)
+    stops LOSSLESS: the α at which the guard would let it pass (the largest c it still passes, by
+    bisection), so that p ≤ α exactly when LOSSLESS. An independent review found p 0.004 beside
+    INCONCLUSIVE, a 5-item group lost outright and the guard alone holding."""
+    shape, flat = p.shape, p.reshape(-1).copy()
+    pick = np.flatnonzero((flat <= alpha) & ~lossless.reshape(-1))
+    if len(pick):
+        df = macro_df(data)
+        lo, hi = np.zeros(len(pick)), np.full(len(pick), float(critical(alpha, df)))
+        for _ in range(CRITICAL_STEPS):
+            open_ = np.flatnonzero(hi - lo > CRITICAL_TOLERANCE * hi)
+            if not len(open_):
+                break
+            mid = (lo[open_] + hi[open_]) / 2
+            ok = macro_raised_bound(data, pick[open_], None, alpha, crit=mid) > -margin
+            lo[open_], hi[open_] = np.where(ok, mid, lo[open_]), np.where(ok, hi[open_], mid)
+        flat[pick] = np.maximum(np.maximum(flat[pick], 1 - np.asarray(_cdf(lo, df), dtype=float)), np.nextafter(alpha, 1))  # above α: the bisection's last bit
+    return flat.reshape(shape)
 
 
 def _without_gains(data: Paired, margin: float) -> np.ndarray:
@@ -647,7 +672,7 @@ def raised_bound(p: Paired, margin: float, crit: ArrayLike) -> np.ndarray:
         return np.where(x.mean(axis=-1) > -margin, -lowered_bound(-x, -ceiling, c, margin), -np.inf)
 
 
-def macro_raised_bound(data: list[Paired], rows: np.ndarray, margin: float | None, alpha: float) -> np.ndarray:
+def macro_raised_bound(data: list[Paired], rows: np.ndarray, margin: float | None, alpha: float, crit: np.ndarray | None = None) -> np.ndarray:
     """A macro's LOSSLESS guard (rows of a batch): a lower bound, nondecreasing in the candidate's
     scores, of the macro's Δ̂ − c·√(Σ_g s²_g/(n_g·G²)) − `lossless_continuity` over every candidate
     made better than this one; LOSSLESS over a macro needs it above −m.
@@ -661,10 +686,11 @@ def macro_raised_bound(data: list[Paired], rows: np.ndarray, margin: float | Non
     sizes alone give (`macro_df`), so nothing in it can move the wrong way; where a small group
     carries the macro, it binds. LOSSLESS with it is LOSSLESS without it and this too. With `margin`,
     rows already clear of −m are not searched (`macro_lowered_bound`'s `below`): their value is
-    then only a lower bound of the guard's, above −m all the same."""
+    then only a lower bound of the guard's, above −m all the same. `crit`, per row: critical values
+    other than α's (`_guard_p_value`)."""
     ceilings = [1.0 + np.asarray(g.item_floor, dtype=float).reshape(-1, g.n)[rows] for g in data]
     xs = [np.asarray(g.item_delta, dtype=float).reshape(-1, g.n)[rows] for g in data]
-    crit = np.full(len(rows), float(critical(alpha, macro_df(data))))
+    crit = np.full(len(rows), float(critical(alpha, macro_df(data)))) if crit is None else crit
     shift = lossless_continuity(data)
     return -macro_lowered_bound([-x for x in xs], [-c for c in ceilings], crit, below=None if margin is None else margin - shift) - shift
 

@@ -281,6 +281,24 @@ def test_the_macro_draws_bound_covers_every_lowered_candidate_and_only_falls() -
         assert float(macro_draws_bound(ends(ref, lowered, m), np.array([c]))[0]) <= top + 1e-12, case
 
 
+def test_a_macros_lossless_p_value_counts_its_guard() -> None:
+    """An independent review's case (one repeat, groups of 5, 114, 200 and 200 items, m 0.3): the 5-item
+    group lost outright, its variance at its null near 0, and the statistic's p-value 0.004 beside
+    INCONCLUSIVE, the guard (`macro_raised_bound`) alone holding. The p-value counts the guard's level:
+    p ≤ α exactly when LOSSLESS."""
+
+    def group(worse: int, better: int, both: int, neither: int) -> Paired:
+        ref = np.r_[np.ones(worse), np.zeros(better), np.ones(both), np.zeros(neither)][:, None]
+        cand = np.r_[np.zeros(worse), np.ones(better), np.ones(both), np.zeros(neither)][:, None]
+        return summarise(ref, cand)
+
+    groups = [group(5, 0, 0, 0), group(1, 1, 77, 35), group(0, 5, 140, 55), group(4, 13, 130, 53)]
+    test = noninferiority(groups, 0.3, 0.025)
+    assert not test.lossless and float(test.p_lossless) > 0.025
+    low, _ = interval(groups, 0.025, 0.3)
+    assert low < -0.3
+
+
 def test_a_tiny_group_made_worse_does_not_turn_a_macro_lossless() -> None:
     """The walk search's case (one repeat, groups of 20, 10, 50 and 3 items, m 0.2): one answer of the 3-item
     group lost pushed its null, and its variance with it, toward −1, and the macro went from INCONCLUSIVE
