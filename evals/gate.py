@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from evals.config import GateConfig
 from evals.errors import UsageError
-from evals.inference import EXACT_ITEMS, Paired, clustered, holm, interval, lossless_continuity, noninferiority, summarise, variance_of_delta
+from evals.inference import EXACT_ITEMS, Paired, clustered, critical, holm, interval, lossless_continuity, noninferiority, summarise, variance_of_delta
 from evals.power import MAX_REPEATS, items_needed_binary, items_needed_scaled, repeats_needed
 from evals.records import Manifest, Record, Run
 from evals.scores import pass_hat_k, z
@@ -504,7 +504,7 @@ def _decide(base: TaskVerdict, matched: Matched, config: GateConfig, design: Des
     base.low, base.high = interval(data, alpha, margin)
     said = {Verdict.LOSSLESS: bool(test.lossless), Verdict.REGRESSION: bool(test.regression)}
     base.verdict = next((side for side, yes in said.items() if yes and side not in barred_at), Verdict.INCONCLUSIVE)
-    base.mde = (z(alpha) + z(1 - config.power)) * se
+    base.mde = (float(critical(alpha, df)) + z(1 - config.power)) * se  # the test's own quantile: t with its df (a macro's smallest group's)
     for side, other in ((Verdict.LOSSLESS, Verdict.REGRESSION), (Verdict.REGRESSION, Verdict.LOSSLESS)):
         if side in barred_at:
             base.note = _join(base.note, f"{side.value} {OUT_OF_REACH_NOTE} since look {barred_at[side] + 1}: its predictive power at the last look fell under "  # type: ignore[union-attr]

@@ -299,6 +299,21 @@ def test_a_macros_lossless_p_value_counts_its_guard() -> None:
     assert low < -0.3
 
 
+def test_the_minimum_detectable_effect_takes_the_tests_own_quantile() -> None:
+    """The MDE beside a macro's verdict uses t with the macro's degrees of freedom (its smallest group's),
+    as the test does: with the normal's 1.96 beside a 3-item group (t 4.30) it was about half what the
+    test can detect (an independent review)."""
+    from evals.calibration import task_verdict_on_matrices
+
+    rng = np.random.default_rng(3)
+    sizes = (3, 40, 40)
+    reference = (rng.random((sum(sizes), 1)) < 0.8).astype(float)
+    candidate = np.where(rng.random(reference.shape) < 0.1, 1 - reference, reference)
+    v = task_verdict_on_matrices(reference, candidate, 0.1, [f"g{g}" for g, n in enumerate(sizes) for _ in range(n)])
+    assert v.df == 2 and v.se is not None and v.mde is not None
+    assert v.mde == pytest.approx((4.302653 + sps.norm.ppf(v.power)) * v.se, rel=1e-6)
+
+
 def test_a_tiny_group_made_worse_does_not_turn_a_macro_lossless() -> None:
     """The walk search's case (one repeat, groups of 20, 10, 50 and 3 items, m 0.2): one answer of the 3-item
     group lost pushed its null, and its variance with it, toward −1, and the macro went from INCONCLUSIVE
