@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from evals.calibration import LIMIT, broken_group_exact, broken_group_exact_table, broken_group_table, clustered_table, gains_limit_table, exact_rates, exact_table, hidden_items_table, item_tied_table, partial_credit_table, outright_table, power_table, power_table_macros, power_table_repeats, region, replaced_rates, skewed_partial_table, unequal_macro_table, wide_table
-from evals.calibration_monotone import edge_search, fixed_search, gaining_walk_search, macro_walk_search, sequential_batch_search, sequential_search
+from evals.calibration_monotone import edge_search, fixed_search, gaining_walk_search, macro_walk_search, sequential_batch_search, sequential_search, tiny_walk_search
 from evals.inference import EXACT_ITEMS
 from evals.simmodel import SimModel
 
@@ -153,7 +153,8 @@ def test_no_single_change_made_worse_improves_a_verdict() -> None:
     the one that finds the lone-win changes of the code before `raised_bound`, the macro walks those before
     `macro_regression` and `path_variance`, and the sequential search by the batch the futility stops that a
     run one answer worse went past to LOSSLESS, or stopped short of REGRESSION, before each verdict was
-    barred on its own once out of reach."""
+    barred on its own once out of reach. Macros walked with a tiny group's own draws lowered turn
+    INCONCLUSIVE into LOSSLESS now and then (a known limit, docs/statistics.md); nothing else there."""
     for kind, (tried, improved, _, unconfirmed) in fixed_search(2000).items():
         assert tried >= 2000 and improved == 0 and unconfirmed == 0, kind
     assert sequential_search(40)[2] == 0
@@ -166,6 +167,9 @@ def test_no_single_change_made_worse_improves_a_verdict() -> None:
     assert tried > 10_000 and improved == 0
     tried, improved, _, _ = gaining_walk_search(300)  # with the guard alone (before `path_variance`): 9 changes to LOSSLESS
     assert tried > 10_000 and improved == 0
+    # the known limit toward LOSSLESS (a tiny group's own gain taken away): counted, confirmed by gate_runs; nothing else
+    tried, improved, to_lossless, unconfirmed = tiny_walk_search(400)
+    assert tried > 100_000 and improved == to_lossless and unconfirmed == 0
 
 
 def test_the_known_limits_reach_is_measured_through_gate_runs() -> None:
