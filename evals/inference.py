@@ -259,7 +259,10 @@ def path_variance(group: Paired, estimate: ArrayLike, null: ArrayLike) -> ArrayL
     variance falling faster than the macro's Δ̂, and the verdict went from INCONCLUSIVE to LOSSLESS
     (an independent review's walks found 33 such changes in 299,587, `macro_raised_bound` notwithstanding:
     such a group's box is a point, so the guard sees no spread in it). The largest variance on the
-    way can only grow as the null moves further; where groups move little it is the null's own."""
+    way grows as the null moves further (on 9 points, up to a rounding: a review found it fall by at
+    most 1.2%); where groups move little it is the null's own. Its start moves with the candidate:
+    a tiny group's gain taken away can lower it faster than the macro's Δ̂ (a known limit,
+    docs/statistics.md, `calibration_monotone.tiny_walk_search`)."""
     start, end = np.asarray(estimate), np.asarray(null)
     return scalar(np.fmax.reduce([np.asarray(variance_of_delta(group, start + t * (end - start))[0]) for t in np.linspace(0.0, 1.0, PATH_POINTS)], axis=0))
 
@@ -705,7 +708,7 @@ def macro_df(data: list[Paired]) -> float:
     failure lowered such a group's variance, the degrees of freedom rose (1.97 to 2.04 in one case
     the walk search found, 3.4 to 3.7 in another), and the critical value fell past the statistic,
     INCONCLUSIVE turning into LOSSLESS. A cap at the sizes' own Welch value left 6 such changes in
-    the walk's million; with these, none. They cost power where one group is much smaller than
+    the walk's million; with these, none in that walk. They cost power where one group is much smaller than
     the rest (docs/statistics.md has the rows)."""
     return float(min(max(g.n - 1, 1) for g in data))
 
@@ -922,7 +925,10 @@ def decided_outright(n: int, lost: np.ndarray, won: np.ndarray, repeats: int) ->
 
 def interval(data: Paired | list[Paired], alpha: float, margin: float | None = None) -> tuple[float, float]:
     """The two-sided 1 − 2α interval: the Δ0 that the one-sided tests at α do not reject, found by
-    inverting the same statistics (its bounds agree with the verdict at every margin).
+    inverting the same statistics (its bounds agree with the verdict at every margin where each
+    side's test changes its answer once in Δ0: found by bisection, they could miss a second change.
+    A macro's REGRESSION statistic changed twice on half the boundary states of an independent
+    review's walks; its bounds, `macro_regression`, agree on every one of them).
 
     Where the verdict's LOSSLESS critical value is the exact one (`exact_critical`, which depends
     on the margin), the lower bound inverts with the critical value of the gated `margin`, so
