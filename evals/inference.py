@@ -392,14 +392,7 @@ def _guard_p_value(data: list[Paired], p: np.ndarray, lossless: np.ndarray, marg
     pick = np.flatnonzero((flat <= alpha) & ~lossless.reshape(-1))
     if len(pick):
         df = macro_df(data)
-        lo, hi = np.zeros(len(pick)), np.full(len(pick), float(critical(alpha, df)))
-        for _ in range(CRITICAL_STEPS):
-            open_ = np.flatnonzero(hi - lo > CRITICAL_TOLERANCE * hi)
-            if not len(open_):
-                break
-            mid = (lo[open_] + hi[open_]) / 2
-            ok = macro_raised_bound(data, pick[open_], None, alpha, crit=mid) > -margin
-            lo[open_], hi[open_] = np.where(ok, mid, lo[open_]), np.where(ok, hi[open_], mid)
+        lo = _largest_critical(lambda rows, c: macro_raised_bound(data, rows, None, alpha, crit=c) > -margin, pick, np.full(len(pick), float(critical(alpha, df))))
         flat[pick] = np.maximum(np.maximum(flat[pick], 1 - np.asarray(_cdf(lo, df), dtype=float)), np.nextafter(alpha, 1))  # above α: the bisection's last bit
     return flat.reshape(shape)
 
@@ -535,22 +528,28 @@ def macro_regression(data: list[Paired], margin: float, alpha: float) -> tuple[A
     def p_value() -> ArrayLike:  # where the plain bounds give at most α (there base < 0), by bisection over c
         p = p_plain.copy()
         pick = np.flatnonzero(np.isfinite(p_plain) & (p_plain <= alpha))
-        lo, hi = np.zeros(len(pick)), -t_plain[pick]
-        for _ in range(CRITICAL_STEPS):
-            open_ = np.flatnonzero(hi - lo > CRITICAL_TOLERANCE * hi)
-            if not len(open_):
-                break
-            mid = (lo[open_] + hi[open_]) / 2
-            ok = passes(pick[open_], mid)
-            lo[open_], hi[open_] = np.where(ok, mid, lo[open_]), np.where(ok, hi[open_], mid)
-        p[pick] = np.asarray(_cdf(-lo, df), dtype=float)
+        p[pick] = np.asarray(_cdf(-_largest_critical(passes, pick, -t_plain[pick]), df), dtype=float)
         return scalar(np.where(regression, np.minimum(p, alpha), p).reshape(rows))  # the bisection's last bit, at the boundary
 
     return scalar(regression.reshape(rows)), p_value
 
 
-CRITICAL_STEPS = 40  # at most, of the bisection for the macro REGRESSION's p-value (`macro_regression`)
-CRITICAL_TOLERANCE = 1e-7  # relative, on the critical value: the p-value to about 1e-7 of itself
+def _largest_critical(passes: Callable[[np.ndarray, np.ndarray], np.ndarray], rows: np.ndarray, top: np.ndarray) -> np.ndarray:
+    """Per row, the largest critical value c in [0, top] at which `passes(rows, c)` holds (it holds
+    below it and not above), by bisection: where a decision changes, for a p-value."""
+    lo, hi = np.zeros(len(rows)), np.asarray(top, dtype=float).copy()
+    for _ in range(CRITICAL_STEPS):
+        open_ = np.flatnonzero(hi - lo > CRITICAL_TOLERANCE * hi)
+        if not len(open_):
+            break
+        mid = (lo[open_] + hi[open_]) / 2
+        ok = passes(rows[open_], mid)
+        lo[open_], hi[open_] = np.where(ok, mid, lo[open_]), np.where(ok, hi[open_], mid)
+    return lo
+
+
+CRITICAL_STEPS = 40  # at most, of `_largest_critical`'s bisection
+CRITICAL_TOLERANCE = 1e-7  # relative, on the critical value: a p-value to about 1e-7 of itself
 
 
 def _draw_ends(group: Paired, margin: float, g_count: int, rows: tuple[int, ...]) -> tuple[np.ndarray, ...]:
