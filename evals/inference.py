@@ -259,8 +259,8 @@ def path_variance(group: Paired, estimate: ArrayLike, null: ArrayLike) -> ArrayL
     variance falling faster than the macro's Δ̂, and the verdict went from INCONCLUSIVE to LOSSLESS
     (an independent review's walks found 33 such changes in 299,587, `macro_raised_bound` notwithstanding:
     such a group's box is a point, so the guard sees no spread in it). The largest variance on the
-    way grows as the null moves further (on 9 points, up to a rounding: a review found it fall by at
-    most 1.2%); where groups move little it is the null's own. Its start moves with the candidate:
+    way grows as the null moves further (on 9 points, up to a rounding: a review found it fall
+    slightly); where groups move little it is the null's own. Its start moves with the candidate:
     a tiny group's gain taken away can lower it faster than the macro's Δ̂ (a known limit,
     docs/statistics.md, `calibration_monotone.tiny_walk_search`)."""
     start, end = np.asarray(estimate), np.asarray(null)
