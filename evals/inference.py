@@ -926,8 +926,8 @@ def interval(data: Paired | list[Paired], alpha: float, margin: float | None = N
     """The two-sided 1 − 2α interval: the Δ0 that the one-sided tests at α do not reject, found by
     inverting the same statistics (its bounds agree with the verdict at every margin where each
     side's test changes its answer once in Δ0: found by bisection, they could miss a second change.
-    A macro's REGRESSION statistic changed twice on half the boundary states of an independent
-    review's walks; its bounds, `macro_regression`, agree on every one of them).
+    A macro's REGRESSION bound can change more than once, so its upper end is looked for on the side
+    of the gated margin that the verdict's test gives: there they agree by construction).
 
     Where the verdict's LOSSLESS critical value is the exact one (`exact_critical`, which depends
     on the margin), the lower bound inverts with the critical value of the gated `margin`, so
@@ -978,6 +978,13 @@ def interval(data: Paired | list[Paired], alpha: float, margin: float | None = N
         low = min(low, float(macro_raised_bound(data, np.array([0]), None, alpha)[0]))  # LOSSLESS at Δ0 also needs the guard above Δ0
     top = min(estimate + correction, 1 - 2 * eps)
     high = bound(top + eps, 1 - eps, -1, 1.0) if top < 1 - 2 * eps else 1.0
+    if itemised_macro(data) and margin is not None and top + eps < -margin < 1 - eps:
+        # U_draws(Δ0) − Δ0 can change sign more than once (an independent review: three times, a
+        # 3-item group with nothing differing): the crossing is looked for on the side of −m that the
+        # verdict's own test at −m gives, so that high < −m exactly when it rejects there
+        rejected = excess(-margin, -1) > 0
+        lo, hi = (top + eps, -margin) if rejected else (-margin, 1 - eps)
+        high = bound(lo, hi, -1, -margin if rejected else 1.0)
     if clustered(data):  # REGRESSION at Δ0 needs U_items < Δ0 too, and U_items does not depend on Δ0
         p = data  # type: ignore[assignment]
         crit = np.array([float(critical(alpha, p.n - 1))])  # type: ignore[union-attr]

@@ -281,18 +281,31 @@ def test_the_macro_draws_bound_covers_every_lowered_candidate_and_only_falls() -
         assert float(macro_draws_bound(ends(ref, lowered, m), np.array([c]))[0]) <= top + 1e-12, case
 
 
+def counted_group(worse: int, better: int, both: int, neither: int) -> Paired:
+    """One repeat of 0/1 items: `worse` right in the reference only, `better` in the candidate only, `both`, `neither`."""
+    ref = np.r_[np.ones(worse), np.zeros(better), np.ones(both), np.zeros(neither)][:, None]
+    cand = np.r_[np.zeros(worse), np.ones(better), np.ones(both), np.zeros(neither)][:, None]
+    return summarise(ref, cand)
+
+
+def test_a_macros_interval_agrees_with_its_regression_at_the_margin() -> None:
+    """An independent review's case (one repeat, groups of 3, 200 and 114 items, m 0.01, the 3-item group
+    with nothing differing): U_draws(Δ0) − Δ0 changes sign three times, and the bisection found the
+    crossing at +0.197 beside REGRESSION. The upper end is looked for on the side of −m the test gives."""
+    for better, regression in ((3, False), (2, True)):
+        groups = [counted_group(0, 0, 0, 3), counted_group(56, 35, 78, 31), counted_group(56, better, 4, 55 - better)]
+        test = noninferiority(groups, 0.01, 0.025)
+        _, high = interval(groups, 0.025, 0.01)
+        assert bool(test.regression) == regression and (high < -0.01) == regression and (float(test.p_regression) <= 0.025) == regression
+
+
 def test_a_macros_lossless_p_value_counts_its_guard() -> None:
     """An independent review's case (one repeat, groups of 5, 114, 200 and 200 items, m 0.3): the 5-item
     group lost outright, its variance at its null near 0, and the statistic's p-value 0.004 beside
     INCONCLUSIVE, the guard (`macro_raised_bound`) alone holding. The p-value counts the guard's level:
     p ≤ α exactly when LOSSLESS."""
 
-    def group(worse: int, better: int, both: int, neither: int) -> Paired:
-        ref = np.r_[np.ones(worse), np.zeros(better), np.ones(both), np.zeros(neither)][:, None]
-        cand = np.r_[np.zeros(worse), np.ones(better), np.ones(both), np.zeros(neither)][:, None]
-        return summarise(ref, cand)
-
-    groups = [group(5, 0, 0, 0), group(1, 1, 77, 35), group(0, 5, 140, 55), group(4, 13, 130, 53)]
+    groups = [counted_group(5, 0, 0, 0), counted_group(1, 1, 77, 35), counted_group(0, 5, 140, 55), counted_group(4, 13, 130, 53)]
     test = noninferiority(groups, 0.3, 0.025)
     assert not test.lossless and float(test.p_lossless) > 0.025
     low, _ = interval(groups, 0.025, 0.3)
