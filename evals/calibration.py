@@ -33,7 +33,7 @@ from scipy.special import gammaln, xlogy
 
 from evals.config import GateConfig
 from evals.gate import TaskVerdict, Verdict, gate_runs
-from evals.inference import EXACT_ITEMS, Paired, Test, critical, decided_outright, lossless_continuity, lossless_critical, noninferiority, statistic, summarise
+from evals.inference import EXACT_ITEMS, TINY_GROUP, Paired, Test, critical, decided_outright, lossless_continuity, lossless_critical, noninferiority, statistic, summarise
 from evals.power import items_needed_binary, items_needed_scaled, power_binary
 from evals.records import Manifest, Record
 from evals.simmodel import SimModel, outcomes
@@ -329,11 +329,37 @@ def _worst_cell(cases: Iterable[tuple[list[SimModel | None], float, str]], sizes
     return worst, worst_regression, wrong
 
 
+TINY_SIZES = ((2, 40, 40), (3, 100, 100), (5, 200, 200, 200, 200), (8, 50, 50), (10, 60, 60))  # a group under inference.TINY_GROUP beside larger ones; the last, a control
+TINY_MARGINS = (0.1, 0.2)
+
+
+def tiny_group_power_table(runs: int, seed: int = 12) -> dict[tuple[tuple[int, ...], int, float], tuple[float, float]]:
+    """LOSSLESS at a true Δ of 0 in every group (accuracy 0.8, discordance 0.1), with a group of fewer
+    than `inference.TINY_GROUP` items bounded at 1/n_g as the gate does, and with its variance from its
+    counts as before: the price of the bound. The same draws for both."""
+    from evals import inference
+
+    table = {}
+    for sizes in TINY_SIZES:
+        for k in (1, 4):
+            for margin in TINY_MARGINS:
+                model = _model(0.8, 0.0, 0.1)
+                rates = []
+                for tiny in (inference.TINY_GROUP, 1):  # 1: no group is bounded
+                    saved, inference.TINY_GROUP = inference.TINY_GROUP, tiny
+                    try:
+                        rates.append(simulate([model] * len(sizes), sizes, k, margin, runs, np.random.default_rng(seed))[0])  # type: ignore[list-item]
+                    finally:
+                        inference.TINY_GROUP = saved
+                table[(sizes, k, margin)] = (rates[0], rates[1])
+    return table
+
+
 # the known limit's reach (docs/statistics.md, known limits): gains on items the reference always fails
 GAINS_PARTIAL = ((20, 8), (64, 8), (100, 8), (200, 8), (20, 2))  # items × repeats; partial credit, items decided outright
 # (sizes, repeats, share of items won outright): the last from an independent review, a share of 0.1 in a group of 15 to 30 its worst
 GAINS_MACRO = (((10, 114, 114), 8, 0.2), ((5, 50, 50), 8, 0.2), ((10, 50, 50), 4, 0.2), ((50, 114, 114), 8, 0.2), ((10, 114, 114), 4, 0.2),
-               ((15, 200, 200), 8, 0.1), ((20, 114, 114), 8, 0.1), ((30, 300, 300), 8, 0.1), ((15, 200, 200), 4, 0.1))
+               ((15, 200, 200), 8, 0.1), ((20, 114, 114), 8, 0.1), ((30, 300, 300), 8, 0.1), ((15, 200, 200), 4, 0.1), ((20, 300, 300), 8, 0.1))
 
 
 def gains_limit_table(runs: int, check: int = 3, seed: int = 9) -> tuple[dict[str, Cell], int]:
@@ -776,7 +802,8 @@ def power_table_repeats(runs: int, seed: int = 6) -> list[tuple[str, int | None,
 
 STAND_IN = 200_000  # items of the largest group of a macro's stand-in for the truth (`power_table_macros`)
 POWER_MACROS = (((0.7,) * 5, (1,) * 5, 0.15, 0.0, 0.3, 1), ((0.8,) * 3, (50, 114, 114), 0.05, 0.0, 0.1, 1),
-                ((0.8,) * 3, (1, 1, 1), 0.1, 0.0, 0.2, 2), ((0.9,) * 3, (1, 1, 1), 0.05, -0.12, 0.05, 4))
+                ((0.8,) * 3, (1, 1, 1), 0.1, 0.0, 0.2, 2), ((0.9,) * 3, (1, 1, 1), 0.05, -0.12, 0.05, 4),
+                ((0.7,) * 3, (5, 114, 114), 0.1, 0.0, 0.1, 1), ((0.7,) * 3, (10, 60, 60), 0.05, 0.0, 0.1, 1), ((0.8,) * 3, (50, 114, 114), 0.05, -0.12, 0.05, 4))
 
 
 def power_table_macros(runs: int, seed: int = 9) -> list[tuple[str, int | None, float]]:
@@ -890,6 +917,11 @@ def main(argv: list[str] | None = None) -> int:
     broken, broken_reg, wrong_broken = broken_group_table(args.runs)
     _print_macros(out, f"\nOne group nearly broken, the others gaining, the macro Δ exactly −m; {args.runs:,} simulations per cell.", broken, broken_reg, wrong_broken)
     worst_reg, wrong_sim = max(worst_reg, unequal_reg, broken_reg), wrong_sim + wrong_unequal + wrong_broken
+    print(f"\nThe price of bounding a group of fewer than {TINY_GROUP} items at 1/n_g (`inference.path_variance`): LOSSLESS at a true Δ of 0 in every group "
+          f"(accuracy 0.8, discordance 0.1), with the bound and with the group's variance from its counts (as before), the same {args.runs // 4:,} simulations for both.\n", file=out)
+    print("| group sizes | repeats | m | LOSSLESS | from the counts |\n|---|---|---|---|---|", file=out)
+    for (sizes, k, margin), (bounded, counted) in tiny_group_power_table(args.runs // 4).items():
+        print(f"| {', '.join(map(str, sizes))} | {k} | {margin} | {bounded:.1%} | {counted:.1%} |", file=out)
     print("\nThe same shape where few answers change in large groups, exact: one repeat, one group only losing answers (each item with "
           f"probability P(lost): {', '.join(map(str, EXACT_LOST))}), the others only gaining (P(gained): {', '.join(map(str, EXACT_GAINED))}), "
           "the macro Δ exactly −m, m from 0.02 to 0.3; summed over every count. The gate also needs the macro's guard "

@@ -193,9 +193,18 @@ def continuity(data: Paired | list[Paired]) -> float:
     draw's worth said REGRESSION there in up to 5% of runs (20 items × 8 repeats at accuracy 0.95).
     Partial credit gets the same (its statistic is the 0/1 one where scores are 0 or 1, and a
     score moving from 1 to 0.5 must not escape a REGRESSION that 0 would not).
+    A macro's is one item of its smallest group of at least `TINY_GROUP` items, 1/(n_g·G): the
+    largest step one such item moves it; or, if larger, the mean over groups of one item's step (all
+    there was before). The mean alone said REGRESSION at a true Δ of −m in up to 6.2% of runs where a
+    tenth of a 15-item group's items, beside groups of 200 × 8 repeats, were won outright (an
+    independent review's cells, `calibration.gains_limit_table`): a run that drew few of them has the
+    look of a clean regression, and the smallest group's items are the ones a run draws fewest of.
+    A smaller group's own variance is large enough there (5 items beside 50s × 8: none), and one of
+    its items (a ninth of the macro, 3 items beside two other groups) would all but bar REGRESSION.
     The LOSSLESS side needs no correction."""
     if isinstance(data, list):
-        return float(np.mean([continuity(g) for g in data])) / len(data)
+        steps = [continuity(g) / len(data) for g in data]
+        return max(float(np.mean(steps)), max((s for g, s in zip(data, steps) if g.n >= TINY_GROUP), default=0.0))
     return 1.0 / data.n
 
 
@@ -235,7 +244,7 @@ def statistic(data: Paired | list[Paired], delta0: ArrayLike, shift: float = 0.0
     return scalar(np.where(total > 0, t, np.nan)), scalar(np.full(np.shape(total), macro_df(data)))
 
 
-def group_variance(group: Paired, delta0: ArrayLike) -> tuple[ArrayLike, float]:
+def group_variance(group: Paired, delta0: ArrayLike, bounded: bool = True) -> tuple[ArrayLike, float]:
     """A group's part of a macro: its variance under its own null, with at most n − 1 degrees of freedom.
 
     Alone, a one-repeat 0/1 task's score variance is referred to the normal (its calibration is
@@ -243,15 +252,28 @@ def group_variance(group: Paired, delta0: ArrayLike) -> tuple[ArrayLike, float]:
     normal then makes the macro liberal (a 3-group macro with a 10-item group: false LOSSLESS
     above α + 0.5 point), so every group counts its items as the repeats path does."""
     var, df = variance_of_delta(group, delta0)
+    if bounded and group.n < TINY_GROUP:  # bounded, not estimated (`path_variance` says why; the advice asks for the estimate)
+        var = scalar(np.full_like(np.asarray(var, dtype=float), 1.0 / group.n))
     return var, min(df, float(max(group.n - 1, 1)))
 
 
 PATH_POINTS = 9  # where `path_variance` looks, evenly from the estimate to the null
+TINY_GROUP = 10  # items: a smaller group's variance in a macro is bounded, not estimated (`path_variance`)
 
 
-def path_variance(group: Paired, estimate: ArrayLike, null: ArrayLike) -> ArrayLike:
+def path_variance(group: Paired, estimate: ArrayLike, null: ArrayLike, bounded: bool = True) -> ArrayLike:
     """A group's part of a macro's variance: the largest of `group_variance` on the way from the
-    group's estimate to its null (at `PATH_POINTS` points).
+    group's estimate to its null (at `PATH_POINTS` points); for a group of fewer than `TINY_GROUP`
+    items, its Bhatia–Davis bound, 1/n_g (a per-item difference in [−1, 1] varies by at most 1).
+
+    A tiny group's variance from its counts moves with every answer, and faster than the macro's Δ̂:
+    an independent review's walk found 8 changes turning INCONCLUSIVE into LOSSLESS in 1,144,300
+    (3 items the reference fails and the candidate wins, beside two groups of 100: one of the three
+    lost, LOSSLESS), the path starting at the group's estimate, where the variance is the
+    discordance observed. The bound is what no candidate can lower (nor raise): a tiny group then
+    moves the statistic by its mean alone. It is as one item is taken already (`variance_of_delta`:
+    a spread that cannot be estimated is bounded), and it costs the power a few items' discordance
+    never had the right to give (docs/statistics.md measures it).
 
     A group's variance at its null falls as the null nears ±1 (Tango's null variance is 0 at −1), and
     the macro's null can push a tiny group far: a 2-item group that gained both answers, beside
@@ -260,11 +282,9 @@ def path_variance(group: Paired, estimate: ArrayLike, null: ArrayLike) -> ArrayL
     (an independent review's walks found 33 such changes in 299,587, `macro_raised_bound` notwithstanding:
     such a group's box is a point, so the guard sees no spread in it). The largest variance on the
     way grows as the null moves further (on 9 points, up to a rounding: a review found it fall
-    slightly); where groups move little it is the null's own. Its start moves with the candidate:
-    a tiny group's gain taken away can lower it faster than the macro's Δ̂ (a known limit,
-    docs/statistics.md, `calibration_monotone.tiny_walk_search`)."""
+    slightly); where groups move little it is the null's own."""
     start, end = np.asarray(estimate), np.asarray(null)
-    return scalar(np.fmax.reduce([np.asarray(variance_of_delta(group, start + t * (end - start))[0]) for t in np.linspace(0.0, 1.0, PATH_POINTS)], axis=0))
+    return scalar(np.fmax.reduce([np.asarray(group_variance(group, start + t * (end - start), bounded)[0]) for t in np.linspace(0.0, 1.0, PATH_POINTS)], axis=0))
 
 
 NULL_STEPS = 8  # of `macro_null`'s damped fixed-point iteration
@@ -288,7 +308,7 @@ def macro_null(data: list[Paired], estimates: list[np.ndarray], moved: ArrayLike
     g = len(data)
     nulls = [np.clip(e - moved, -1 + 1e-9, 1 - 1e-9) for e in estimates]
     for _ in range(steps):
-        variances = [np.asarray(variance_of_delta(x, d)[0]) for x, d in zip(data, nulls)]
+        variances = [np.asarray(group_variance(x, d)[0]) for x, d in zip(data, nulls)]
         total = np.sum(variances, axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
             shares = [np.where(total > 0, v / total, 1 / g) for v in variances]
