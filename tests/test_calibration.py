@@ -198,7 +198,9 @@ def test_the_advised_number_of_items_with_repeats_nearly_reaches_the_power() -> 
 @pytest.mark.slow
 def test_the_advised_number_of_items_for_a_macro_reaches_the_power() -> None:
     """A macro's advice counts its LOSSLESS correction (one draw, `lossless_continuity`), as the test does:
-    without it the advice gave 76% to 78% power toward LOSSLESS (5 groups of 0.7 at m 0.15; tau2's sizes at m 0.05)."""
+    without it the advice gave 76% to 78% power toward LOSSLESS (5 groups of 0.7 at m 0.15; tau2's sizes at m 0.05).
+    Its variances are the statistic's (each group's at its share of the macro's null): with each group's at −m
+    it gave 70% beside a group of 5 items and 77% beside one of 10 (the rows in proportion 5:114:114, 10:60:60)."""
     for label, n, simulated in power_table_macros(20_000):
         assert n is not None, label
         floor = 0.8 - 3 * np.sqrt(0.16 / 20_000) if "(LOSSLESS)" in label else 0.75  # toward REGRESSION, as with repeats
