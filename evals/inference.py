@@ -437,6 +437,12 @@ def itemised_macro(data: Paired | list[Paired]) -> bool:
     return isinstance(data, list) and all(g.item_delta is not None for g in data)
 
 
+def item_rows(data: list[Paired]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each group's per-item differences and floors (rows × items): what a macro's item bounds read."""
+    return ([np.asarray(g.item_delta, dtype=float).reshape(-1, g.n) for g in data],
+            [np.asarray(g.item_floor, dtype=float).reshape(-1, g.n) for g in data])
+
+
 def clustered(data: Paired | list[Paired]) -> bool:
     """Whether REGRESSION is decided by `clustered_regression`: one task, repeats, two items or more, per-item data."""
     return isinstance(data, Paired) and data.repeats > 1 and data.n > 1 and data.item_delta is not None
@@ -524,8 +530,7 @@ def macro_regression(data: list[Paired], margin: float, alpha: float) -> tuple[A
     base = estimate + margin + shift
     ends = [_draw_ends(g, margin, g_count, rows) for g in data]
     spread = 0.0
-    xs = [np.asarray(g.item_delta, dtype=float).reshape(-1, g.n) for g in data]
-    floors = [np.asarray(g.item_floor, dtype=float).reshape(-1, g.n) for g in data]
+    xs, floors = item_rows(data)
     repeats = any(g.repeats > 1 for g in data)
     if repeats:  # where the lowered bound over items starts: the items' spread as observed
         spread = sum((x.var(axis=-1, ddof=1) if x.shape[-1] > 1 else np.ones(len(x))) / (x.shape[-1] * g_count**2) for x in xs)
@@ -710,8 +715,8 @@ def macro_raised_bound(data: list[Paired], rows: np.ndarray, margin: float | Non
     rows already clear of −m are not searched (`macro_lowered_bound`'s `below`): their value is
     then only a lower bound of the guard's, above −m all the same. `crit`, per row: critical values
     other than α's (`_guard_p_value`)."""
-    ceilings = [1.0 + np.asarray(g.item_floor, dtype=float).reshape(-1, g.n)[rows] for g in data]
-    xs = [np.asarray(g.item_delta, dtype=float).reshape(-1, g.n)[rows] for g in data]
+    xs, floors = item_rows(data)
+    xs, ceilings = [x[rows] for x in xs], [1.0 + f[rows] for f in floors]
     crit = np.full(len(rows), float(critical(alpha, macro_df(data)))) if crit is None else crit
     shift = lossless_continuity(data)
     return -macro_lowered_bound([-x for x in xs], [-c for c in ceilings], crit, below=None if margin is None else margin - shift) - shift
@@ -1013,7 +1018,7 @@ def interval(data: Paired | list[Paired], alpha: float, margin: float | None = N
     if itemised_macro(data) and any(g.repeats > 1 for g in data):  # likewise for a macro  # type: ignore[union-attr]
         groups = data  # type: ignore[assignment]
         crit = np.array([float(critical(alpha, macro_df(groups)))])  # type: ignore[arg-type]
-        items = float(macro_lowered_bound([np.asarray(g.item_delta, dtype=float).reshape(1, g.n) for g in groups], [np.asarray(g.item_floor, dtype=float).reshape(1, g.n) for g in groups], crit)[0])  # type: ignore[union-attr]
+        items = float(macro_lowered_bound(*item_rows(groups), crit)[0])  # type: ignore[arg-type]
         high = min(max(high, items + correction), 1.0)
     return low, high
 
