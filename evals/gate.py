@@ -526,7 +526,7 @@ def _decide(base: TaskVerdict, matched: Matched, config: GateConfig, design: Des
 
 # docs/statistics.md, section 4 and the known limits: with repeats, false REGRESSION at a true Δ of −m rises above
 # α + 0.5 point where the candidate's gains sit on items the reference always fails: a task on 20 to 64 items (on 100
-# and 200 within), a macro whose smallest group holds 10 to 30 items beside 114 to 300 (5 or 10 beside 50s, and 50 beside 114s, within)
+# and 200 within), a macro whose smallest group holds 20 or 30 items beside 300s (10 to 15 beside 50 to 200, and 50 beside 114s, within)
 FEW_ITEMS, FEW_GROUP_ITEMS = 200, 50
 FEW_ITEMS_NOTE = (f"with repeats on few items (fewer than {FEW_ITEMS} in a task, or {FEW_GROUP_ITEMS} in a macro's smallest group) a REGRESSION can be "
                   "a false alarm more often than α + 0.5 point where the candidate's gains sit on items the reference always fails "

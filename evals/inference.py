@@ -270,10 +270,12 @@ def path_variance(group: Paired, estimate: ArrayLike, null: ArrayLike, bounded: 
     an independent review's walk found 8 changes turning INCONCLUSIVE into LOSSLESS in 1,144,300
     (3 items the reference fails and the candidate wins, beside two groups of 100: one of the three
     lost, LOSSLESS), the path starting at the group's estimate, where the variance is the
-    discordance observed. The bound is what no candidate can lower (nor raise): a tiny group then
-    moves the statistic by its mean alone. It is as one item is taken already (`variance_of_delta`:
-    a spread that cannot be estimated is bounded), and it costs the power a few items' discordance
-    never had the right to give (docs/statistics.md measures it).
+    discordance observed. The bound is what no candidate can lower (nor raise): a worse answer in a
+    tiny group lowers the macro's Δ̂ and leaves its variance; the others' variances move only as the
+    macro's null moves them (measured by the walks, `calibration_monotone.tiny_walk_search`, not
+    proven). It is as one item is taken already (`variance_of_delta`: a spread that cannot be
+    estimated is bounded), and it costs the LOSSLESS power a few items' discordance gave (measured in
+    docs/statistics.md, section 5).
 
     A group's variance at its null falls as the null nears ±1 (Tango's null variance is 0 at −1), and
     the macro's null can push a tiny group far: a 2-item group that gained both answers, beside
