@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import gammaln, xlogy
 
+from evals import inference
 from evals.config import GateConfig
 from evals.gate import TaskVerdict, Verdict, gate_runs
 from evals.inference import EXACT_ITEMS, TINY_GROUP, Paired, Test, critical, decided_outright, lossless_continuity, lossless_critical, noninferiority, statistic, summarise
@@ -337,8 +338,6 @@ def tiny_group_power_table(runs: int, seed: int = 12) -> dict[tuple[tuple[int, .
     """LOSSLESS at a true Δ of 0 in every group (accuracy 0.8, discordance 0.1), with a group of fewer
     than `inference.TINY_GROUP` items bounded at 1/n_g as the gate does, and with its variance from its
     counts as before: the price of the bound. The same draws for both."""
-    from evals import inference
-
     table = {}
     for sizes in TINY_SIZES:
         for k in (1, 4):

@@ -231,7 +231,7 @@ def gaining_walk_search(walks: int, seed: int = 2) -> tuple[int, int, int, int]:
     return tuple(int(c) for c in counts)  # type: ignore[return-value]
 
 
-def tiny_walk_search(walks: int, seed: int = 1) -> tuple[int, int, int, int]:
+def tiny_walk_search(walks: int, seed: int = 1, smallest: tuple[int, ...] = (1, 2, 3, 4, 5)) -> tuple[int, int, int, int]:
     """Macros with a tiny group walked one lowered draw at a time, its own draws too (an independent
     review's walk, which found what the two walks above do not): a group of 1 to 5 items that gained,
     was damaged or neither, beside 1 to 7 groups of 10 to 200; 1 to 8 repeats, partial credit in 30%
@@ -239,11 +239,12 @@ def tiny_walk_search(walks: int, seed: int = 1) -> tuple[int, int, int, int]:
     group chosen uniformly. Before a group of fewer than `inference.TINY_GROUP` items was bounded
     (`path_variance`), the review's 3,000 walks found 8 INCONCLUSIVE → LOSSLESS, each a 3- or 4-item
     group's gain taken away: its variance, the discordance observed, fell faster than the macro's Δ̂.
-    Counts as `macro_walk_search` does."""
+    `smallest`: the sizes the smallest group is drawn from (10 to 15: groups just above the bound, their
+    variance from their counts). Counts as `macro_walk_search` does."""
     rng = np.random.default_rng(seed)
     counts = np.zeros(4, dtype=int)
     for _ in range(walks):
-        small = int(rng.choice([1, 2, 3, 4, 5]))
+        small = int(rng.choice(smallest))
         sizes = [small] + [int(rng.choice([10, 20, 50, 114, 200])) for _ in range(int(rng.choice([2, 3, 4, 5, 6, 8])) - 1)]
         k, margin = int(rng.choice([1, 1, 2, 4, 8])), float(rng.choice([0.01, 0.02, 0.05, 0.1, 0.2, 0.3]))
         partial, state = rng.random() < 0.3, rng.choice(["gain", "damaged", "neutral"])
@@ -372,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| fixed, macros with a tiny group gaining, walked one lowered draw at a time ({args.gaining_walks:,} walks) | {gaining[0]:,} | {gaining[1]} | {gaining[2]} | {gaining[3]} |", file=out)
     tiny = tiny_walk_search(args.tiny_walks)
     print(f"| fixed, macros with a tiny group, its own draws lowered too ({args.tiny_walks:,} walks) | {tiny[0]:,} | {tiny[1]} | {tiny[2]} | {tiny[3]} |", file=out)
+    above = tiny_walk_search(args.tiny_walks // 2, seed=5, smallest=(10, 11, 12, 15))
+    print(f"| fixed, the same with a smallest group of 10 to 15 items, estimated ({args.tiny_walks // 2:,} walks) | {above[0]:,} | {above[1]} | {above[2]} | {above[3]} |", file=out)
     tried, improved, to_lossless = sequential_search(args.sequential)
     print(f"| sequential, 4 looks, futility 10% | {tried:,} | {improved} | {to_lossless} | (judged by gate_runs) |", file=out)
     settings = ((0.1, False), (0.0, False), (0.1, True))
@@ -379,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     for (futility, repeats), (tried_b, improved_b, to_lossless_b, unconfirmed_b) in zip(settings, batched):
         kind = "2 to 8 repeats" if repeats else "one repeat"
         print(f"| sequential, {kind}, 4 looks, futility {futility:.0%}, by the batch | {tried_b:,} | {improved_b} | {to_lossless_b} | {unconfirmed_b} |", file=out)
-    ok = improved == 0 and all(i == 0 and u == 0 for _, i, _, u in [*fixed.values(), edge, walked, gaining, tiny, *batched])
+    ok = improved == 0 and all(i == 0 and u == 0 for _, i, _, u in [*fixed.values(), edge, walked, gaining, tiny, above, *batched])
     print("\nPASS: no single change made worse improved a verdict." if ok else "\nFAIL: some single change made worse improved a verdict, or gate_runs did not confirm one.", file=out)
     sys.stdout.write(out.getvalue())
     if args.write:
