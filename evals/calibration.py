@@ -356,12 +356,14 @@ def tiny_group_power_table(runs: int, seed: int = 12) -> dict[tuple[tuple[int, .
 
 # the known limit's reach (docs/statistics.md, known limits): gains on items the reference always fails
 GAINS_PARTIAL = ((20, 8), (64, 8), (100, 8), (200, 8), (20, 2))  # items × repeats; partial credit, items decided outright
-# (sizes, repeats, share of items won outright): the last from an independent review, a share of 0.1 in a group of 15 to 30 its worst
+# (sizes, repeats, share of items won outright): from independent reviews, a share of 0.1 in a group of 15 to 30 its worst, and a group of 9
 GAINS_MACRO = (((10, 114, 114), 8, 0.2), ((5, 50, 50), 8, 0.2), ((10, 50, 50), 4, 0.2), ((50, 114, 114), 8, 0.2), ((10, 114, 114), 4, 0.2),
-               ((15, 200, 200), 8, 0.1), ((20, 114, 114), 8, 0.1), ((30, 300, 300), 8, 0.1), ((15, 200, 200), 4, 0.1), ((20, 300, 300), 8, 0.1))
+               ((15, 200, 200), 8, 0.1), ((20, 114, 114), 8, 0.1), ((30, 300, 300), 8, 0.1), ((15, 200, 200), 4, 0.1), ((20, 300, 300), 8, 0.1),
+               ((9, 114, 114, 114, 114), 8, 0.2))
 
 
-def gains_limit_table(runs: int, check: int = 3, seed: int = 9) -> tuple[dict[str, Cell], int]:
+def gains_limit_table(runs: int, check: int = 3, seed: int = 9, partial: tuple[tuple[int, int], ...] = GAINS_PARTIAL,
+                      macros: tuple[tuple[tuple[int, ...], int, float], ...] = GAINS_MACRO) -> tuple[dict[str, Cell], int]:
     """False REGRESSION at a true Δ of −m where the candidate's gains sit on items the reference
     always fails (an independent review's two families, beyond section 4's): partial credit on items
     decided outright (80% of items fall from 1 to 0.5 on every draw, the rest rise from 0 to 1;
@@ -385,13 +387,13 @@ def gains_limit_table(runs: int, check: int = 3, seed: int = 9) -> tuple[dict[st
         table[where] = Cell(float(regression.mean()), where)
 
     m, lost = 0.2, 0.799  # 0.799 × −0.5 + 0.201 × 1 = −0.2
-    for n, k in GAINS_PARTIAL:
+    for n, k in partial:
         u = rng.random((runs, n, 1))
         ref = np.repeat(np.where(u >= lost, 0.0, 1.0), k, axis=2)
         cand = np.repeat(np.where(u < lost, 0.5, 1.0), k, axis=2)
         count([(ref, cand)], m, f"partial credit, {n} items × {k}")
     m = 0.05
-    for sizes, k, share in GAINS_MACRO:
+    for sizes, k, share in macros:
         arms = []
         for n in sizes:
             won = rng.random((runs, n, 1)) < share

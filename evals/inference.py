@@ -83,6 +83,17 @@ class Paired:
     def draws(self) -> int:
         return self.n * self.repeats
 
+    @cached_property
+    def bounded_variance(self) -> ArrayLike:
+        """Var(Δ̂) of a group too small to estimate it (`TINY_GROUP`): the largest items' spread that any
+        candidate could show against this reference, over n (`reference_spread`); without per-item
+        data, or with one item, 1/n (Bhatia–Davis: a difference in [−1, 1] varies by at most 1). It
+        depends on the reference alone, so no candidate moves it."""
+        if self.item_floor is None or self.n < 2:
+            return 1.0 / self.n
+        floor = np.asarray(self.item_floor, dtype=float)
+        return scalar(reference_spread(floor.reshape(-1, self.n)).reshape(floor.shape[:-1]) / self.n)
+
 
 def summarise(reference: np.ndarray, candidate: np.ndarray) -> Paired:
     """From score matrices of shape (…, items, repeats), the last two axes being one comparison."""
@@ -108,6 +119,23 @@ def summarise(reference: np.ndarray, candidate: np.ndarray) -> Paired:
 
 def scalar(x: np.ndarray) -> ArrayLike:
     return float(x) if np.ndim(x) == 0 else x
+
+
+@lru_cache(maxsize=16)
+def _corners(n: int) -> np.ndarray:
+    return np.array(np.meshgrid(*[[0.0, 1.0]] * n, indexing="ij")).reshape(n, -1).T  # (2^n, n)
+
+
+def reference_spread(floor: np.ndarray) -> np.ndarray:
+    """Per row of `floor` (rows × items, each −(the reference's mean on the item)), the largest sample
+    variance (ddof 1) of per-item differences that any candidate can show: each difference lies in
+    [floor, floor + 1], and a convex function's largest value over a box is at one of its corners,
+    enumerated (2^n of them: for groups under `TINY_GROUP` items only)."""
+    corners = _corners(floor.shape[-1])
+    out = np.empty(len(floor))
+    for rows in np.array_split(np.arange(len(floor)), max(1, len(floor) // 1024)):
+        out[rows] = (floor[rows, None, :] + corners[None]).var(axis=-1, ddof=1).max(axis=-1)
+    return out
 
 
 def restricted_worse(worse: ArrayLike, better: ArrayLike, draws: int, delta0: ArrayLike) -> np.ndarray:
@@ -193,18 +221,21 @@ def continuity(data: Paired | list[Paired]) -> float:
     draw's worth said REGRESSION there in up to 5% of runs (20 items × 8 repeats at accuracy 0.95).
     Partial credit gets the same (its statistic is the 0/1 one where scores are 0 or 1, and a
     score moving from 1 to 0.5 must not escape a REGRESSION that 0 would not).
-    A macro's is one item of its smallest group of at least `TINY_GROUP` items, 1/(n_g·G): the
-    largest step one such item moves it; or, if larger, the mean over groups of one item's step (all
-    there was before). The mean alone said REGRESSION at a true Δ of −m in up to 6.2% of runs where a
-    tenth of a 15-item group's items, beside groups of 200 × 8 repeats, were won outright (an
-    independent review's cells, `calibration.gains_limit_table`): a run that drew few of them has the
-    look of a clean regression, and the smallest group's items are the ones a run draws fewest of.
-    A smaller group's own variance is large enough there (5 items beside 50s × 8: none), and one of
-    its items (a ninth of the macro, 3 items beside two other groups) would all but bar REGRESSION.
-    The LOSSLESS side needs no correction."""
+    A macro's is the mean over groups of one item's step, 1/(n_g·G); with repeats, at least one item
+    of its smallest group, 1/(n_g·G), a group under `TINY_GROUP` items counted as that many. The mean
+    alone said REGRESSION at a true Δ of −m in up to 6.2% of runs where a tenth of a 15-item group's
+    items, beside groups of 200 × 8 repeats, were won outright (an independent review's cells,
+    `calibration.gains_limit_table`): a run that drew few of them has the look of a clean
+    regression, and the smallest group's items are the ones a run draws fewest of. Counting only
+    groups of 10 items or more left 4.4% beside a group of 9 (a second review: 9 beside four groups
+    of 114 × 8); one item of a group of 3 (a ninth of a 3-group macro) would all but bar REGRESSION.
+    With one repeat the mean keeps that family within α (the second review's 90 cells: 1.9% at
+    most). The LOSSLESS side needs no correction."""
     if isinstance(data, list):
-        steps = [continuity(g) / len(data) for g in data]
-        return max(float(np.mean(steps)), max((s for g, s in zip(data, steps) if g.n >= TINY_GROUP), default=0.0))
+        mean = float(np.mean([continuity(g) for g in data])) / len(data)
+        if all(g.repeats == 1 for g in data):
+            return mean
+        return max(mean, 1.0 / (max(min(g.n for g in data), TINY_GROUP) * len(data)))
     return 1.0 / data.n
 
 
@@ -253,18 +284,20 @@ def group_variance(group: Paired, delta0: ArrayLike, bounded: bool = True) -> tu
     above α + 0.5 point), so every group counts its items as the repeats path does."""
     var, df = variance_of_delta(group, delta0)
     if bounded and group.n < TINY_GROUP:  # bounded, not estimated (`path_variance` says why; the advice asks for the estimate)
-        var = scalar(np.full_like(np.asarray(var, dtype=float), 1.0 / group.n))
+        bound = np.asarray(group.bounded_variance, dtype=float)
+        var = scalar(np.broadcast_to(bound, np.broadcast_shapes(bound.shape, np.shape(var))).copy())
     return var, min(df, float(max(group.n - 1, 1)))
 
 
 PATH_POINTS = 9  # where `path_variance` looks, evenly from the estimate to the null
-TINY_GROUP = 10  # items: a smaller group's variance in a macro is bounded, not estimated (`path_variance`)
+TINY_GROUP = 10  # items: a smaller group's variance in a macro is bounded, not estimated (`path_variance`; 2^n corners in `reference_spread`)
 
 
 def path_variance(group: Paired, estimate: ArrayLike, null: ArrayLike, bounded: bool = True) -> ArrayLike:
     """A group's part of a macro's variance: the largest of `group_variance` on the way from the
     group's estimate to its null (at `PATH_POINTS` points); for a group of fewer than `TINY_GROUP`
-    items, its Bhatia–Davis bound, 1/n_g (a per-item difference in [−1, 1] varies by at most 1).
+    items, a bound that the reference alone fixes (`Paired.bounded_variance`: the largest spread of
+    per-item differences that any candidate could show against it, over n_g).
 
     A tiny group's variance from its counts moves with every answer, and faster than the macro's Δ̂:
     an independent review's walk found 8 changes turning INCONCLUSIVE into LOSSLESS in 1,144,300
@@ -275,7 +308,9 @@ def path_variance(group: Paired, estimate: ArrayLike, null: ArrayLike, bounded: 
     macro's null moves them (measured by the walks, `calibration_monotone.tiny_walk_search`, not
     proven). It is as one item is taken already (`variance_of_delta`: a spread that cannot be
     estimated is bounded), and it costs the LOSSLESS power a few items' discordance gave (measured in
-    docs/statistics.md, section 5).
+    docs/statistics.md, section 5): the Bhatia–Davis bound 1/n_g cost all of it beside 5 to 9 items
+    (an independent review: 9 items beside two groups of 114 × 4 at m 0.2, 100% to 0.1%), where the
+    reference's bound, as high only where the reference is right on half its items, keeps much.
 
     A group's variance at its null falls as the null nears ±1 (Tango's null variance is 0 at −1), and
     the macro's null can push a tiny group far: a 2-item group that gained both answers, beside
