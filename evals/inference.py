@@ -310,7 +310,8 @@ def path_variance(group: Paired, estimate: ArrayLike, null: ArrayLike, bounded: 
     estimated is bounded), and it costs the LOSSLESS power a few items' discordance gave (measured in
     docs/statistics.md, section 5): the Bhatia–Davis bound 1/n_g cost all of it beside 5 to 9 items
     (an independent review: 9 items beside two groups of 114 × 4 at m 0.2, 100% to 0.1%), where the
-    reference's bound, as high only where the reference is right on half its items, keeps much.
+    reference's bound, as high only where the reference is right on about half the items and wrong
+    on the rest, keeps much.
 
     A group's variance at its null falls as the null nears ±1 (Tango's null variance is 0 at −1), and
     the macro's null can push a tiny group far: a 2-item group that gained both answers, beside
