@@ -918,7 +918,7 @@ def main(argv: list[str] | None = None) -> int:
     broken, broken_reg, wrong_broken = broken_group_table(args.runs)
     _print_macros(out, f"\nOne group nearly broken, the others gaining, the macro Δ exactly −m; {args.runs:,} simulations per cell.", broken, broken_reg, wrong_broken)
     worst_reg, wrong_sim = max(worst_reg, unequal_reg, broken_reg), wrong_sim + wrong_unequal + wrong_broken
-    print(f"\nThe price of bounding a group of fewer than {TINY_GROUP} items at 1/n_g (`inference.path_variance`): LOSSLESS at a true Δ of 0 in every group "
+    print(f"\nThe price of bounding a group of fewer than {TINY_GROUP} items by its reference's spread (`inference.group_variance`): LOSSLESS at a true Δ of 0 in every group "
           f"(accuracy 0.8, discordance 0.1), with the bound and with the group's variance from its counts (as before), the same {args.runs // 4:,} simulations for both.\n", file=out)
     print("| group sizes | repeats | m | LOSSLESS | from the counts |\n|---|---|---|---|---|", file=out)
     for (sizes, k, margin), (bounded, counted) in tiny_group_power_table(args.runs // 4).items():

@@ -206,7 +206,8 @@ def gaining_walk_search(walks: int, seed: int = 2) -> tuple[int, int, int, int]:
     review's walk, which found what `macro_walk_search` does not): a group of 2 to 5 items the
     candidate mostly wins beside 1 to 4 groups of 10 to 114, 1 to 4 repeats, margins to 0.3. The
     macro's null pushes such a group toward −1, where its variance collapses; with only the guard,
-    33 changes in about 300,000 turned INCONCLUSIVE into LOSSLESS (`inference.path_variance`).
+    33 changes in about 300,000 turned INCONCLUSIVE into LOSSLESS (a tiny group is now bounded:
+    `inference.group_variance`).
     Counts as `macro_walk_search` does."""
     rng = np.random.default_rng(seed)
     counts = np.zeros(4, dtype=int)
@@ -237,7 +238,7 @@ def tiny_walk_search(walks: int, seed: int = 1, smallest: tuple[int, ...] = (1, 
     was damaged or neither, beside 1 to 7 groups of 10 to 200; 1 to 8 repeats, partial credit in 30%
     of walks, margins 0.01 to 0.3; each step lowers one draw (by 1, or 0.5 with partial credit) in a
     group chosen uniformly. Before a group of fewer than `inference.TINY_GROUP` items was bounded
-    (`path_variance`), the review's 3,000 walks found 8 INCONCLUSIVE → LOSSLESS, each a 3- or 4-item
+    (`group_variance`), the review's 3,000 walks found 8 INCONCLUSIVE → LOSSLESS, each a 3- or 4-item
     group's gain taken away: its variance, the discordance observed, fell faster than the macro's Δ̂.
     `smallest`: the sizes the smallest group is drawn from (10 to 15: groups just above the bound, their
     variance from their counts). Counts as `macro_walk_search` does."""

@@ -29,8 +29,8 @@ few answers happened to change is not mistaken for a precise one.
   credit also means a score moving between 0, 0.5 and 1 moves the statistic continuously.
 - A macro over groups (tau2's domains, lm-eval groups): Δ = mean of the groups' Δ,
   Var = Σ Var_g / G², each group's variance taken at its Δ under the macro's null (the groups
-  moved in proportion to their variances, `macro_null`, the largest on the way there,
-  `path_variance`), t with the smallest group's degrees of freedom (`macro_df`: never more than
+  moved in proportion to their variances, `macro_null`; a group of fewer than `TINY_GROUP` items
+  bounded by what its reference fixes), t with the smallest group's degrees of freedom (`macro_df`: never more than
   Welch–Satterthwaite's, and fixed by the sizes); toward LOSSLESS, one draw of continuity correction
   (`lossless_continuity`: a macro on few items is a lattice, and its gains skewed), and a bound
   monotone by construction beside it (`macro_raised_bound`). Its REGRESSION is not this statistic's
@@ -269,60 +269,47 @@ def statistic(data: Paired | list[Paired], delta0: ArrayLike, shift: float = 0.0
     estimates = [np.asarray(x.delta) for x in data]
     macro = np.mean(estimates, axis=0)
     nulls = macro_null(data, estimates, macro - delta0)
-    total = np.sum([np.asarray(path_variance(x, e, d)) for x, e, d in zip(data, estimates, nulls)], axis=0)
+    total = np.sum([np.asarray(group_variance(x, d)[0]) for x, d in zip(data, nulls)], axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         t = (macro - delta0 + shift) / (np.sqrt(total) / g)
     return scalar(np.where(total > 0, t, np.nan)), scalar(np.full(np.shape(total), macro_df(data)))
 
 
 def group_variance(group: Paired, delta0: ArrayLike, bounded: bool = True) -> tuple[ArrayLike, float]:
-    """A group's part of a macro: its variance under its own null, with at most n − 1 degrees of freedom.
+    """A group's part of a macro: its variance under its own null, with at most n − 1 degrees of
+    freedom; for a group of fewer than `TINY_GROUP` items (unless `bounded` is False: the advice asks
+    for the estimate), a bound that the reference alone fixes (`Paired.bounded_variance`: the largest
+    spread of per-item differences that any candidate could show against it, over n_g).
 
     Alone, a one-repeat 0/1 task's score variance is referred to the normal (its calibration is
     exact); inside a macro a group of a handful of items can carry most of the variance, and the
     normal then makes the macro liberal (a 3-group macro with a 10-item group: false LOSSLESS
-    above α + 0.5 point), so every group counts its items as the repeats path does."""
+    above α + 0.5 point), so every group counts its items as the repeats path does.
+
+    A tiny group's variance from its counts moves with every answer, and faster than the macro's Δ̂.
+    Independent reviews' walks found INCONCLUSIVE turned into LOSSLESS twice over: 8 changes in
+    1,144,300, a group of 3 or 4 items whose gain was taken away (its variance, the discordance
+    observed, fell; 3 items the reference fails and the candidate wins beside two groups of 100, one
+    of the three lost: LOSSLESS), and 33 in 299,587 where the macro's null pushed a 2-item group that
+    gained both answers toward −1, where Tango's null variance collapses (−0.74, and −0.91 after one
+    more failure elsewhere; such a group's box is a point, so `macro_raised_bound` sees no spread in
+    it). The bound is what no candidate can lower (nor raise): a worse answer in a tiny group lowers
+    the macro's Δ̂ and leaves its variance; the others' variances move only as the macro's null moves
+    them (measured by the walks of `calibration_monotone`, not proven: taking the largest variance on
+    the way from a group's estimate to its null, as a first fix did, changed no walk's count once tiny
+    groups were bounded, and was dropped). It costs the LOSSLESS power a few items' discordance gave
+    (measured in docs/statistics.md, section 5): the Bhatia–Davis bound 1/n_g cost all of it beside 5
+    to 9 items (an independent review: 9 items beside two groups of 114 × 4 at m 0.2, 100% to 0.1%),
+    where the reference's bound, as high only where the reference is right on about half the items
+    and wrong on the rest, keeps much."""
     var, df = variance_of_delta(group, delta0)
-    if bounded and group.n < TINY_GROUP:  # bounded, not estimated (`path_variance` says why; the advice asks for the estimate)
+    if bounded and group.n < TINY_GROUP:
         bound = np.asarray(group.bounded_variance, dtype=float)
         var = scalar(np.broadcast_to(bound, np.broadcast_shapes(bound.shape, np.shape(var))).copy())
     return var, min(df, float(max(group.n - 1, 1)))
 
 
-PATH_POINTS = 9  # where `path_variance` looks, evenly from the estimate to the null
-TINY_GROUP = 10  # items: a smaller group's variance in a macro is bounded, not estimated (`path_variance`; 2^n corners in `reference_spread`)
-
-
-def path_variance(group: Paired, estimate: ArrayLike, null: ArrayLike, bounded: bool = True) -> ArrayLike:
-    """A group's part of a macro's variance: the largest of `group_variance` on the way from the
-    group's estimate to its null (at `PATH_POINTS` points); for a group of fewer than `TINY_GROUP`
-    items, a bound that the reference alone fixes (`Paired.bounded_variance`: the largest spread of
-    per-item differences that any candidate could show against it, over n_g).
-
-    A tiny group's variance from its counts moves with every answer, and faster than the macro's Δ̂:
-    an independent review's walk found 8 changes turning INCONCLUSIVE into LOSSLESS in 1,144,300
-    (3 items the reference fails and the candidate wins, beside two groups of 100: one of the three
-    lost, LOSSLESS), the path starting at the group's estimate, where the variance is the
-    discordance observed. The bound is what no candidate can lower (nor raise): a worse answer in a
-    tiny group lowers the macro's Δ̂ and leaves its variance; the others' variances move only as the
-    macro's null moves them (measured by the walks, `calibration_monotone.tiny_walk_search`, not
-    proven). It is as one item is taken already (`variance_of_delta`: a spread that cannot be
-    estimated is bounded), and it costs the LOSSLESS power a few items' discordance gave (measured in
-    docs/statistics.md, section 5): the Bhatia–Davis bound 1/n_g cost all of it beside 5 to 9 items
-    (an independent review: 9 items beside two groups of 114 × 4 at m 0.2, 100% to 0.1%), where the
-    reference's bound, as high only where the reference is right on about half the items and wrong
-    on the rest, keeps much.
-
-    A group's variance at its null falls as the null nears ±1 (Tango's null variance is 0 at −1), and
-    the macro's null can push a tiny group far: a 2-item group that gained both answers, beside
-    groups of 20 to 60, was moved to −0.74 and, after one more failure elsewhere, to −0.91, its
-    variance falling faster than the macro's Δ̂, and the verdict went from INCONCLUSIVE to LOSSLESS
-    (an independent review's walks found 33 such changes in 299,587, `macro_raised_bound` notwithstanding:
-    such a group's box is a point, so the guard sees no spread in it). The largest variance on the
-    way grows as the null moves further (on 9 points, up to a rounding: a review found it fall
-    slightly); where groups move little it is the null's own."""
-    start, end = np.asarray(estimate), np.asarray(null)
-    return scalar(np.fmax.reduce([np.asarray(group_variance(group, start + t * (end - start), bounded)[0]) for t in np.linspace(0.0, 1.0, PATH_POINTS)], axis=0))
+TINY_GROUP = 10  # items: a smaller group's variance in a macro is bounded, not estimated (`group_variance`; 2^n corners in `reference_spread`)
 
 
 NULL_STEPS = 8  # of `macro_null`'s damped fixed-point iteration
@@ -340,7 +327,7 @@ def macro_null(data: list[Paired], estimates: list[np.ndarray], moved: ArrayLike
     between two allocations, and one more failure elsewhere could land on the other. Not always
     converged (where the undamped map contracts fast, halving its steps slows it), and clipped to
     (−1, 1), which can leave the mean off Δ0: the calibration measures what is computed, not the
-    exact optimum, and `path_variance` keeps a group pushed far from a small variance. Moving every group by the
+    exact optimum, and a tiny group pushed far keeps its bound (`group_variance`). Moving every group by the
     same amount instead left a small, damaged group's null variance as small as its luck made it,
     and such macros said LOSSLESS at a true Δ of −m well above α (test_stats has the case)."""
     g = len(data)
@@ -544,7 +531,7 @@ def macro_regression(data: list[Paired], margin: float, alpha: float) -> tuple[A
     """REGRESSION over a macro, and its p-value: monotone in the candidate's scores by construction,
     as `clustered_regression` is for one task.
 
-    The macro's statistic takes each group's variance at the macro's null (`macro_null`, `path_variance`),
+    The macro's statistic takes each group's variance at the macro's null (`macro_null`, `group_variance`),
     which the candidate moves: one more failure could raise a group's variance faster than it lowered
     the macro's Δ̂, and the walk search of `calibration_monotone` found 48 such changes from REGRESSION
     to INCONCLUSIVE in about a million. Here REGRESSION needs upper bounds below −m that a candidate

@@ -28,7 +28,6 @@ from evals.inference import (
     macro_df,
     macro_null,
     noninferiority,
-    path_variance,
     restricted_draw_variance,
     summarise,
     variance_of_delta,
@@ -108,8 +107,8 @@ def items_needed_scaled(data: Paired | list[Paired], margin: float, alpha: float
     every variance scales as 1/n: the normal approximation with the t quantile.
 
     Toward LOSSLESS a macro's continuity correction counts as it does in the test
-    (`lossless_continuity`: one draw), and so do its variances: each group's on the way to its share
-    of the macro's null (`path_variance`; each group's own at −m, taken before, advised items that
+    (`lossless_continuity`: one draw), and so do its variances: each group's at its share of the
+    macro's null (`group_variance`; each group's own at −m, taken before, advised items that
     gave 70% to 77% power beside a small group, an independent review found), a group that would
     still hold fewer than `TINY_GROUP` items at its bound. Toward REGRESSION it is the REGRESSION
     side's test: one item of continuity correction, and with repeats `clustered_regression`'s variance
@@ -130,7 +129,7 @@ def items_needed_scaled(data: Paired | list[Paired], margin: float, alpha: float
     elif delta > -margin:
         estimates = [np.asarray(g.delta, dtype=float) for g in groups]
         nulls = macro_null(groups, estimates, delta + margin)
-        parts = [(path_variance(g, e, d, bounded=False), 0.0) for g, e, d in zip(groups, estimates, nulls)]
+        parts = [(group_variance(g, d, bounded=False)[0], 0.0) for g, d in zip(groups, nulls)]
     else:
         parts = [group_variance(g, -margin, bounded=False) for g in groups]
     units = [g.n * float(v) for g, (v, _) in zip(groups, parts)]  # each group's Var(Δ̂_g)·n_g

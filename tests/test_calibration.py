@@ -92,7 +92,7 @@ def test_a_macro_where_few_answers_change_in_large_groups_keeps_alpha_exactly() 
     """One group only losing answers, three only gaining a few, 120 items each, one repeat, summed
     over every count: half a draw of LOSSLESS's continuity correction (the one before) said LOSSLESS
     at a true Δ of −m in 3.02% of runs, with Welch's degrees of freedom and each group's variance at
-    its null (`path_variance` and `macro_df` have lowered both since); one draw keeps it within
+    its null (`macro_df` has lowered it since); one draw keeps it within
     α + 0.5 point, and gate_runs agrees at the counts where the two corrections differ."""
     rate, half, margin, wrong = broken_group_exact(4, 120, 0.95, 0.025, check=4)
     assert abs(margin - 0.21875) < 1e-12 and wrong == 0
@@ -151,7 +151,7 @@ def test_no_single_change_made_worse_improves_a_verdict() -> None:
     """The searches of `evals.calibration_monotone`, small: no single change made worse improves a verdict,
     and gate_runs confirms every change the batch finds; the walk across the edge of LOSSLESS with repeats is
     the one that finds the lone-win changes of the code before `raised_bound`, the macro walks those before
-    `macro_regression` and `path_variance`, and the sequential search by the batch the futility stops that a
+    `macro_regression` and a tiny group's bound, and the sequential search by the batch the futility stops that a
     run one answer worse went past to LOSSLESS, or stopped short of REGRESSION, before each verdict was
     barred on its own once out of reach; the walk of a tiny group's own draws (an independent review's) the
     changes to LOSSLESS of the code before a tiny group was bounded (test_stats keeps one of them)."""
@@ -165,7 +165,7 @@ def test_no_single_change_made_worse_improves_a_verdict() -> None:
     assert tried > 10_000 and improved == 0 and unconfirmed == 0
     tried, improved, _, _ = macro_walk_search(400)  # before `macro_regression`: 2 REGRESSION → INCONCLUSIVE, both confirmed by gate_runs
     assert tried > 10_000 and improved == 0
-    tried, improved, _, _ = gaining_walk_search(300)  # with the guard alone (before `path_variance`): 9 changes to LOSSLESS
+    tried, improved, _, _ = gaining_walk_search(300)  # with the guard alone (before a tiny group was bounded, or the path before that): 9 changes to LOSSLESS
     assert tried > 10_000 and improved == 0
     tried, improved, _, unconfirmed = tiny_walk_search(400)
     assert tried > 100_000 and improved == 0 and unconfirmed == 0

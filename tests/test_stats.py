@@ -14,7 +14,7 @@ from statsmodels.stats.multitest import multipletests
 
 from evals.config import GateConfig
 from evals.gate import EXIT_CODES, SummaryRow, TaskVerdict, Verdict, gate_runs, gate_summary, overall, read_summary
-from evals.inference import Paired, _draw_ends, bisect, continuity, critical, draws_variance, group_variance, holm, interval, lossless_continuity, lossless_critical, lowered_bound, macro_draws_bound, macro_lowered_bound, macro_null, noninferiority, path_variance, raised_bound, restricted_draw_variance, statistic, summarise
+from evals.inference import Paired, _draw_ends, bisect, continuity, critical, draws_variance, group_variance, holm, interval, lossless_continuity, lossless_critical, lowered_bound, macro_draws_bound, macro_lowered_bound, macro_null, noninferiority, raised_bound, restricted_draw_variance, statistic, summarise
 from evals.power import MAX_REPEATS, REPEATS_TRIED, power_binary, repeats_needed
 from evals.records import Manifest, Record
 from evals.report import dumps, gate_json, verdict_line
@@ -171,11 +171,10 @@ def test_macro_degrees_of_freedom_are_the_smallest_groups() -> None:
     groups = [summarise(*(np.stack(correlated_binary(rng, n * 2, p=0.7, flip=0.1)).reshape(2, n, 2))) for n in (10, 30, 5)]
     t, df = statistic(groups, -0.05)
     nulls = macro_null(groups, [np.asarray(g.delta) for g in groups], np.mean([g.delta for g in groups]) + 0.05)
-    parts = [(path_variance(g, np.asarray(g.delta), d), group_variance(g, d)) for g, d in zip(groups, nulls)]
-    assert [d for _, (_, d) in parts] == [9, 29, 4]
-    assert all(float(v) >= float(at_null) for v, (at_null, _) in parts)  # at least the null's own
+    parts = [group_variance(g, d) for g, d in zip(groups, nulls)]
+    assert [d for _, d in parts] == [9, 29, 4]
     total = sum(float(v) for v, _ in parts)
-    assert df == 4 <= total**2 / sum(float(v) ** 2 / d for v, (_, d) in parts)  # Welch–Satterthwaite's are never fewer
+    assert df == 4 <= total**2 / sum(float(v) ** 2 / d for v, d in parts)  # Welch–Satterthwaite's are never fewer
     assert t == pytest.approx((np.mean([g.delta for g in groups]) + 0.05) / (math.sqrt(total) / 3), abs=TOL)
     # the null moves each group in proportion to its variance, the macro exactly to −m
     assert float(np.mean(nulls)) == pytest.approx(-0.05, abs=1e-9)
@@ -345,8 +344,9 @@ def test_a_gaining_tiny_group_does_not_turn_a_macro_lossless() -> None:
     """An independent review's walk (one repeat, groups of 2, 60, 40, 60 and 20 items, m 0.1): the 2-item
     group gained both answers, one answer of the 40-item group lost pushed the 2-item group's null from
     −0.74 to −0.91, its variance collapsing there, and the macro went from INCONCLUSIVE to LOSSLESS; the
-    guard could not see it (the group's box is a point). `path_variance` takes the largest variance on
-    the way to the null."""
+    guard could not see it (the group's box is a point). A group of fewer than `TINY_GROUP` items is
+    bounded by what its reference alone fixes, wherever its null lands (the fix before it took the
+    largest variance on the way to the null)."""
     from evals.calibration import gate_on_matrices
 
     counts = [{(0, 1): 2}, {(1, 1): 26, (0, 0): 5, (0, 1): 29}, {(1, 1): 16, (0, 0): 5, (0, 1): 19},
@@ -386,7 +386,7 @@ def test_a_tiny_groups_own_gain_taken_away_does_not_improve_a_macros_verdict() -
         assert order[after] <= order[before], (m, before, after)
     for c in (cand, worse):  # the tiny group's variance, whatever its counts
         tiny = summarise(ref[:3], c[:3])
-        assert float(path_variance(tiny, np.asarray(tiny.delta), np.asarray(-0.9))) == pytest.approx(1 / 9)
+        assert float(group_variance(tiny, np.asarray(-0.9))[0]) == pytest.approx(1 / 9)
 
 
 def test_holm_against_statsmodels() -> None:
