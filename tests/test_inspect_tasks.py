@@ -217,6 +217,30 @@ def test_failed_model_calls_are_error_records_never_scores(sim, tmp_path: Path) 
     assert manifest["errors"] == 3 and manifest["status"] == "incomplete"
 
 
+def test_a_rerun_keeps_the_answers_to_the_samples_that_errored(sim, tmp_path: Path) -> None:
+    """An independent review: a rerun sent the errored samples again and inspect's new log held their
+    answers, but an error record counted as held, so the answers were dropped and the errors stayed
+    for ever (8 of 20 on every rerun, each spending the requests again). A malformed answer strikes a
+    request afresh on each try here, so every rerun answers some of what is left."""
+    flaky = sim("--fault", "malformed:0.4")
+    cfg = config(tmp_path / "evals.toml", {"flaky": flaky.url}, limit=20)
+    folder = tmp_path / "a" / "flaky" / FOLDER
+    errors, sent = [], []
+    for _ in range(3):
+        before = chat_served(flaky)
+        result = run_evals("run", "flaky", "--tasks", TASK, "--config", str(cfg), "--out", str(tmp_path / "a"), cwd=REPO)
+        assert result.returncode in (0, 4), result.stdout + result.stderr
+        held: dict[tuple[str, int], bool] = {}
+        for r in records(folder):
+            held[(r["item_id"], r["repeat"])] = held.get((r["item_id"], r["repeat"]), False) or r["error"] is None
+        assert len(held) == 20
+        errors.append(sum(not ok for ok in held.values()))
+        sent.append(chat_served(flaky) - before)
+    assert errors[0] >= 4 and errors[0] > errors[1] >= errors[2], errors
+    assert sent == [20, errors[0], errors[1]]  # a rerun sends only what errored
+    assert json.loads((folder / "manifest.json").read_text())["errors"] == errors[2]
+
+
 def test_an_aborted_answer_is_an_error_record_never_a_score(sim, tmp_path: Path) -> None:
     """An independent review: inspect turns a finish_reason it does not know (sglang's `abort`, with
     half the text) into stop_reason "unknown" and raises nothing; the half answers were scored, and a

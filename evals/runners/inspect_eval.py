@@ -332,8 +332,9 @@ async def run_inspect(
     logs_dir = folder / LOGS
     imported_logs = set(imported)
 
-    # 1. what earlier logs (an interrupted run's) hold and the records do not yet
-    have = {r.key for r in read_records(store.records_path)}
+    # 1. what earlier logs (an interrupted run's) hold and the records do not yet; an error record
+    # is not held: a rerun sends its sample again, and the answer in the new log must be kept
+    have = {r.key for r in read_records(store.records_path) if r.error is None}
     salvage: list[Record] = []
     for path in sorted(logs_dir.glob("*.eval")) if logs_dir.is_dir() else []:
         rel = str(path.relative_to(folder))
@@ -346,11 +347,7 @@ async def run_inspect(
             continue
         if rel in imported_logs:
             continue
-        for sample in samples:
-            record = to_record(sample, key)
-            if record.key not in have:
-                salvage.append(record)
-                have.add(record.key)
+        salvage += _unheld([to_record(sample, key) for sample in samples], have)
         imported_logs.add(rel)
     _append(store, salvage)
 
@@ -404,14 +401,18 @@ async def run_inspect(
             log, samples = read
             if status != "success" and log.error is not None and not samples:  # cancelled or failed before any sample: not a result
                 raise EngineError(f"inspect on endpoint {endpoint}: the eval log {path} is {status!r}: {str(log.error.message).splitlines()[0]}")
-            for sample in samples:
-                record = to_record(sample, entry["key"])
-                if record.key not in have:
-                    fresh.append(record)
-                    have.add(record.key)
+            fresh += _unheld([to_record(sample, entry["key"]) for sample in samples], have)
             imported_logs.add(str(path.resolve().relative_to(folder.resolve())))
     _append(store, fresh)
     return read_records(store.records_path), ids, sorted(imported_logs)
+
+
+def _unheld(records: list[Record], have: set[tuple[str, int]]) -> list[Record]:
+    """The records whose (item, repeat) has no error-free record yet; `have` takes the answered ones.
+    An error may be appended beside an earlier error (`read_records` keeps one), never beside an answer."""
+    out = [r for r in records if r.key not in have]
+    have.update(r.key for r in out if r.error is None)
+    return out
 
 
 async def _read_engine(proc: asyncio.subprocess.Process, planned: Callable[[dict[str, tuple[list[str], str]]], None] | None) -> tuple[dict[str, Any], bytes]:
