@@ -172,3 +172,61 @@ def test_compare_against_a_broken_candidate_is_an_error_not_a_verdict(sim, tmp_p
     verdict = json.loads((tmp_path / "o" / "gate.json").read_text())
     assert verdict["verdict"] == "ERROR"
     assert candidate.stats()["requests"]["/v1/completions"] == 50 * 2
+
+
+# An independent review: with one slot (a llama.cpp server), two adjacent prompts that the server
+# resets every time made 10 failures on 2 prompts with nothing answered between them, and 897 of
+# 1,319 items were never sent to a server answering 92 % of prompts. The breaker now sends the
+# last answered request once more before it opens.
+def test_with_one_slot_prompts_failing_back_to_back_do_not_declare_the_server_down(sims, tmp_path: Path) -> None:
+    server, url = sims(["close:0.3"], seed=1, persistent=True)
+    retries, items = 4, 60  # 5 tries a prompt: two failing prompts in a row reach the threshold of 10
+    config = write_config(tmp_path / "evals.toml", url, 1, retries, backoff_s=0.002)
+    out = tmp_path / "out"
+    result = run_evals("run", "sim", "--config", str(config), "--limit", str(items), "--out", str(out), timeout=120)
+    lines = [json.loads(line) for line in (out / "sim" / "gsm8k" / "records.jsonl").read_text().splitlines()]
+    errors = [r["error"] for r in lines if r["error"] is not None]
+    assert [e for e in errors if "declared down" in e] == [], result.stderr
+    assert len(lines) == items and 10 <= len(errors) <= 30 and all(f"({1 + retries} attempts)" in e for e in errors)
+    assert server.requests["fault:close"] == len(errors) * (1 + retries)  # each failed on its own, all its tries (a probe is a prompt answered before)
+    probes = server.requests["/v1/completions"] - items - len(errors) * retries
+    assert 1 <= probes <= len(errors)  # the breaker's count was reached, and each time the last answer was asked again
+
+
+# The same review: a rerun sends again only the prompts that failed, and a first wave of them, before
+# anything was answered, declared a healthy server down (every rerun, after a kill -9 that left the
+# workers on failing prompts: nothing new was ever answered). An earlier run's error never counts.
+def test_a_rerun_of_prompts_that_failed_on_their_own_does_not_declare_the_server_down(sims, tmp_path: Path) -> None:
+    server, url = sims(["close:0.2"], seed=1, persistent=True)
+    retries, items = 2, 100
+    config = write_config(tmp_path / "evals.toml", url, 16, retries, backoff_s=0.05)
+    out = tmp_path / "out"
+    command = ("run", "sim", "--config", str(config), "--limit", str(items), "--out", str(out))
+    first = run_evals(*command, timeout=120)
+    failed = {json.loads(line)["item_id"] for line in (out / "sim" / "gsm8k" / "records.jsonl").read_text().splitlines() if json.loads(line)["error"]}
+    assert first.returncode == 4 and len(failed) >= 12, first.stderr  # more than the breaker's spread of 10 prompts
+    sent = server.requests["/v1/completions"]
+    rerun = run_evals(*command, timeout=120)
+    assert rerun.returncode == 4 and "declared down" not in rerun.stderr, rerun.stderr
+    lines = [json.loads(line) for line in (out / "sim" / "gsm8k" / "records.jsonl").read_text().splitlines()]
+    again = lines[-len(failed):]
+    assert {r["item_id"] for r in again} == failed and all("connection error" in r["error"] and f"({1 + retries} attempts)" in r["error"] for r in again)
+    assert server.requests["/v1/completions"] - sent == len(failed) * (1 + retries)  # each sent in full, none cut short as "down"
+
+
+def test_never_tried_items_are_sent_before_an_earlier_runs_errors(data_dir: Path, tmp_path: Path) -> None:
+    """Within a look, so that a rerun meets answers before the prompts that failed (the breaker)."""
+    from evals.client import Endpoint
+    from evals.config import EndpointConfig
+    from evals.records import Record
+    from evals.runners.native import Job, to_send
+
+    task = Gsm8k(Gsm8kOptions(limit=10), data_dir)
+    ids = [i.item_id for i in task.load_items()]
+    folder = tmp_path / "run"
+    folder.mkdir()
+    kept = [Record(task="gsm8k", item_id=i, endpoint="sim", request_hash="h", error="RequestFailed: connection error (3 attempts)") for i in ids[:3]]
+    kept += [Record(task="gsm8k", item_id=i, endpoint="sim", request_hash="h", score=1.0) for i in ids[3:5]]
+    (folder / "records.jsonl").write_text("".join(r.model_dump_json() + "\n" for r in kept))
+    job = Job(endpoint=Endpoint("sim", EndpointConfig(base_url="http://127.0.0.1:9/v1")), task=task, folder=folder)
+    assert [item.item_id for item, _ in to_send(job)] == ids[5:] + ids[:3]

@@ -186,6 +186,17 @@ def test_tau2_bench_engine_runs_tau2_and_imports_what_it_wrote(sim, tau2_dir: Pa
     again = run_evals("run", "fp8", "--tasks", "tau2", "--config", str(config), "--out", "out", "--limit", "1", cwd=tmp_path, env=env)
     assert again.returncode == 0 and len(calls.read_text().splitlines()) == 1, again.stderr  # the finished run is reused
 
+    # a run of another configuration, or an import, never replaces it (an independent review: the
+    # engine's new results replaced the finished run, and the import did too, exit 0)
+    folder = tmp_path / "out" / "fp8" / "tau2"
+    before = (folder / "records.jsonl").read_bytes(), (folder / "manifest.json").read_bytes()
+    other = run_evals("run", "fp8", "--tasks", "tau2", "--config", str(config), "--out", "out", "--limit", "2", cwd=tmp_path, env=env)
+    assert other.returncode == 2 and "holds a run with a different task_config (limit)" in other.stderr.splitlines()[-1], other.stderr
+    imported = run_evals("import", "tau2", str(tau2_dir / "mock_infra_error.results.json"), "--endpoint", "fp8", "--out", "out", cwd=tmp_path)
+    assert imported.returncode == 2 and imported.stderr.count("\n") == 1 and "made here, not an import" in imported.stderr, imported.stderr
+    assert ((folder / "records.jsonl").read_bytes(), (folder / "manifest.json").read_bytes()) == before
+    assert len(calls.read_text().splitlines()) == 1
+
     stand_in.write_text("#!" + sys.executable + "\nimport sys\nprint('litellm.APIConnectionError: no route', file=sys.stderr)\nsys.exit(1)\n")
     failed = run_evals("run", "fp8", "--tasks", "tau2", "--config", str(config), "--out", "out2", cwd=tmp_path, env=env)
     assert failed.returncode == 4, failed.stderr  # the engine failed: not a usage error

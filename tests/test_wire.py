@@ -140,15 +140,18 @@ def test_breaker_counts_only_failures_since_the_last_success() -> None:
     breaker.success(0)
     for prompt in range(5):  # sent before the success: they say nothing about the endpoint now
         breaker.failure(prompt, early, "timeout", timeout=True)
-    assert breaker.down is None
+    assert breaker.suspect is None
     for prompt in range(5, 8):
         breaker.failure(prompt, time.monotonic(), f"connection error {prompt}", timeout=False)
+    assert breaker.suspect == "connection error 7" and breaker.down is None  # suspect: down once `Endpoint` has asked again
+    breaker.open()
     assert breaker.down == "connection error 7"
 
 
 def test_breaker_leaves_out_prompts_that_fail_on_their_own() -> None:
     """Retries of prompts seen to fail while the server answered others never open it; nor do
-    retries of one prompt alone; fresh prompts failing together do."""
+    retries of one prompt alone, nor prompts an earlier run recorded as errors; fresh prompts failing
+    together do."""
     breaker = CircuitBreaker(5, concurrency=8)
     for prompt in (1, 2, 3):
         breaker.failure(prompt, time.monotonic(), "connection error", timeout=False)
@@ -156,16 +159,22 @@ def test_breaker_leaves_out_prompts_that_fail_on_their_own() -> None:
     for _ in range(10):
         for prompt in (1, 2, 3):
             breaker.failure(prompt, time.monotonic(), "connection error", timeout=False)
-    assert breaker.down is None
+    assert breaker.suspect is None
+    rerun = CircuitBreaker(3, concurrency=8)
+    rerun.known_failing |= {11, 12, 13}
+    for _ in range(10):
+        for prompt in (11, 12, 13):
+            rerun.failure(prompt, time.monotonic(), "connection error", timeout=False)
+    assert rerun.suspect is None
     lone = CircuitBreaker(3, concurrency=1)
     for _ in range(10):
         lone.failure(5, time.monotonic(), "connection error", timeout=False)
-    assert lone.down is None
+    assert lone.suspect is None
     lone.failure(6, time.monotonic(), "connection error 6", timeout=False)
-    assert lone.down == "connection error 6"
+    assert lone.suspect == "connection error 6"
     for prompt in range(5, 10):
         breaker.failure(prompt, time.monotonic(), f"timeout {prompt}", timeout=True)
-    assert breaker.down == "timeout 9"
+    assert breaker.suspect == "timeout 9"
 
 
 def test_fault_specs_are_checked() -> None:

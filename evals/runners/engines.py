@@ -1,8 +1,10 @@
 """Tasks that an established engine runs (tau2): pick the engine, resolve the user simulator, resume.
 
 An engine run is all or nothing: a finished run with the same configuration is reused as it
-is, anything else is run again (the engines keep their own logs). A folder holding results
-imported by `evals import tau2` is neither: it is refused (`manifests.why_not_rerun`).
+is, an unfinished one is run again (the engines keep their own logs). A folder holding a run of
+another configuration or model is refused, as a native run's is (an independent review: the
+engine's results replaced a finished run of another `--limit`), and so is one holding results
+imported by `evals import tau2` (`manifests.why_not_rerun`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from evals.config import Config
 from evals.errors import UsageError
 from evals.records import RunStore, read_records
 from evals.runners.manifests import why_not_rerun
-from evals.runners.native import Job
+from evals.runners.native import Job, refuse_other_run
 from evals.tasks.tau2 import Tau2
 
 
@@ -37,9 +39,11 @@ async def run_engine_job(job: Job, config: Config) -> Job:
     finally:
         await user_endpoint.aclose()
 
-    if old is not None and old.status == "complete" and old.task_config == task.config() and old.model == model:
-        job.manifest, job.records = old, read_records(store.records_path)
-        return job
+    if old is not None:
+        refuse_other_run(job.folder, old, {"task": task.name, "task_config": task.config(), "model": model})
+        if old.status == "complete":
+            job.manifest, job.records = old, read_records(store.records_path)
+            return job
 
     if options.engine == "inspect":
         from evals.runners.inspect_tau2 import run_inspect_tau2 as run

@@ -8,6 +8,7 @@ semaphore bounds its own concurrency. A failure of one request becomes a record 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import os
 import sys
 import time
@@ -167,7 +168,13 @@ def _manifest(job: Job, model: str) -> Manifest:
 def _check_resumable(old: Manifest, new: Manifest, folder: Path) -> None:
     if old.extra.get("sequential") != new.extra.get("sequential"):
         raise UsageError(f"{folder} holds a run with a different sequential design (--sequential, looks, futility or seed); pass another --out to start afresh")
-    for name, value in {**new.comparable_fields(), "model": new.model, "sampling": new.sampling}.items():
+    refuse_other_run(folder, old, {**new.comparable_fields(), "model": new.model, "sampling": new.sampling})
+
+
+def refuse_other_run(folder: Path, old: Manifest, fields: dict[str, Any]) -> None:
+    """A one-line UsageError naming the first of `fields` (a manifest's, by name) in which the folder's run differs:
+    a rerun resumes only the same run, and never replaces another."""
+    for name, value in fields.items():
         before = getattr(old, name)
         if before != value:
             keys = sorted(k for k in before.keys() | value.keys() if before.get(k) != value.get(k)) if isinstance(value, dict) and isinstance(before, dict) else []
@@ -197,7 +204,20 @@ def to_send(job: Job) -> list[tuple[Item, int]]:
     job.records = RunStore(job.folder).existing()
     done = {r.key for r in job.records if r.error is None}
     job.retrying = {r.key for r in job.records if r.error is not None} - done
-    return [(item, rep) for item in job.items for rep in repeats if (item.item_id, rep) not in done]
+    pending = [(item, rep) for item in job.items for rep in repeats if (item.item_id, rep) not in done]
+    # never-tried items before an earlier run's errors (within a look: a look waits for its own
+    # items): prompts that failed on their own, sent first, met the breaker before any answer did
+    look = _look_of(job, len(repeats))
+    return sorted(pending, key=lambda x: (look(x[0].item_id), (x[0].item_id, x[1]) in job.retrying))
+
+
+def _look_of(job: Job, repeats: int) -> Callable[[str], int]:
+    """The look (0-based) an item belongs to in the job's sequential design; 0 for every item without one."""
+    if job.design is None:
+        return lambda item_id: 0
+    rank = {item: i for i, item in enumerate(job.design["order"])}
+    ends = list(job.design["looks"])
+    return lambda item_id: bisect.bisect_right(ends, rank[item_id])
 
 
 def standing_for_looks(job: Job) -> list[Record]:
@@ -244,7 +264,7 @@ async def _run_one(job: Job, store: RunStore, pending: list[tuple[Item, int]], b
         request = task.build_request(item, repeat)
         base = {"task": task.name, "item_id": item.item_id, "repeat": repeat, "endpoint": endpoint.name, "request_hash": request.fingerprint()}
         try:
-            response, latency = await endpoint.send(request, overrides)
+            response, latency = await endpoint.send(request, overrides, known_failing=(item.item_id, repeat) in job.retrying)
             scored = _score(task, item, repeat, response)
         except asyncio.CancelledError:
             raise

@@ -144,6 +144,9 @@ def import_results(paths: Sequence[Path], endpoint: str, folder: Path) -> tuple[
 
     The manifest names the files (`extra.imported_from`): such a run cannot be run again or resumed here (no
     endpoint of ours played the agent or the user), only gated and saved as a baseline."""
+    old = RunStore(folder).manifest()
+    if old is not None and not old.extra.get(IMPORTED):  # a run made here: not ours to replace
+        raise UsageError(f"{folder} holds a run of {old.task} on {old.endpoint} made here, not an import; pass another --out")
     records, settings, agent = load_results(paths, endpoint)
     task = Tau2(imported_options(settings, records))
     manifest = results_manifest(task, records, settings, endpoint, agent.get("api_base") or "", agent.get("llm") or "", agent,
