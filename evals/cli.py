@@ -155,9 +155,25 @@ def choose_out(args: argparse.Namespace, endpoints: list[str], tasks: list[str],
             raise UsageError(f"--resume: no unfinished run of {', '.join(endpoints)} on {', '.join(tasks)} under {OUTPUTS}/; run without --resume to start one")
         out = found
     else:
-        out = Path(args.out) if args.out else new_run_folder(prefix)
+        out = given_out(args.out) if args.out else new_run_folder(prefix)
     _State.out = out
     return out
+
+
+def given_out(value: str) -> Path:
+    """`--out DIR`: a new or empty folder, or one an evals command made (its `.lock`, a run's
+    manifests, a comparison's compare.json). Anything else is refused before a byte is written: the
+    top-level files a comparison writes (report.html, gate.json) would replace the user's own."""
+    from evals.records import LOCK
+
+    out = Path(value)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: not a folder")
+    if not out.is_dir() or not any(out.iterdir()):
+        return out
+    if (out / LOCK).exists() or (out / "compare.json").exists() or any(out.glob("*/*/manifest.json")):
+        return out
+    raise UsageError(f"--out {out}: the folder holds files no evals command made (no run in it); pass a new or empty folder")
 
 
 def announce_resume(out: Path, endpoints: list[str], tasks: list[str]) -> None:
@@ -681,7 +697,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from evals.runners.tau2_bench import import_results
 
     check_name(args.endpoint, "--endpoint")
-    out = Path(args.out) if args.out else new_run_folder("import-")
+    out = given_out(args.out) if args.out else new_run_folder("import-")
     with writing(out):
         manifest, records = import_results([Path(p) for p in args.results], args.endpoint, out / args.endpoint / "tau2")
     print(run_table([summarise(manifest, records)]))
@@ -716,7 +732,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from evals.tasks.gsm8k import load_split
 
     config = _load(args)
-    out = Path(args.out) if args.out else new_run_folder("demo-")
+    out = given_out(args.out) if args.out else new_run_folder("demo-")
     data_dir = config.resolved_data_dir()
     if data_dir is not None and (data_dir / "gsm8k" / "test.jsonl").exists():
         source = f"GSM8K test set from {data_dir}"

@@ -318,6 +318,41 @@ def test_a_second_writer_is_refused(sim, tmp_path: Path) -> None:
     assert run_evals("run", "ref", "--limit", "40", "--config", str(cfg), "--out", str(out)).returncode == 0
 
 
+def test_out_into_a_folder_that_is_not_a_run_is_refused_before_a_byte_is_written(sim, tmp_path: Path) -> None:
+    """An independent review: `--out site` into a folder holding the user's own report.html and gate.json
+    replaced both; `evals demo --out` wrote its synthetic data there first. Refused, exit 2, one line; an
+    empty folder, or one an evals command made, is taken."""
+    cfg = write_config(tmp_path / "evals.toml", ref=sim().url, cand=sim().url)
+    site = tmp_path / "site"
+    site.mkdir()
+    mine = {"report.html": "<h1>my hand-written report</h1>", "gate.json": '{"mine": 1}'}
+    for name, text in mine.items():
+        (site / name).write_text(text)
+    for command in (("compare", "ref", "cand", "--limit", "5"), ("run", "ref", "--limit", "5"), ("demo", "--limit", "5"),
+                    ("import", "tau2", str(REPO / "README.md"), "--endpoint", "ref")):
+        result = run_evals(*command, "--config", str(cfg), "--out", str(site)) if command[0] != "import" else run_evals(*command, "--out", str(site))
+        assert result.returncode == 2 and f"--out {site}: the folder holds files no evals command made" in one_line(result.stderr), (command, result.stderr)
+        assert sorted(p.name for p in site.iterdir()) == sorted(mine) and all((site / n).read_text() == t for n, t in mine.items())
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run_evals("compare", "ref", "cand", "--limit", "5", "--config", str(cfg), "--out", str(empty)).returncode in (0, 3)
+    assert run_evals("compare", "ref", "cand", "--limit", "5", "--config", str(cfg), "--out", str(empty)).returncode in (0, 3)  # its own: resumed
+
+
+def test_a_symlinked_lock_is_refused_and_its_target_kept(sim, tmp_path: Path) -> None:
+    """The lock file is truncated when taken: through a planted symlink (a shared outputs/ tree) it emptied the file it pointed to."""
+    server = sim()
+    cfg = write_config(tmp_path / "evals.toml", ref=server.url)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / ".lock").symlink_to(victim)
+    result = run_evals("run", "ref", "--limit", "5", "--config", str(cfg), "--out", str(out))
+    assert result.returncode == 2 and "is a symlink" in one_line(result.stderr), result.stderr
+    assert victim.read_text() == "keep me\n"
+
+
 # ---- resuming is explicit --------------------------------------------------------------------
 
 
