@@ -32,8 +32,9 @@ ENDPOINT_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
 class Strict(BaseModel):
-    # defer_build: a model's validator is built when it is first used, not at import (`evals tasks` uses none)
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    # defer_build: a model's validator is built when it is first used, not at import (`evals tasks` uses none);
+    # strict: `max_concurrency = "3"` or `sequential = 1` is a typo to name, not a value to guess (an int is still a float)
+    model_config = ConfigDict(extra="forbid", defer_build=True, strict=True)
 
 
 class Sampling(Strict):
@@ -137,6 +138,17 @@ class EndpointConfig(Strict):
         """`base_url` without credentials, for manifests and messages."""
         return public_url(self.base_url) if isinstance(self.base_url, str) else [public_url(u) for u in self.base_url]
 
+    @field_validator("extra_body")
+    @classmethod
+    def _token_budget(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """A token budget sent through `extra_body` sets each request's deadline too (`request_timeout`):
+        a string there failed every request, each an error record, rather than the config once."""
+        for key in ("max_tokens", "max_completion_tokens"):
+            budget = value.get(key)
+            if key in value and (not isinstance(budget, int) or isinstance(budget, bool) or budget <= 0):
+                raise ValueError(f"{key}: expected a positive whole number of tokens, got {budget!r}")
+        return value
+
     @field_validator("base_url")
     @classmethod
     def _http_urls(cls, value: str | list[str]) -> str | list[str]:
@@ -198,7 +210,7 @@ class GateConfig(Strict):
 
 
 class Config(Strict):
-    data_dir: Path | None = None
+    data_dir: Path | None = Field(default=None, strict=False)  # TOML's string
     endpoints: dict[str, EndpointConfig] = Field(default_factory=dict)
     tasks: dict[str, dict[str, Any]] = Field(default_factory=dict)
     gate: GateConfig = Field(default_factory=GateConfig)
@@ -259,9 +271,13 @@ def load_config(path: Path | None) -> Config:
     if not path.exists():
         raise UsageError(f"{path}: no such config file")
     try:
-        raw = tomllib.loads(path.read_text())
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"{path}: not valid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{path}: not a UTF-8 text file (byte {e.start}); TOML is UTF-8") from None
+    except OSError as e:
+        raise UsageError(f"{path}: cannot be read: {e.strerror}") from None
     try:
         config = Config.model_validate(raw)
     except ValidationError as e:

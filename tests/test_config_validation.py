@@ -191,6 +191,38 @@ def test_run_refuses_bad_config_before_any_request(sim, tmp_path: Path, capsys: 
     assert server.stats()["requests"] == {} and not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(
+    ("toml", "field"),
+    [
+        ('[endpoints.a]\nbase_url = "http://127.0.0.1:9/v1"\nmax_concurrency = "3"\n', "endpoints.a.max_concurrency: Input should be a valid integer"),
+        ("[gate]\nsequential = 1\n", "gate.sequential: Input should be a valid boolean"),
+        ('[endpoints.a]\nbase_url = "http://127.0.0.1:9/v1"\nextra_body = {max_tokens = "512"}\n', "endpoints.a.extra_body: max_tokens: expected a positive whole number"),
+        ('[endpoints.a]\nbase_url = "http://127.0.0.1:9/v1"\nextra_body = {max_completion_tokens = 0}\n', "max_completion_tokens: expected a positive whole number"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_named_not_guessed(tmp_path: Path, toml: str, field: str) -> None:
+    """An independent review: a quoted number was taken as the number, and a quoted token budget in
+    `extra_body` failed every request (a TypeError record per item, exit 4) instead of the config once."""
+    assert field in refused(tmp_path, toml)
+
+
+def test_a_config_that_cannot_be_read_is_a_usage_error_naming_it(tmp_path: Path) -> None:
+    """Not UTF-8, or a folder: exit 2 naming the file (it was exit 4, and the decode error named no file)."""
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe[gate]\n")
+    folder = tmp_path / "folder.toml"
+    folder.mkdir()
+    for path, why in ((binary, "not a UTF-8 text file"), (folder, "cannot be read")):
+        with pytest.raises(UsageError, match=f"^{path}: {why}"):
+            load_config(path)
+    assert run_evals("run", "http://127.0.0.1:9/v1", "--config", str(folder)).returncode == 2
+
+
+def test_toml_numbers_still_fill_float_fields(tmp_path: Path) -> None:
+    config = load_config(config_file(tmp_path, '[endpoints.a]\nbase_url = "http://127.0.0.1:9/v1"\ntimeout_s = 30\n[gate]\nmargins = {gsm8k = 0.02}\nalpha = 0.025\n'))
+    assert config.endpoints["a"].timeout_s == 30.0 and config.gate.margins == {"gsm8k": 0.02}
+
+
 def test_compare_refuses_a_misspelt_margin(sim, tmp_path: Path) -> None:
     """The real command: exit 2, one line naming the file and field, nothing sent to either endpoint."""
     ref, cand = sim(), sim("--profile", "quantized")
