@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # the commands import what they use: `evals --help` must not 
     from evals.config import Config
     from evals.gate import TaskVerdict
     from evals.preload import Preload
-    from evals.records import Run
+    from evals.records import Manifest, Record, Run
     from evals.runners import Job
 
 MANIFEST = "manifest.json"  # evals.records.MANIFEST, without importing pydantic to spell it
@@ -388,10 +388,10 @@ def _finish_gate(reference: str, candidate: str, verdicts: list[TaskVerdict], ou
     markdown = render_gate(reference, candidate, verdicts, "markdown") + "\n"
     if markdown_file:
         _write_output(Path(markdown_file), markdown, "--markdown")
-    if os.environ.get("GITHUB_STEP_SUMMARY"):
-        _write_output(Path(os.environ["GITHUB_STEP_SUMMARY"]), "## evals gate\n\n" + markdown + "\n", "GITHUB_STEP_SUMMARY", append=True)
     if page is not None and (out is not None or html_file):
         _write_html(page, out, html_file)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):  # last: it states the exit code, which a file that failed would change
+        _write_output(Path(os.environ["GITHUB_STEP_SUMMARY"]), "## evals gate\n\n" + markdown + "\n", "GITHUB_STEP_SUMMARY", append=True)
     print(render_gate(reference, candidate, verdicts, fmt))
     return EXIT_CODES[overall(verdicts)]
 
@@ -665,7 +665,22 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(dumps([s.model_dump() for s in summaries]))
     else:
         print(run_table(summaries, "github" if args.format == "markdown" else "simple"))
-    return EXIT_OK
+    unfinished = [line for runs in endpoints.values() for m, r in runs.values() if (line := _unfinished(m, r))]
+    for line in unfinished:
+        print(line, file=sys.stderr)
+    return EXIT_ERROR if unfinished else EXIT_OK
+
+
+def _unfinished(manifest: Manifest, records: list[Record]) -> str | None:
+    """Why a saved run is not whole, as `evals run` would have exited 4 for it: errors, a run that
+    never finished, or answers missing that its manifest counted (a records file cut or removed)."""
+    answered = sum(r.error is None for r in records)
+    expected = manifest.items * len(manifest.repeats)
+    errors = sum(r.error is not None for r in records)
+    if manifest.status in FINISHED and not errors and (manifest.status == "stopped" or answered >= expected):
+        return None
+    return f"{manifest.endpoint}/{manifest.task}: {manifest.status}, {answered:,} of {expected:,} answered, {errors:,} errors"
+
 
 
 def _read_compare(path: Path) -> dict[str, Any]:
@@ -914,6 +929,15 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
     print(f"evals: warning: {_one_line(str(message))}", file=sys.stderr)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is as SIGINT's KeyboardInterrupt is, so that it unwinds the
+    same way (the engines' subprocesses killed, the lock released) and says how to resume."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def _resume_hint(args: argparse.Namespace) -> str:
     """"; to resume: CMD" when a run, comparison or gate had started writing its folder, else nothing."""
 
@@ -943,14 +967,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = bool(getattr(args, "debug", False)) or os.environ.get("EVALS_DEBUG", "") not in ("", "0")
     shown = warnings.showwarning
     warnings.showwarning = _show_warning
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:  # a cancelled CI job: stop as Ctrl-C does, with the resume line
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(args.func(args))
     except UsageError as e:
         print(f"evals: error: {_one_line(str(e))}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(f"evals: interrupted{_resume_hint(args)}", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        print(f"evals: {'terminated' if isinstance(e, Terminated) else 'interrupted'}{_resume_hint(args)}", file=sys.stderr)
+        return 128 + signal.SIGTERM if isinstance(e, Terminated) else 130
     except Exception as e:  # noqa: BLE001 - the one place where anything unexpected becomes exit 4, never 1
         if debug:
             import traceback  # only on a failure: every command would pay for it at start

@@ -198,6 +198,10 @@ def test_unwritable_outputs_are_exit_4_naming_the_path(small_run, tmp_path: Path
     step = run_evals("gate", str(run_dir), str(run_dir), env={"GITHUB_STEP_SUMMARY": str(summary_dir)})
     assert step.returncode == 4 and f"GITHUB_STEP_SUMMARY {summary_dir}" in one_line(step.stderr)
 
+    summary = tmp_path / "step-summary.md"  # written last: it states the exit code, which a failed --html changes to 4
+    html = run_evals("gate", str(run_dir), str(run_dir), "--html", "/nonexistent/r.html", env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert html.returncode == 4 and "--html /nonexistent/r.html" in one_line(html.stderr) and not summary.exists()
+
     markdown = run_evals("gate", str(run_dir), str(run_dir), "--markdown", str(tmp_path / "none" / "g.md"))
     assert markdown.returncode == 4 and "--markdown" in one_line(markdown.stderr)
 
@@ -384,7 +388,8 @@ def test_without_out_every_run_is_new_and_resume_is_explicit(sim, tmp_path: Path
     assert other.returncode == 2 and "different" in other.stderr.splitlines()[-1]
 
 
-def test_ctrl_c_prints_the_command_that_resumes(sim, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("sent", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])  # SIGTERM: a cancelled CI job (it died silently)
+def test_ctrl_c_prints_the_command_that_resumes(sim, tmp_path: Path, sent: signal.Signals, code: int) -> None:
     ref, cand = sim("--latency-ms", "1000"), sim("--latency-ms", "1000", "--profile", "quantized")  # seconds of work left when the signal comes
     cfg = write_config(tmp_path / "evals.toml", fp8=ref.url, mxfp4=cand.url)
     proc = subprocess.Popen(
@@ -398,9 +403,9 @@ def test_ctrl_c_prints_the_command_that_resumes(sim, tmp_path: Path) -> None:
     while time.monotonic() < deadline and not list(tmp_path.glob("outputs/*/fp8/gsm8k/records.jsonl")):
         time.sleep(0.05)
     time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sent)
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
     (run,) = (tmp_path / "outputs").iterdir()
     assert err.strip().splitlines()[-1].endswith("to resume: " + shlex.join(["evals", "compare", "fp8", "mxfp4", "--limit", "200", "--config", str(cfg), "--out", f"outputs/{run.name}"]))
 
@@ -419,6 +424,13 @@ def test_report_on_a_run_folder_and_an_endpoint_folder(small_run, tmp_path: Path
     empty.mkdir()
     result = run_evals("report", str(empty))
     assert result.returncode == 2 and "no run here" in one_line(result.stderr)
+    # a run whose records are gone, or hold errors, is not reported as whole (it was exit 0, "errors 0")
+    (run_dir / "gsm8k" / "records.jsonl").write_text("".join(line for i, line in enumerate((run_dir / "gsm8k" / "records.jsonl").read_text().splitlines(True)) if i >= 5))
+    cut = run_evals("report", str(run_dir))
+    assert cut.returncode == 4 and one_line(cut.stderr) == "ref/gsm8k: complete, 15 of 20 answered, 0 errors", cut.stderr
+    (run_dir / "gsm8k" / "records.jsonl").unlink()
+    gone = run_evals("report", str(run_dir))
+    assert gone.returncode == 4 and one_line(gone.stderr) == "ref/gsm8k: complete, 0 of 20 answered, 0 errors", gone.stderr
 
 
 def test_a_baseline_without_digests_is_error_until_resaved_in_place(small_run, tmp_path: Path) -> None:
