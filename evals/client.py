@@ -37,6 +37,7 @@ import random
 import re
 import time
 import warnings
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -70,6 +71,19 @@ def finish_reason(choice: dict[str, Any]) -> str | None:
     if isinstance(finish, (str, type(None))):
         return finish
     return str(finish.get("type")) if isinstance(finish, dict) else repr(finish)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A request as it goes on the wire (`Endpoint.prepare`)."""
+
+    path: str
+    kind: Literal["completion", "chat"]
+    payload: bytes
+    deadline: float
+    prompts: list[int | None] | None  # prompt lengths, for an echo request's logprobs
+    max_tokens: Any
+    prompt: int  # the payload's hash: the breaker's name for it
 
 
 class RequestFailed(Exception):
@@ -243,12 +257,15 @@ class CircuitBreaker:
     - the count must come from `spread` different prompts, so that retries of one or two bad
       prompts are not a dead server. With all workers busy a dead server fails that many at once,
       so opening costs no more tries than the threshold alone;
-    - a prompt whose earlier run ended in an error (`known_failing`: a rerun sends it again) never
-      counts: a rerun's first wave may hold nothing else, before any success;
-    - a count reached is `suspect`, not yet down: the endpoint tries the last prompt it had answered
-      once (`Endpoint.send`), and opens only if that fails too. Prompts that fail on their own can
-      come back to back with nothing answered between them (one slot: two adjacent ones made 10
-      failures on 2 prompts; an independent review saw 897 of 1,319 items never sent).
+    - a count reached is `suspect`, not yet down: the endpoint sends a request it had answered once
+      more (`Endpoint._confirm_down`: the last one, or one an earlier run of the folder answered,
+      `Endpoint.remember`), and opens only if the server does not answer it. Prompts that fail on
+      their own can come back to back with nothing answered between them: with one slot, two
+      adjacent ones made 10 failures on 2 prompts (an independent review saw 897 of 1,319 items
+      never sent), and a rerun, which sends again what failed, met a first wave of them before any
+      answer (declared down on every rerun after a kill -9). Leaving an earlier run's errors out of
+      the count instead kept a rerun against a server still dead from being declared down at all
+      (a second review: 120 requests instead of 12).
 
     What this costs: see "Circuit breaker" in the README (measured with benchmarks/breaker.py).
     """
@@ -260,7 +277,6 @@ class CircuitBreaker:
         self.prompts: set[int] = set()  # the prompts the counted failures came from
         self.last_success = float("-inf")
         self.failed_since: dict[int, float] = {}  # prompt -> when it was first seen to fail (dated as above)
-        self.known_failing: set[int] = set()  # prompts an earlier run recorded as errors
         self.suspect: str | None = None  # the count is reached: down unless the last answered prompt is answered again
         self.down: str | None = None
 
@@ -270,11 +286,10 @@ class CircuitBreaker:
         self.suspect = None
         self.last_success = time.monotonic()
         self.failed_since.pop(prompt, None)
-        self.known_failing.discard(prompt)
 
     def failure(self, prompt: int, started: float, message: str, timeout: bool) -> None:
         first = self.failed_since.setdefault(prompt, started if timeout else time.monotonic())
-        if started < self.last_success or first < self.last_success or prompt in self.known_failing:
+        if started < self.last_success or first < self.last_success:
             return
         self.failures += 1
         self.prompts.add(prompt)
@@ -303,7 +318,7 @@ class Endpoint:
         self.semaphore = asyncio.Semaphore(config.max_concurrency)
         self.model: str = config.model or ""
         self.breaker = CircuitBreaker(config.max_consecutive_failures, config.max_concurrency)
-        self._answered: tuple[Any, ...] | None = None  # the last request answered: what `_confirm_down` sends again
+        self._answered: tuple[Prepared, float] | None = None  # a request answered, and its latency: what `_confirm_down` sends again
         self._probing = asyncio.Lock()
         self._secrets = [self._key] if self._key and self._key != "EMPTY" else []
         for url in config.urls:
@@ -449,25 +464,37 @@ class Endpoint:
         body.update(self.config.extra_body)
         return body
 
-    async def send(self, request: Request, overrides: dict[str, Any], known_failing: bool = False) -> tuple[Response, float]:
-        """One request, retried as the module docstring says; returns the response and its latency
-        in seconds, or raises RequestFailed (EndpointDown when the breaker is open). `known_failing`:
-        an earlier run recorded this request as an error, so its failures do not count toward the
-        breaker (`CircuitBreaker`)."""
+    def prepare(self, request: Request, overrides: dict[str, Any]) -> Prepared:
+        """The request as it goes on the wire."""
         params = {**request.params, **overrides}
         echo = params.get("echo") and params.get("logprobs") is not None and request.kind == "completion"
         batched = isinstance(request.prompt, list) and bool(request.prompt) and not isinstance(request.prompt[0], int)
         sent = list(request.prompt or []) if batched else [request.prompt]
-        prompts = [len(p) if isinstance(p, list) else None for p in sent] if echo else None
         body = self.body(request, params)
         payload = json.dumps(body, ensure_ascii=False).encode()
-        path = "/completions" if request.kind == "completion" else "/chat/completions"
         max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")  # as sent: extra_body may set it
-        deadline = self.config.request_timeout(max_tokens)
+        return Prepared(
+            path="/completions" if request.kind == "completion" else "/chat/completions",
+            kind=request.kind,
+            payload=payload,
+            deadline=self.config.request_timeout(max_tokens),
+            prompts=[len(p) if isinstance(p, list) else None for p in sent] if echo else None,
+            max_tokens=max_tokens,
+            prompt=hash(payload),  # the breaker tells a prompt that fails on its own from a dead server
+        )
+
+    def remember(self, request: Request, overrides: dict[str, Any], latency: float | None) -> None:
+        """A request an earlier run of this folder had answered: what `_confirm_down` sends again
+        until this run has an answer of its own (a rerun may start with nothing but failing prompts)."""
+        if self._answered is None:
+            self._answered = (self.prepare(request, overrides), latency or 0.0)
+
+    async def send(self, request: Request, overrides: dict[str, Any]) -> tuple[Response, float]:
+        """One request, retried as the module docstring says; returns the response and its latency
+        in seconds, or raises RequestFailed (EndpointDown when the breaker is open)."""
+        wire = self.prepare(request, overrides)
+        path, payload, deadline, prompts, max_tokens, prompt = wire.path, wire.payload, wire.deadline, wire.prompts, wire.max_tokens, wire.prompt
         tries: dict[str, int] = {"timeout": 0, "other": 0}
-        prompt = hash(payload)  # the breaker tells a prompt that fails on its own from a dead server
-        if known_failing:
-            self.breaker.known_failing.add(prompt)
         async with self.semaphore:
             while True:
                 if self.breaker.down is not None:
@@ -485,7 +512,7 @@ class Endpoint:
                 else:
                     latency = time.monotonic() - started
                     self.breaker.success(prompt)
-                    self._answered = (path, request.kind, payload, deadline, prompts, max_tokens, prompt, latency)
+                    self._answered = (wire, latency)
                     return response, latency
                 budget = "timeout" if failure == "timeout" else "other"
                 allowed = self.config.max_timeout_retries if budget == "timeout" else self.config.max_retries
@@ -502,25 +529,29 @@ class Endpoint:
 
     async def _confirm_down(self) -> None:
         """The breaker's count is reached: a dead server, or prompts that fail on their own one after
-        another? The last request answered is sent once more (one at a time, within 4 times its
-        latency or 10 s, at most its deadline): answered, the count starts again and the prompts
-        that failed are seen to fail on their own; not, the breaker opens. With nothing answered
-        yet, it opens."""
+        another? A request answered before is sent once more (one at a time, within 4 times its
+        latency or 10 s, at most its deadline): answered, even with a 4xx such as 429 (the server is
+        there), the count starts again and the prompts that failed are seen to fail on their own;
+        not, the breaker opens. With nothing answered, in this run or the folder's earlier ones, it opens."""
         async with self._probing:
             if self.breaker.suspect is None or self.breaker.down is not None:
                 return  # another worker's probe has decided
             if self._answered is not None:
-                path, kind, payload, deadline, prompts, max_tokens, prompt, latency = self._answered
+                wire, latency = self._answered
                 base, headers = next(self._next)
-                wait = min(deadline, max(CONNECT_TIMEOUT_S, 4 * latency))
+                wait = min(wire.deadline, max(CONNECT_TIMEOUT_S, 4 * latency))
                 try:
-                    await asyncio.wait_for(self._attempt(base, path, headers, kind, payload, wait, prompts, max_tokens), wait)
+                    await asyncio.wait_for(self._attempt(base, wire.path, headers, wire.kind, wire.payload, wait, wire.prompts, wire.max_tokens), wait)
                 except asyncio.CancelledError:
                     raise
-                except Exception:  # any failure: the server did not answer what it answered before
-                    pass
+                except HTTPStatusError as e:
+                    alive = e.status_code < 500
+                except Exception:  # no answer, or a broken one: the server did not answer what it answered before
+                    alive = False
                 else:
-                    self.breaker.success(prompt)
+                    alive = True
+                if alive:
+                    self.breaker.success(wire.prompt)
                     return
             self.breaker.open()
 

@@ -211,7 +211,17 @@ def test_a_rerun_of_prompts_that_failed_on_their_own_does_not_declare_the_server
     lines = [json.loads(line) for line in (out / "sim" / "gsm8k" / "records.jsonl").read_text().splitlines()]
     again = lines[-len(failed):]
     assert {r["item_id"] for r in again} == failed and all("connection error" in r["error"] and f"({1 + retries} attempts)" in r["error"] for r in again)
-    assert server.requests["/v1/completions"] - sent == len(failed) * (1 + retries)  # each sent in full, none cut short as "down"
+    probes = server.requests["/v1/completions"] - sent - len(failed) * (1 + retries)  # each sent in full, none cut short as "down"
+    assert 1 <= probes <= 2  # their first wave made the count, before any answer: a request the first run had answered was asked again
+
+    # and a rerun against a server that is still dead is declared down at once, as a first run is
+    # (leaving an earlier run's errors out of the count, a first fix, sent every one of them with all
+    # its retries: a second review measured 120 requests instead of 12)
+    dead, dead_url = sims(["close:1.0"], seed=1, persistent=True)
+    config.write_text(config.read_text().replace(url, dead_url))
+    again = run_evals(*command, timeout=120)
+    assert again.returncode == 4 and "declared down" in again.stderr, again.stderr
+    assert dead.requests["/v1/completions"] <= len(failed) + 2  # the first wave, the probe, a retry or so before it opened
 
 
 def test_never_tried_items_are_sent_before_an_earlier_runs_errors(data_dir: Path, tmp_path: Path) -> None:

@@ -150,8 +150,7 @@ def test_breaker_counts_only_failures_since_the_last_success() -> None:
 
 def test_breaker_leaves_out_prompts_that_fail_on_their_own() -> None:
     """Retries of prompts seen to fail while the server answered others never open it; nor do
-    retries of one prompt alone, nor prompts an earlier run recorded as errors; fresh prompts failing
-    together do."""
+    retries of one prompt alone; fresh prompts failing together do."""
     breaker = CircuitBreaker(5, concurrency=8)
     for prompt in (1, 2, 3):
         breaker.failure(prompt, time.monotonic(), "connection error", timeout=False)
@@ -160,12 +159,6 @@ def test_breaker_leaves_out_prompts_that_fail_on_their_own() -> None:
         for prompt in (1, 2, 3):
             breaker.failure(prompt, time.monotonic(), "connection error", timeout=False)
     assert breaker.suspect is None
-    rerun = CircuitBreaker(3, concurrency=8)
-    rerun.known_failing |= {11, 12, 13}
-    for _ in range(10):
-        for prompt in (11, 12, 13):
-            rerun.failure(prompt, time.monotonic(), "connection error", timeout=False)
-    assert rerun.suspect is None
     lone = CircuitBreaker(3, concurrency=1)
     for _ in range(10):
         lone.failure(5, time.monotonic(), "connection error", timeout=False)

@@ -206,7 +206,7 @@ def to_send(job: Job) -> list[tuple[Item, int]]:
     job.retrying = {r.key for r in job.records if r.error is not None} - done
     pending = [(item, rep) for item in job.items for rep in repeats if (item.item_id, rep) not in done]
     # never-tried items before an earlier run's errors (within a look: a look waits for its own
-    # items): prompts that failed on their own, sent first, met the breaker before any answer did
+    # items): prompts that failed on their own, sent first, made the breaker's count before any answer
     look = _look_of(job, len(repeats))
     return sorted(pending, key=lambda x: (look(x[0].item_id), (x[0].item_id, x[1]) in job.retrying))
 
@@ -218,6 +218,15 @@ def _look_of(job: Job, repeats: int) -> Callable[[str], int]:
     rank = {item: i for i, item in enumerate(job.design["order"])}
     ends = list(job.design["looks"])
     return lambda item_id: bisect.bisect_right(ends, rank[item_id])
+
+
+def _remember_an_answer(job: Job) -> None:
+    """A request an earlier run of the folder had answered, for the breaker to ask again before it
+    declares the endpoint down (`Endpoint.remember`): a rerun may meet nothing but failing prompts first."""
+    answered = next((r for r in reversed(job.records) if r.error is None), None)
+    item = next((i for i in job.items if answered is not None and i.item_id == answered.item_id), None)
+    if answered is not None and item is not None:
+        job.endpoint.remember(job.task.build_request(item, answered.repeat), job.endpoint.config.sampling.overrides(), answered.latency_s)
 
 
 def standing_for_looks(job: Job) -> list[Record]:
@@ -264,7 +273,7 @@ async def _run_one(job: Job, store: RunStore, pending: list[tuple[Item, int]], b
         request = task.build_request(item, repeat)
         base = {"task": task.name, "item_id": item.item_id, "repeat": repeat, "endpoint": endpoint.name, "request_hash": request.fingerprint()}
         try:
-            response, latency = await endpoint.send(request, overrides, known_failing=(item.item_id, repeat) in job.retrying)
+            response, latency = await endpoint.send(request, overrides)
             scored = _score(task, item, repeat, response)
         except asyncio.CancelledError:
             raise
@@ -335,6 +344,7 @@ async def run_jobs(jobs: list[Job], answered: Callable[[], None] | None = None) 
         looks.start({j.endpoint.name: [r.key for r in j.records if r.error is None] for j in jobs if j.looks is looks})
     for job, pending in zip(jobs, pendings):
         if pending:
+            _remember_an_answer(job)
             job.records = []  # read again at the end with what this run appends; not held meanwhile
     for job, store in zip(jobs, stores):
         assert job.manifest is not None
