@@ -674,9 +674,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 def _unfinished(manifest: Manifest, records: list[Record]) -> str | None:
     """Why a saved run is not whole, as `evals run` would have exited 4 for it: errors, a run that
     never finished, or answers missing that its manifest counted (a records file cut or removed)."""
-    answered = sum(r.error is None for r in records)
+    answered = sum(r.counts for r in records)  # a tau2 agent error is the model's own failure, a scored 0
     expected = manifest.items * len(manifest.repeats)
-    errors = sum(r.error is not None for r in records)
+    errors = len(records) - answered
     if manifest.status in FINISHED and not errors and (manifest.status == "stopped" or answered >= expected):
         return None
     return f"{manifest.endpoint}/{manifest.task}: {manifest.status}, {answered:,} of {expected:,} answered, {errors:,} errors"

@@ -41,7 +41,7 @@ def summarise(manifest: Manifest, records: list[Record], wall_s: float | None = 
         se=estimate.se,
         invalid_rate=sum(r.invalid for r in ok) / len(ok) if ok else float("nan"),
         truncated=sum(r.finish_reason == "length" for r in ok),
-        errors=sum(r.error is not None for r in records),
+        errors=sum(not r.counts for r in records),  # a tau2 agent error is the model's own failure, a scored 0
         wall_s=wall_s,
     )
 

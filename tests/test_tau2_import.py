@@ -52,6 +52,24 @@ def test_an_agent_error_is_the_models_own_failure() -> None:
     assert record.counts and record.score == 0.0
 
 
+def test_an_agent_error_leaves_the_run_whole(tau2_dir: Path, tmp_path: Path) -> None:
+    """An independent review: a run whose only "error" was an agent error (the model's own failure, a
+    scored 0 the gate takes) was an incomplete run to `evals report` (exit 4) and to `evals run` (exit 4,
+    "to retry only them", which a rerun could never do)."""
+    results = json.loads((tau2_dir / "mock_success_2trials.results.json").read_text())
+    results["simulations"][1]["termination_reason"] = "agent_error"
+    results["simulations"][1]["info"] = {"error_type": "tool_call", "error": "malformed tool call JSON"}
+    path = tmp_path / "agent_error.results.json"
+    path.write_text(json.dumps(results))
+    assert run_evals("import", "tau2", str(path), "--endpoint", "cand", "--out", str(tmp_path / "o")).returncode == 0
+    folder = tmp_path / "o" / "cand" / "tau2"
+    assert json.loads((folder / "manifest.json").read_text())["status"] == "complete"
+    assert any(json.loads(line)["error"] for line in (folder / "records.jsonl").read_text().splitlines())  # it is there, scored 0
+    report = run_evals("report", str(tmp_path / "o" / "cand"), "--format", "json")
+    assert report.returncode == 0 and report.stderr == "", report.stderr
+    assert json.loads(report.stdout)[0]["errors"] == 0
+
+
 def test_pass_hat_k_by_hand() -> None:
     """Task a: 3 of 4 trials right; task b: 1 of 4. pass^1 = (3/4 + 1/4)/2, pass^2 = (C(3,2)/C(4,2) + 0)/2 = 0.25."""
     rewards = {"a": [1, 1, 0, 1], "b": [0, 0, 1, 0]}

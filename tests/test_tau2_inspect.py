@@ -68,7 +68,7 @@ def test_compare_tau2_through_inspect(sim, tmp_path: Path) -> None:
     changed.write_text(config.read_text().replace("trials = 2", "trials = 3"))
     sent = fp8.stats()["requests"]["/v1/chat/completions"]
     rerun = run_evals("run", "fp8", "--tasks", "tau2", "--config", str(changed), "--out", str(out), timeout=120)
-    assert rerun.returncode == 2 and "different task config" in rerun.stderr, rerun.stdout + rerun.stderr
+    assert rerun.returncode == 2 and "different task_config" in rerun.stderr, rerun.stdout + rerun.stderr
     assert {p: p.read_bytes() for p in (out / "fp8").rglob("*") if p.is_file()} == held
     assert fp8.stats()["requests"]["/v1/chat/completions"] == sent
 
@@ -129,7 +129,7 @@ def test_killed_midway_the_folder_says_what_ran_there(sim, tmp_path: Path) -> No
     changed = tmp_path / "changed.toml"
     changed.write_text(config.read_text().replace("message_limit = 4", "message_limit = 6"))
     refused = run_evals("run", "fp8", "--tasks", "tau2", "--config", str(changed), "--out", str(out), timeout=120)
-    assert refused.returncode == 2 and "different task config" in refused.stderr, refused.stdout + refused.stderr
+    assert refused.returncode == 2 and "different task_config" in refused.stderr, refused.stdout + refused.stderr
     assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == held
 
     rerun = run_evals("run", "fp8", "--tasks", "tau2", "--config", str(config), "--out", str(out), timeout=300)

@@ -333,8 +333,9 @@ async def run_inspect(
     imported_logs = set(imported)
 
     # 1. what earlier logs (an interrupted run's) hold and the records do not yet; an error record
-    # is not held: a rerun sends its sample again, and the answer in the new log must be kept
-    have = {r.key for r in read_records(store.records_path) if r.error is None}
+    # is not held (a tau2 agent error, the model's own failure, is: `Record.counts`): a rerun sends
+    # its sample again, and the answer in the new log must be kept
+    have = {r.key for r in read_records(store.records_path) if r.counts}
     salvage: list[Record] = []
     for path in sorted(logs_dir.glob("*.eval")) if logs_dir.is_dir() else []:
         rel = str(path.relative_to(folder))
@@ -355,7 +356,7 @@ async def run_inspect(
     records = read_records(store.records_path)
     done_epochs: dict[str, int] = {}
     for r in records:
-        if r.error is None:
+        if r.counts:
             done_epochs[r.item_id] = done_epochs.get(r.item_id, 0) + 1
     spec = {
         "tasks": tasks,
@@ -408,10 +409,10 @@ async def run_inspect(
 
 
 def _unheld(records: list[Record], have: set[tuple[str, int]]) -> list[Record]:
-    """The records whose (item, repeat) has no error-free record yet; `have` takes the answered ones.
+    """The records whose (item, repeat) has no answer yet (`Record.counts`); `have` takes the answered ones.
     An error may be appended beside an earlier error (`read_records` keeps one), never beside an answer."""
     out = [r for r in records if r.key not in have]
-    have.update(r.key for r in out if r.error is None)
+    have.update(r.key for r in out if r.counts)
     return out
 
 

@@ -34,10 +34,11 @@ def new_manifest(task: Any, endpoint: str, base_url: str | list[str], model: str
 
 
 def finish(manifest: Manifest, records: list[Any], expected: int) -> Manifest:
-    """Counts and status once a run ends: complete when every (item, repeat) is there without error."""
+    """Counts and status once a run ends: complete when every (item, repeat) is there without error
+    (a tau2 agent error is the model's own failure, a scored 0: `Record.counts`)."""
     manifest.finished_at = now()
     manifest.records = len(records)
-    manifest.errors = sum(r.error is not None for r in records)
+    manifest.errors = sum(not r.counts for r in records)
     manifest.status = "complete" if manifest.errors == 0 and len(records) == expected else "incomplete"
     return manifest
 
