@@ -15,6 +15,7 @@ import json
 import os
 import shlex
 import signal
+import threading
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -169,11 +170,14 @@ def given_out(value: str) -> Path:
     out = Path(value)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: not a folder")
-    if not out.is_dir() or not any(out.iterdir()):
+    if not out.is_dir() or all(p.name.startswith(".") and p.name != LOCK for p in out.iterdir()):  # empty, or .gitkeep, .DS_Store
         return out
-    if (out / LOCK).exists() or (out / "compare.json").exists() or any(out.glob("*/*/manifest.json")):
+    if (out / "baseline.json").exists() or any(out.glob("*/baseline.json")):  # evals.baseline.BASELINE_JSON, without loading the gate
+        raise UsageError(f"--out {out}: a baseline, or a folder of baselines (`evals baseline save` writes them); pass a new or empty folder")
+    if (out / LOCK).exists() or (out / COMPARE_JSON).exists() or any(out.glob(f"*/*/{MANIFEST}")):
         return out
-    raise UsageError(f"--out {out}: the folder holds files no evals command made (no run in it); pass a new or empty folder")
+    raise UsageError(f"--out {out}: not a run folder (none of its files is an evals run's own: ENDPOINT/TASK/manifest.json, "
+                     f"compare.json, .lock), and a run would write beside them; pass a new or empty folder")
 
 
 def announce_resume(out: Path, endpoints: list[str], tasks: list[str]) -> None:
@@ -382,14 +386,14 @@ def _finish_gate(reference: str, candidate: str, verdicts: list[TaskVerdict], ou
         raise UsageError("--html needs per-item records: a published summary table has none")
     if out is not None:
         _write_output(out / GATE_JSON, dumps(gate_json(reference, candidate, verdicts)) + "\n", "--out")
+    if page is not None and (out is not None or html_file):  # before the files that state the verdict: a failure here is exit 4
+        _write_html(page, out, html_file)
     junit, markdown_file = getattr(args, "junit", None), getattr(args, "markdown", None)
     if junit:
         _write_output(Path(junit), junit_xml(verdicts), "--junit")
     markdown = render_gate(reference, candidate, verdicts, "markdown") + "\n"
     if markdown_file:
         _write_output(Path(markdown_file), markdown, "--markdown")
-    if page is not None and (out is not None or html_file):
-        _write_html(page, out, html_file)
     if os.environ.get("GITHUB_STEP_SUMMARY"):  # last: it states the exit code, which a file that failed would change
         _write_output(Path(os.environ["GITHUB_STEP_SUMMARY"]), "## evals gate\n\n" + markdown + "\n", "GITHUB_STEP_SUMMARY", append=True)
     print(render_gate(reference, candidate, verdicts, fmt))
@@ -967,7 +971,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = bool(getattr(args, "debug", False)) or os.environ.get("EVALS_DEBUG", "") not in ("", "0")
     shown = warnings.showwarning
     warnings.showwarning = _show_warning
-    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:  # a cancelled CI job: stop as Ctrl-C does, with the resume line
+    terminate = signal.getsignal(signal.SIGTERM)
+    if terminate == signal.SIG_DFL and threading.current_thread() is threading.main_thread():  # a cancelled CI job: stop as Ctrl-C does
         signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(args.func(args))
@@ -995,3 +1000,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     finally:
         warnings.showwarning = shown
+        if signal.getsignal(signal.SIGTERM) is _terminate:  # a caller in this process keeps its own
+            signal.signal(signal.SIGTERM, terminate)

@@ -177,7 +177,10 @@ def read_manifest(folder: Path) -> Manifest | None:
     path = folder / MANIFEST
     if not path.exists():
         return None
-    text = path.read_text(errors="replace")
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as e:  # a folder, unreadable: bad input, not a crash
+        raise UsageError(f"{path}: cannot be read: {e.strerror}") from None
     if not text.strip():
         raise UsageError(f"{path}: empty manifest (the run that wrote it was interrupted?); remove the folder or pass another --out")
     try:
@@ -265,6 +268,9 @@ class RunStore:
 
     def open(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
+        for path in (self.records_path, self.folder / MANIFEST):  # cut and appended to: never through a planted symlink
+            if path.is_symlink():
+                raise UsageError(f"{path} is a symlink; a run's files are its own: pass another --out")
         self._drop_partial_line()
         self._file = self.records_path.open("a")
 

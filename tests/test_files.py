@@ -198,9 +198,9 @@ def test_unwritable_outputs_are_exit_4_naming_the_path(small_run, tmp_path: Path
     step = run_evals("gate", str(run_dir), str(run_dir), env={"GITHUB_STEP_SUMMARY": str(summary_dir)})
     assert step.returncode == 4 and f"GITHUB_STEP_SUMMARY {summary_dir}" in one_line(step.stderr)
 
-    summary = tmp_path / "step-summary.md"  # written last: it states the exit code, which a failed --html changes to 4
-    html = run_evals("gate", str(run_dir), str(run_dir), "--html", "/nonexistent/r.html", env={"GITHUB_STEP_SUMMARY": str(summary)})
-    assert html.returncode == 4 and "--html /nonexistent/r.html" in one_line(html.stderr) and not summary.exists()
+    summary, junit_file = tmp_path / "step-summary.md", tmp_path / "j.xml"  # they state the verdict, which a failed --html makes exit 4
+    html = run_evals("gate", str(run_dir), str(run_dir), "--html", "/nonexistent/r.html", "--junit", str(junit_file), env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert html.returncode == 4 and "--html /nonexistent/r.html" in one_line(html.stderr) and not summary.exists() and not junit_file.exists()
 
     markdown = run_evals("gate", str(run_dir), str(run_dir), "--markdown", str(tmp_path / "none" / "g.md"))
     assert markdown.returncode == 4 and "--markdown" in one_line(markdown.stderr)
@@ -335,12 +335,18 @@ def test_out_into_a_folder_that_is_not_a_run_is_refused_before_a_byte_is_written
     for command in (("compare", "ref", "cand", "--limit", "5"), ("run", "ref", "--limit", "5"), ("demo", "--limit", "5"),
                     ("import", "tau2", str(REPO / "README.md"), "--endpoint", "ref")):
         result = run_evals(*command, "--config", str(cfg), "--out", str(site)) if command[0] != "import" else run_evals(*command, "--out", str(site))
-        assert result.returncode == 2 and f"--out {site}: the folder holds files no evals command made" in one_line(result.stderr), (command, result.stderr)
+        assert result.returncode == 2 and f"--out {site}: not a run folder" in one_line(result.stderr), (command, result.stderr)
         assert sorted(p.name for p in site.iterdir()) == sorted(mine) and all((site / n).read_text() == t for n, t in mine.items())
     empty = tmp_path / "empty"
     empty.mkdir()
+    (empty / ".gitkeep").write_text("")  # an empty results/ kept in git is empty
     assert run_evals("compare", "ref", "cand", "--limit", "5", "--config", str(cfg), "--out", str(empty)).returncode in (0, 3)
     assert run_evals("compare", "ref", "cand", "--limit", "5", "--config", str(cfg), "--out", str(empty)).returncode in (0, 3)  # its own: resumed
+    assert run_evals("baseline", "save", str(empty / "ref"), "b", "--root", str(tmp_path / "baselines")).returncode == 0
+    held = sorted(p.relative_to(tmp_path) for p in (tmp_path / "baselines").rglob("*"))
+    into = run_evals("compare", "ref", "cand", "--limit", "5", "--config", str(cfg), "--out", str(tmp_path / "baselines"))  # its b/TASK/manifest.json is no run
+    assert into.returncode == 2 and "a baseline, or a folder of baselines" in one_line(into.stderr)
+    assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "baselines").rglob("*")) == held
 
 
 def test_a_symlinked_lock_is_refused_and_its_target_kept(sim, tmp_path: Path) -> None:
@@ -355,6 +361,22 @@ def test_a_symlinked_lock_is_refused_and_its_target_kept(sim, tmp_path: Path) ->
     result = run_evals("run", "ref", "--limit", "5", "--config", str(cfg), "--out", str(out))
     assert result.returncode == 2 and "is a symlink" in one_line(result.stderr), result.stderr
     assert victim.read_text() == "keep me\n"
+    # so are a run's records: a rerun cut the target's last line (as torn) and appended to it
+    (out / ".lock").unlink()
+    assert run_evals("run", "ref", "--limit", "5", "--config", str(cfg), "--out", str(out)).returncode == 0
+    victim.write_text("keep me\nno newline")
+    records = out / "ref" / "gsm8k" / "records.jsonl"
+    records.unlink()
+    records.symlink_to(victim)
+    result = run_evals("run", "ref", "--limit", "5", "--config", str(cfg), "--out", str(out))
+    assert result.returncode == 2 and f"{records} is a symlink" in result.stderr.splitlines()[-1], result.stderr  # after the resume line: read, never written
+    assert victim.read_text() == "keep me\nno newline"
+    # a manifest that is a folder is bad input, not a crash
+    records.unlink()
+    (out / "ref" / "gsm8k" / "manifest.json").unlink()
+    (out / "ref" / "gsm8k" / "manifest.json").mkdir()
+    result = run_evals("run", "ref", "--limit", "5", "--config", str(cfg), "--out", str(out))
+    assert result.returncode == 2 and "manifest.json: cannot be read" in one_line(result.stderr), result.stderr
 
 
 # ---- resuming is explicit --------------------------------------------------------------------
@@ -408,6 +430,13 @@ def test_ctrl_c_prints_the_command_that_resumes(sim, tmp_path: Path, sent: signa
     assert proc.returncode == code, err
     (run,) = (tmp_path / "outputs").iterdir()
     assert err.strip().splitlines()[-1].endswith("to resume: " + shlex.join(["evals", "compare", "fp8", "mxfp4", "--limit", "200", "--config", str(cfg), "--out", f"outputs/{run.name}"]))
+
+
+def test_main_leaves_its_callers_sigterm_handler(capsys) -> None:
+    """`cli.main` in a caller's process (tests, an embedding pipeline) takes SIGTERM while it runs, then gives it back."""
+    before = signal.getsignal(signal.SIGTERM)
+    assert cli.main(["tasks"]) == 0
+    assert signal.getsignal(signal.SIGTERM) == before
 
 
 # ---- traps -----------------------------------------------------------------------------------

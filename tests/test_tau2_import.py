@@ -234,6 +234,9 @@ def test_an_import_is_gated_and_saved_as_a_baseline_but_never_run_again(tau2_dir
     for arm in ("fp8", "mxfp4"):
         assert run_evals("import", "tau2", results, "--endpoint", arm, "--out", str(tmp_path / arm)).returncode == 0
     folder = tmp_path / "fp8" / "fp8" / "tau2"
+    other = run_evals("import", "tau2", str(tau2_dir / "mock_infra_error.results.json"), "--endpoint", "fp8", "--out", str(tmp_path / "fp8"))
+    assert other.returncode == 2 and f"{folder} holds an import of {results}" in other.stderr, other.stderr  # other results never replace it
+    assert run_evals("import", "tau2", results, "--endpoint", "fp8", "--out", str(tmp_path / "fp8")).returncode == 0  # the same files do
     manifest = read_manifest(folder)
     assert manifest.tool_version == evals.__version__ and manifest.extra["imported_from"] == [results]
     task = task_from_manifest(manifest, None)

@@ -147,6 +147,8 @@ def import_results(paths: Sequence[Path], endpoint: str, folder: Path) -> tuple[
     old = RunStore(folder).manifest()
     if old is not None and not old.extra.get(IMPORTED):  # a run made here: not ours to replace
         raise UsageError(f"{folder} holds a run of {old.task} on {old.endpoint} made here, not an import; pass another --out")
+    if old is not None and old.extra[IMPORTED] != [str(p) for p in paths]:  # the same files again replace their import; others do not
+        raise UsageError(f"{folder} holds an import of {', '.join(map(str, old.extra[IMPORTED]))}; pass another --out")
     records, settings, agent = load_results(paths, endpoint)
     task = Tau2(imported_options(settings, records))
     manifest = results_manifest(task, records, settings, endpoint, agent.get("api_base") or "", agent.get("llm") or "", agent,
