@@ -15,8 +15,8 @@ import json
 import os
 import shlex
 import signal
-import threading
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -686,7 +686,6 @@ def _unfinished(manifest: Manifest, records: list[Record]) -> str | None:
     return f"{manifest.endpoint}/{manifest.task}: {manifest.status}, {answered:,} of {expected:,} answered, {errors:,} errors"
 
 
-
 def _read_compare(path: Path) -> dict[str, Any]:
     try:
         pair = json.loads(path.read_text())
@@ -981,7 +980,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt as e:
         print(f"evals: {'terminated' if isinstance(e, Terminated) else 'interrupted'}{_resume_hint(args)}", file=sys.stderr)
-        return 128 + signal.SIGTERM if isinstance(e, Terminated) else 130
+        return 128 + signal.SIGTERM.value if isinstance(e, Terminated) else 130
     except Exception as e:  # noqa: BLE001 - the one place where anything unexpected becomes exit 4, never 1
         if debug:
             import traceback  # only on a failure: every command would pay for it at start

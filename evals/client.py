@@ -493,7 +493,6 @@ class Endpoint:
         """One request, retried as the module docstring says; returns the response and its latency
         in seconds, or raises RequestFailed (EndpointDown when the breaker is open)."""
         wire = self.prepare(request, overrides)
-        path, payload, deadline, prompts, max_tokens, prompt = wire.path, wire.payload, wire.deadline, wire.prompts, wire.max_tokens, wire.prompt
         tries: dict[str, int] = {"timeout": 0, "other": 0}
         async with self.semaphore:
             while True:
@@ -504,20 +503,20 @@ class Endpoint:
                 self.session()  # made (aiohttp imported) before the clock starts: the first requests' latency is theirs alone
                 started = time.monotonic()
                 try:
-                    response = await asyncio.wait_for(self._attempt(base, path, headers, request.kind, payload, deadline, prompts, max_tokens), deadline)
+                    response = await asyncio.wait_for(self._attempt(base, wire.path, headers, wire.kind, wire.payload, wire.deadline, wire.prompts, wire.max_tokens), wire.deadline)
                 except asyncio.CancelledError:
                     raise
                 except Exception as e:  # sorted below; anything unforeseen is not retried
-                    failure, message, wait_s = self._classify(e, deadline)
+                    failure, message, wait_s = self._classify(e, wire.deadline)
                 else:
                     latency = time.monotonic() - started
-                    self.breaker.success(prompt)
+                    self.breaker.success(wire.prompt)
                     self._answered = (wire, latency)
                     return response, latency
                 budget = "timeout" if failure == "timeout" else "other"
                 allowed = self.config.max_timeout_retries if budget == "timeout" else self.config.max_retries
                 if failure in ("timeout", "connection"):
-                    self.breaker.failure(prompt, started, message, timeout=failure == "timeout")
+                    self.breaker.failure(wire.prompt, started, message, timeout=failure == "timeout")
                     if self.breaker.suspect is not None:
                         await self._confirm_down()
                 if failure == "fatal" or tries[budget] >= allowed:

@@ -207,11 +207,11 @@ def to_send(job: Job) -> list[tuple[Item, int]]:
     pending = [(item, rep) for item in job.items for rep in repeats if (item.item_id, rep) not in done]
     # never-tried items before an earlier run's errors (within a look: a look waits for its own
     # items): prompts that failed on their own, sent first, made the breaker's count before any answer
-    look = _look_of(job, len(repeats))
+    look = _look_of(job)
     return sorted(pending, key=lambda x: (look(x[0].item_id), (x[0].item_id, x[1]) in job.retrying))
 
 
-def _look_of(job: Job, repeats: int) -> Callable[[str], int]:
+def _look_of(job: Job) -> Callable[[str], int]:
     """The look (0-based) an item belongs to in the job's sequential design; 0 for every item without one."""
     if job.design is None:
         return lambda item_id: 0
