@@ -130,6 +130,10 @@ def test_killed_midway_the_folder_says_what_ran_there(sim, tmp_path: Path) -> No
     changed.write_text(config.read_text().replace("message_limit = 4", "message_limit = 6"))
     refused = run_evals("run", "fp8", "--tasks", "tau2", "--config", str(changed), "--out", str(out), timeout=120)
     assert refused.returncode == 2 and "different task_config" in refused.stderr, refused.stdout + refused.stderr
+    other_user = tmp_path / "other-user.toml"  # the same model, served elsewhere: another user simulator
+    other_user.write_text(config.read_text().replace(user.url, sim("--model", "user-sim").url))
+    refused = run_evals("run", "fp8", "--tasks", "tau2", "--config", str(other_user), "--out", str(out), timeout=120)
+    assert refused.returncode == 2 and "different user simulator" in refused.stderr, refused.stdout + refused.stderr
     assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == held
 
     rerun = run_evals("run", "fp8", "--tasks", "tau2", "--config", str(config), "--out", str(out), timeout=300)

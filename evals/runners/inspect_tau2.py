@@ -60,12 +60,10 @@ async def run_inspect_tau2(
     store = RunStore(folder)
     old = store.manifest()
     extra = {"engine": ENGINE, "user_simulator": user_simulator(user, options)}
-    if old is not None:
+    if old is not None and old.extra.get("user_simulator") != extra["user_simulator"]:
         # another configuration's records and logs are not this run's to resume, nor ours to delete
-        changed = [name for name, before, now in (("task config", old.task_config, task.config()), ("model", old.model, model),
-                                                  ("user simulator", old.extra.get("user_simulator"), extra["user_simulator"])) if before != now]
-        if changed:
-            raise UsageError(f"{folder} holds a run with a different {', '.join(changed)}; pass another --out to start afresh")
+        # (its task config and model: `engines.run_engine_job`, before either engine runs)
+        raise UsageError(f"{folder} holds a run with a different user simulator; pass another --out to start afresh")
     port = version("inspect_evals")
     sampling = {"temperature": options.temperature}
     # "running" before any sample: a killed run's folder says what ran there (a rerun with another
