@@ -198,6 +198,9 @@ def test_run_refuses_bad_config_before_any_request(sim, tmp_path: Path, capsys: 
         ("[gate]\nsequential = 1\n", "gate.sequential: Input should be a valid boolean"),
         ('[endpoints.a]\nbase_url = "http://127.0.0.1:9/v1"\nextra_body = {max_tokens = "512"}\n', "endpoints.a.extra_body: max_tokens: expected a positive whole number"),
         ('[endpoints.a]\nbase_url = "http://127.0.0.1:9/v1"\nextra_body = {max_completion_tokens = 0}\n', "max_completion_tokens: expected a positive whole number"),
+        ('[tasks.gsm8k]\nnum_shots = "5"\n', "tasks.gsm8k.num_shots: Input should be a valid integer"),
+        ('[tasks.gpqa_diamond]\nlenient = "false"\n', "tasks.gpqa_diamond.lenient: Input should be a valid boolean"),
+        ('[tasks.tau2]\ntrials = 4.0\n', "tasks.tau2.trials: Input should be a valid integer"),
     ],
 )
 def test_a_value_of_the_wrong_type_is_named_not_guessed(tmp_path: Path, toml: str, field: str) -> None:

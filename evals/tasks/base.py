@@ -66,7 +66,9 @@ class Scored(BaseModel):
 
 
 class TaskOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)  # built when a task is configured
+    # built when a task is configured; strict as the rest of evals.toml (`trials = "4"` is a typo to
+    # name, not a value to guess); a plugin's field read from a TOML string (a Path) says Field(strict=False)
+    model_config = ConfigDict(extra="forbid", defer_build=True, strict=True)
 
     limit: int | None = Field(default=None, gt=0)
 
