@@ -53,28 +53,42 @@ class Outcome:
     futile: float
     items: float  # expected items per arm when it stops
     stops: tuple[float, ...]  # P(stopping at each look)
-    # P(REGRESSION with the p-value the task brings to Holm's adjustment at most α/k), k = 1 … TASKS:
-    # beside k − 1 other tasks at the null, Holm's first step asks α/k (`gate.overall`, `family_wise`)
+    # P(REGRESSION across the boundary of a family of k tasks), k = 1 … TASKS, each run as it is beside
+    # k − 1 others (REGRESSION stops it only there): Holm's first step over k tasks at the null, α/k,
+    # rejects exactly when one did (`gate.overall`, `family_wise`)
     holm: tuple[float, ...] = ()
 
 
 TASKS = 4  # family sizes measured: Holm's first step over k tasks at the null
 
 
-def brought_to_holm(p_regression: np.ndarray, design: Design, look: int) -> np.ndarray:
-    """The p-value a sequential task that stopped at `look` brings to Holm's family, as `gate._holm_p` takes it."""
-    return np.asarray(holm_p(p_regression, design.alpha, design.level(look)), dtype=float)
+def brought_to_holm(p_regression: np.ndarray, design: Design, look: int, family: int = 1) -> np.ndarray:
+    """The p-value a sequential task that stopped at `look` brings to Holm's family of `family` tasks, as `gate._holm_p` takes it."""
+    return np.asarray(holm_p(p_regression, design.alpha / family, design.family_level(look, family)), dtype=float)
+
+
+def crossed_for(regression: np.ndarray, p_regression: np.ndarray, design: Design, look: int, family: int) -> np.ndarray:
+    """REGRESSION at this look across the boundary of a family of `family` tasks (`gate.gate_looks`): its p-value
+    within the family's level; one task's is its own REGRESSION."""
+    regression = np.asarray(regression, dtype=bool)
+    if family == 1:
+        return regression
+    with np.errstate(invalid="ignore"):
+        return regression & (np.asarray(p_regression, dtype=float) <= design.family_level(look, family))
 
 
 def family_wise(holm: tuple[float, ...]) -> dict[int, float]:
-    """P(a false REGRESSION overall) with k tasks, each independent and at a true Δ of −m: Holm
-    rejects anything only if its first step, at α/k, does. With j more tasks that truly regress
-    (p near 0) the nulls are tested as a family of k alone, so the worst over k covers those too."""
+    """P(a false REGRESSION overall) with k tasks, each independent and at a true Δ of −m, from each
+    one's chance of crossing the family's boundary: the overall verdict is REGRESSION exactly when
+    Holm's first step, at α/k, rejects. Beside a task that truly regresses, REGRESSION overall is
+    true, so k tasks all at the null are the worst case."""
     return {k: 1 - (1 - q) ** k for k, q in enumerate(holm, start=1)}
 
 
-def exact(n: int, margin: float, design: Design, p_worse: float, p_better: float) -> Outcome:
-    """P(LOSSLESS), P(REGRESSION), P(stopped for futility) and expected items of a sequential run, exactly."""
+def exact(n: int, margin: float, design: Design, p_worse: float, p_better: float, family: int = 1) -> Outcome:
+    """P(LOSSLESS), P(REGRESSION), P(stopped for futility) and expected items of a sequential run, exactly;
+    one task of a `family`: REGRESSION short of the family's boundary goes on (LOSSLESS out of reach),
+    and `holm` is the one chance of crossing the family's (the other rates are one task's only)."""
     top_b, top_c = _top(n, p_worse), _top(n, p_better)
     # P(still running at these counts) with both sides open, LOSSLESS barred, REGRESSION barred (both barred: stopped)
     running = {(False, False): np.zeros((1, 1)), (True, False): np.zeros((1, 1)), (False, True): np.zeros((1, 1))}
@@ -82,7 +96,7 @@ def exact(n: int, margin: float, design: Design, p_worse: float, p_better: float
     previous = 0
     lossless = regression = futile = items = 0.0
     stops = []
-    holm = np.zeros(TASKS)
+    crossing = 0.0
     for look, size in enumerate(design.sizes):
         step = _increments(size - previous, p_worse, p_better, min(top_b, size - previous), min(top_c, size - previous))
         running = {bars: np.clip(fftconvolve(x, step)[: top_b + 1, : top_c + 1], 0, None) for bars, x in running.items()}
@@ -95,12 +109,12 @@ def exact(n: int, margin: float, design: Design, p_worse: float, p_better: float
         for (lossless_barred, regression_barred), mass in running.items():
             d = decide(data, margin, design, look, lossless_barred, regression_barred)
             yes, no, stop = np.asarray(d.lossless), np.asarray(d.regression), np.asarray(d.futile)
-            p_l, p_r, p_f = float(mass[yes].sum()), float(mass[no].sum()), float(mass[stop].sum())
-            brought = brought_to_holm(d.test.p_regression, design, look)
-            holm += [float(mass[no & (brought <= design.alpha / k)].sum()) for k in range(1, TASKS + 1)]
+            crossed = crossed_for(no, d.test.p_regression, design, look, family)
+            p_l, p_r, p_f = float(mass[yes].sum()), float(mass[crossed].sum()), float(mass[stop].sum())
+            crossing += p_r
             lossless, regression, futile = lossless + p_l, regression + p_r, futile + p_f
             stopping += p_l + p_r + p_f if not last else float(mass.sum())
-            going = np.where(yes | no | stop, 0.0, mass)
+            going = np.where(yes | crossed | stop, 0.0, mass)
             # a side out of reach is barred for the rest of the run (both out of reach stopped above)
             to_l, to_r = np.asarray(d.lossless_out_of_reach, bool), np.asarray(d.regression_out_of_reach, bool)
             after[lossless_barred, regression_barred] += np.where(to_l | to_r, 0.0, going)
@@ -113,7 +127,7 @@ def exact(n: int, margin: float, design: Design, p_worse: float, p_better: float
         stops.append(stopping)
         running = after
         previous = size
-    return Outcome(lossless, regression, futile, items, tuple(stops), tuple(holm))
+    return Outcome(lossless, regression, futile, items, tuple(stops), (crossing,))
 
 
 @dataclass
@@ -147,7 +161,8 @@ def error_table(grid_n: tuple[int, ...] = GRID_N, looks: int = DEFAULT_LOOKS, fu
                 at_margin = exact(n, m, design, (q + m) / 2, (q - m) / 2)
                 worst.update(at_margin.lossless, f"discordance {q:.3f}")
                 regression_at_margin.update(at_margin.regression, f"n {n}, m {m}, discordance {q:.3f}")
-                for k, rate in family_wise(at_margin.holm).items():
+                crossing = [exact(n, m, design, (q + m) / 2, (q - m) / 2, k).holm[0] for k in family]
+                for k, rate in family_wise((at_margin.holm[0], *crossing)).items():
                     if k in family:
                         family[k].update(rate, f"n {n}, m {m}, discordance {q:.3f}")
                 at_zero = exact(n, m, design, q / 2, q / 2)
@@ -164,13 +179,18 @@ def simulate(model: SimModel, items: int, repeats: int, margin: float, design: D
     decided, lossless_barred, regression_barred = np.zeros(runs, bool), np.zeros(runs, bool), np.zeros(runs, bool)
     lossless = regression = futile = np.zeros(runs, bool)
     used = np.full(runs, float(items))
-    brought = np.ones(runs)
     stops = []
+    # each family size's runs go on past REGRESSION short of its boundary; the bars, read at every look, are theirs too
+    running, crossed = np.ones((TASKS, runs), bool), np.zeros((TASKS, runs), bool)
     for look, size in enumerate(design.sizes):
         d = decide(summarise(reference[:, :size], candidate[:, :size]), margin, design, look, lossless_barred, regression_barred)
         last = look == len(design.sizes) - 1
-        new_l, new_r, new_f = (np.asarray(x, bool) & ~decided for x in (d.lossless, d.regression, d.futile))
-        brought = np.where(new_r, brought_to_holm(d.test.p_regression, design, look), brought)
+        said_l, said_r, said_f = (np.asarray(x, bool) for x in (d.lossless, d.regression, d.futile))
+        for k in range(1, TASKS + 1):
+            across = crossed_for(said_r, d.test.p_regression, design, look, k) & running[k - 1]
+            crossed[k - 1] |= across
+            running[k - 1] &= ~(said_l | across | said_f)
+        new_l, new_r, new_f = (x & ~decided for x in (said_l, said_r, said_f))
         lossless, regression, futile = lossless | new_l, regression | new_r, futile | new_f
         stop = (new_l | new_r | new_f) if not last else ~decided
         used[stop] = size
@@ -178,7 +198,7 @@ def simulate(model: SimModel, items: int, repeats: int, margin: float, design: D
         decided |= stop
         lossless_barred |= np.asarray(d.lossless_out_of_reach, bool)
         regression_barred |= np.asarray(d.regression_out_of_reach, bool)
-    holm = tuple(float((brought <= design.alpha / k).mean()) for k in range(1, TASKS + 1))
+    holm = tuple(float(c.mean()) for c in crossed)
     return Outcome(float(lossless.mean()), float(regression.mean()), float(futile.mean()), float(used.mean()), tuple(stops), holm)
 
 
@@ -225,44 +245,46 @@ def gate_on_sequential(reference: np.ndarray, candidate: np.ndarray, margin: flo
     return v.verdict, v.sequential.look if v.sequential else 0
 
 
-def task_on_sequential(reference: np.ndarray, candidate: np.ndarray, margin: float, design: Design) -> TaskVerdict:
-    """gate_runs' whole verdict on such a run (`gate_on_sequential`)."""
+def task_on_sequential(reference: np.ndarray, candidate: np.ndarray, margin: float, design: Design, family: int = 1) -> TaskVerdict:
+    """gate_runs' whole verdict on such a run (`gate_on_sequential`), one of `family` tasks gated together."""
     n, k = reference.shape
     order = [f"{i:05d}" for i in range(n)]
     manifest = Manifest(task="calibration", task_version="1", task_config={}, dataset_fingerprint="d", prompt_fingerprint="p", sampling={},
                         endpoint="e", base_url="", model="m", tool_version="0", items=n, repeats=list(range(k)), started_at="",
                         extra={"sequential": design.to_manifest(order)})
     config = GateConfig(alpha=design.alpha, margins={"calibration": margin}, futility=design.futility, looks=len(design.sizes))
-    return gate_runs((manifest, _records(reference, order)), (manifest, _records(candidate, order)), config)
+    return gate_runs((manifest, _records(reference, order)), (manifest, _records(candidate, order)), config, family)
 
 
 def check_against_gate(runs: int, seed: int = 6) -> int:
     """Simulated sequential runs judged by `decide` look by look and by gate_runs: disagreements (must
-    be 0). Consecutive runs of a setting are also taken as two tasks of one comparison: the overall
-    verdict `gate.overall` gives them must be REGRESSION exactly when Holm's first step over what
-    `brought_to_holm` says they bring rejects (how `exact` and `simulate` count it)."""
+    be 0). Consecutive runs of a setting are also taken as two tasks of one comparison, each judged as
+    one of two (REGRESSION short of the family's boundary goes on): the overall verdict `gate.overall`
+    gives them must be REGRESSION exactly when one crossed the family's boundary (`crossed_for`, how
+    `exact` and `simulate` count it)."""
     rng = np.random.default_rng(seed)
     wrong = 0
     for items, k, m, delta in ((200, 1, 0.02, -0.02), (200, 1, 0.02, 0.0), (60, 4, 0.05, -0.05), (400, 1, 0.02, -0.3), (100, 1, 0.03, -0.015)):
         design = design_for(items)
         model = SimModel(accuracy=0.8, delta=delta, discordance=abs(delta) + 0.02)
         reference, candidate = draw(model, rng, runs, items, k)
-        pairs: list[tuple[TaskVerdict, float]] = []
+        pairs: list[tuple[TaskVerdict, bool]] = []
         for r in range(runs):
-            expected, look_expected, lossless_barred, regression_barred, brought = Verdict.INCONCLUSIVE, len(design.sizes), False, False, 1.0
-            for look, size in enumerate(design.sizes):
+            expected, look_expected, lossless_barred, regression_barred, crossed, running = None, 0, False, False, False, True
+            for look, size in enumerate(design.sizes):  # every look: as one of two, the run may go on past where it stops alone
                 d = decide(summarise(reference[r, :size], candidate[r, :size]), m, design, look, lossless_barred, regression_barred)
                 lossless_barred, regression_barred = lossless_barred or bool(d.lossless_out_of_reach), regression_barred or bool(d.regression_out_of_reach)
-                if d.lossless or d.regression or d.futile or look == len(design.sizes) - 1:
+                if running:
+                    crossed = bool(crossed_for(d.regression, d.test.p_regression, design, look, 2))
+                    running = not (d.lossless or crossed or d.futile)
+                if expected is None and (d.lossless or d.regression or d.futile or look == len(design.sizes) - 1):
                     expected = Verdict.LOSSLESS if d.lossless else Verdict.REGRESSION if d.regression else Verdict.INCONCLUSIVE
                     look_expected = look + 1
-                    brought = float(brought_to_holm(d.test.p_regression, design, look)) if d.regression else 1.0
-                    break
             v = task_on_sequential(reference[r], candidate[r], m, design)
             wrong += (v.verdict, v.sequential.look if v.sequential else 0) != (expected, look_expected)
-            pairs.append((v, brought))
-        for (a, p_a), (b, p_b) in zip(pairs[::2], pairs[1::2]):
-            wrong += (overall([a, b]) == Verdict.REGRESSION) != (min(p_a, p_b) <= design.alpha / 2)
+            pairs.append((task_on_sequential(reference[r], candidate[r], m, design, family=2), crossed))
+        for (a, crossed_a), (b, crossed_b) in zip(pairs[::2], pairs[1::2]):
+            wrong += (overall([a, b]) == Verdict.REGRESSION) != (crossed_a or crossed_b)
     return wrong
 
 

@@ -455,13 +455,14 @@ def _with_integrity(verdicts: list[TaskVerdict], problems: dict[str, str], confi
     return sorted([v for v in verdicts if v.task not in problems] + _integrity_errors(problems, config), key=lambda v: v.task)
 
 
-def _judged(config: Config, reference: Run, candidate: Job) -> bool:
-    """The gate at a sequential run's looks: decided once a look crosses a boundary, is futile or fails."""
+def _judged(config: Config, reference: Run, candidate: Job, family: int) -> bool:
+    """The gate at a sequential run's looks: decided once a look crosses a boundary (REGRESSION's for
+    the `family` of tasks compared), is futile or fails."""
     from evals.gate import gate_looks
     from evals.runners import standing_for_looks
 
     assert candidate.manifest is not None
-    verdict, decided = gate_looks(reference, (candidate.manifest, standing_for_looks(candidate)), config.gate, live=True)
+    verdict, decided = gate_looks(reference, (candidate.manifest, standing_for_looks(candidate)), config.gate, live=True, family=family)
     if decided and verdict.sequential is not None:
         s = verdict.sequential
         print(f"{verdict.task}: {verdict.verdict} at look {s.look} of {len(s.looks)} ({s.looks[s.look - 1]:,} of {s.looks[-1]:,} items, {s.stopped})",
@@ -469,12 +470,12 @@ def _judged(config: Config, reference: Run, candidate: Job) -> bool:
     return decided
 
 
-def _judge(config: Config) -> Callable[[Job, Job], bool]:
+def _judge(config: Config, family: int) -> Callable[[Job, Job], bool]:
     from evals.runners import standing_for_looks
 
     def judge(reference: Job, candidate: Job) -> bool:
         assert reference.manifest is not None
-        return _judged(config, (reference.manifest, standing_for_looks(reference)), candidate)
+        return _judged(config, (reference.manifest, standing_for_looks(reference)), candidate, family)
 
     return judge
 
@@ -490,7 +491,7 @@ async def compare(config: Config, reference: str, candidate: str, tasks: list[st
     ref_name, cand_name = reference, candidate  # endpoint names, as `_pair` gave them
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(out / COMPARE_JSON, json.dumps({"reference": ref_name, "candidate": cand_name, "tasks": tasks}) + "\n")
-    jobs = await run_endpoints(config, [ref_name, cand_name], tasks, out, overrides, _judge(config) if config.gate.sequential else None,
+    jobs = await run_endpoints(config, [ref_name, cand_name], tasks, out, overrides, _judge(config, len(tasks)) if config.gate.sequential else None,
                                preload.start if preload is not None else None)
     runs: dict[str, dict[str, Run]] = {ref_name: {}, cand_name: {}}
     for job in jobs:
@@ -549,7 +550,7 @@ async def run_against_baseline(config: Config, baseline: Path, runs: dict[str, R
 
             design = Design.from_manifest(plan)
             job.plan = SequentialPlan(looks=len(design.sizes), alpha=design.alpha, futility=design.futility, seed=design.seed)
-            job.looks = Looks(job.task.name, lambda j=job: _judged(config, runs[j.task.name], j))
+            job.looks = Looks(job.task.name, lambda j=job: _judged(config, runs[j.task.name], j, len(runs)))
     try:
         await run_any(jobs, config)
     finally:

@@ -73,6 +73,8 @@ class SequentialState(BaseModel):
     generations: int  # requests both arms made (records written)
     generations_fixed: int  # what the fixed design would have made
     barred: dict[str, int] = Field(default_factory=dict)  # "LOSSLESS"/"REGRESSION": the 1-based look from which it was out of reach
+    family: int = 1  # tasks gated together: REGRESSION stops the run only at the family's boundary (`Design.family_level`)
+    family_level: float | None = None  # that boundary's nominal level at the look (the level itself for one task)
 
 
 class TaskVerdict(BaseModel):
@@ -148,7 +150,8 @@ def _holm_p(v: TaskVerdict) -> float:
         return v.p_regression
     from evals.sequential import holm_p
 
-    return float(holm_p(v.p_regression, v.alpha, v.sequential.level))
+    s = v.sequential
+    return float(holm_p(v.p_regression, v.alpha / s.family, s.level if s.family_level is None else s.family_level))
 
 
 COMPARED = ("task", "task_version", "task_config", "dataset_fingerprint", "prompt_fingerprint", "sampling")
@@ -280,19 +283,21 @@ def gate_runs(
     reference: tuple[Manifest, Sequence[Record]],
     candidate: tuple[Manifest, Sequence[Record]],
     config: GateConfig,
+    family: int = 1,
 ) -> TaskVerdict:
-    """The verdict on two runs of one task; a sequential run is judged at the look where it stopped."""
+    """The verdict on two runs of one task, one of `family` tasks gated together; a sequential run is
+    judged at the look where it stopped."""
     if reference[0].extra.get("sequential") is None and candidate[0].extra.get("sequential") is None:
         return _gate(reference, candidate, config)
-    return gate_looks(reference, candidate, config)[0]
+    return gate_looks(reference, candidate, config, family=family)[0]
 
 
 Arm = tuple[Manifest, Sequence[Record]]
 
 
-def gate_looks(reference: Arm, candidate: Arm, config: GateConfig, live: bool = False) -> tuple[TaskVerdict, bool]:
+def gate_looks(reference: Arm, candidate: Arm, config: GateConfig, live: bool = False, family: int = 1) -> tuple[TaskVerdict, bool]:
     """A sequential run's verdict and whether a look decided it (what the runner asks at each look,
-    `live`).
+    `live`), the task one of `family` gated together.
 
     Looks are taken in order up to the furthest either arm has reached; a look where both arms hold
     a standing answer for every (item, repeat) is judged: the first that crosses a boundary, is
@@ -319,7 +324,16 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig, live: bool = 
     the whole run is over the limit; else the first look that decides with the errors and missing
     answers counted against the candidate gives the verdict; failing that, the last look's level
     on everything its manifest expects, the missing answers and the errors counted against the
-    candidate."""
+    candidate.
+
+    Beside other tasks, REGRESSION stops a run only at the family's boundary (`Design.family_level`,
+    the design spending α over the number of tasks). A look that says REGRESSION short of it gives
+    the task its own verdict, and the run goes on for the family's: stopped there, a task one
+    answer worse, which says REGRESSION a look earlier, brought its earlier look's p-value to
+    Holm's adjustment, larger than the later look's of the better task, and the overall verdict fell
+    from REGRESSION to INCONCLUSIVE (an independent review; `test_sequential` keeps such a pair).
+    Now a worse task runs at least as far as the better one toward the family's boundary, and
+    crosses it no later."""
     (ref_m, ref_r), (cand_m, cand_r) = reference, candidate
     plan = ref_m.extra.get("sequential")
     if plan is None or plan != cand_m.extra.get("sequential"):
@@ -334,7 +348,20 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig, live: bool = 
     def state(look: int, stopped: str) -> SequentialState:
         return SequentialState(look=look + 1, looks=list(design.sizes), level=design.level(look), stopped=stopped,
                                generations=len({r.key for r in ref_r}) + len({r.key for r in cand_r}), generations_fixed=fixed,
-                               barred={side.value: at + 1 for side, at in barred_at.items() if at <= look})
+                               barred={side.value: at + 1 for side, at in barred_at.items() if at <= look},
+                               family=family, family_level=design.family_level(look, family))
+
+    def settle(verdict: TaskVerdict, look: int, stopped: str) -> TaskVerdict:
+        """The verdict where the run stopped, unless it said REGRESSION short of the family's boundary
+        earlier: that is its own verdict (LOSSLESS was out of reach from there), whatever a later
+        look short of REGRESSION says."""
+        if alone is None or verdict.verdict in (Verdict.REGRESSION, Verdict.ERROR):
+            verdict.sequential = state(look, stopped)
+            return verdict
+        own, at = alone
+        own.errors, own.error_rates = verdict.errors, verdict.error_rates  # the rates the limit was taken on
+        own.sequential = state(at, f"REGRESSION boundary, short of the family's ({family} tasks); on to look {look + 1}: {stopped}")
+        return own
 
     outside = {r.item_id for r in (*ref_r, *cand_r)} - set(order)
     if outside or len(order) != ref_m.items:
@@ -350,6 +377,7 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig, live: bool = 
     grouped = any(r.details.get("group") is not None for r in (*ref_r, *cand_r))
     barred_at: dict[Verdict, int] = {}  # the look at which LOSSLESS or REGRESSION went out of reach (`sequential.decide`)
     pending: tuple[TaskVerdict, int, str] | None = None  # the first look holding an error that would decide (verdict, look, why)
+    alone: tuple[TaskVerdict, int] | None = None  # the first look that said REGRESSION short of the family's boundary
     # the limits are taken where the run stops (`within`), or over the whole run at the end: an early look's share is noisy
     at_look = config.model_copy(update={"max_error_rate": 1.0, "max_invalid_rate": 1.0})
     for look, size in enumerate(design.sizes):
@@ -364,15 +392,18 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig, live: bool = 
         subset = ref_m.model_copy(update={"items": size})
         arms = [(subset, [r for r in records if r.item_id in keep]) for records in (ref_r, cand_r)]
         verdict = _gate(arms[0], (cand_m.model_copy(update={"items": size}), arms[1][1]), at_look, design, look, barred_at)
-        decides = verdict.verdict != Verdict.INCONCLUSIVE or verdict._futile or last
         readable = unreadable(subset, *(records for _, records in arms), config) is None  # else on to the whole run's
+        short = (verdict.verdict == Verdict.REGRESSION and not last and verdict.p_regression is not None
+                 and not verdict.p_regression <= design.family_level(look, family))
+        if short and readable and alone is None:
+            alone = verdict, look
+        decides = (verdict.verdict != Verdict.INCONCLUSIVE and not short) or verdict._futile or last
         if readable and (not decides or verdict.verdict == Verdict.INCONCLUSIVE):  # a verdict said here bars the other side, but says so itself
             for side in verdict._out_of_reach - barred_at.keys():  # not a look of unreadable answers: 0 against 0 there bars nothing
                 barred_at[side] = look
         stopped = {Verdict.LOSSLESS: "LOSSLESS boundary", Verdict.REGRESSION: "REGRESSION boundary", Verdict.ERROR: "error"}.get(verdict.verdict, "futility" if verdict._futile else "last look")
         if judged and decides and readable:
-            verdict.sequential = state(look, stopped)
-            return verdict, True
+            return settle(verdict, look, stopped), True
         if pending is None and not last and decides and readable and verdict.verdict != Verdict.ERROR:
             pending = verdict, look, stopped
         within = verdict.verdict != Verdict.ERROR and readable and all(rate <= config.max_error_rate for rate in verdict.error_rates.values())
@@ -380,8 +411,7 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig, live: bool = 
             # the errors so far are within the limit: stop here rather than spend every look on them
             decided, at, why = pending
             decided.errors, decided.error_rates = verdict.errors, verdict.error_rates
-            decided.sequential = state(at, f"{why}, with errors")
-            return decided, True
+            return settle(decided, at, f"{why}, with errors"), True
     verdict = _gate(reference, candidate, config, design, len(design.sizes) - 1, barred_at)
     every = {(i, rep) for i in order for rep in repeats}
     ended = all(every <= {r.key for r in records} for records in (ref_r, cand_r))
@@ -390,8 +420,7 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig, live: bool = 
         whole = verdict
         verdict, look, stopped = pending
         verdict.errors, verdict.error_rates = whole.errors, whole.error_rates  # the rates the limit was taken on
-    verdict.sequential = state(look, f"{stopped}, with errors" if ended else "incomplete")
-    return verdict, False
+    return settle(verdict, look, f"{stopped}, with errors" if ended else "incomplete"), False
 
 
 FUTILITY_NOTE = "stopped for futility"
@@ -598,7 +627,7 @@ def gate_saved(reference: dict[str, Run], candidate: dict[str, Run], config: Gat
     verdicts = []
     for task in sorted(reference.keys() | candidate.keys()):
         if task in reference and task in candidate:
-            verdicts.append(gate_runs(reference[task], candidate[task], config))
+            verdicts.append(gate_runs(reference[task], candidate[task], config, family=len(reference.keys() | candidate.keys())))
         else:
             missing = "candidate" if task in reference else "reference"
             verdicts.append(TaskVerdict(task=task, verdict=Verdict.ERROR, margin=margin_for(task, config), alpha=config.alpha,

@@ -130,9 +130,16 @@ class Design:
     def fractions(self) -> tuple[float, ...]:
         return tuple(n / self.sizes[-1] for n in self.sizes)
 
-    def level(self, look: int) -> float:
-        """The nominal one-sided level of look `look` (0-based): its test rejects at p ≤ this."""
-        return float(sps.norm.sf(boundaries(self.fractions, self.alpha)[look]))
+    def level(self, look: int, alpha: float | None = None) -> float:
+        """The nominal one-sided level of look `look` (0-based): its test rejects at p ≤ this; with
+        `alpha`, in the same design spending that α instead (a family's share, `family_level`)."""
+        return float(sps.norm.sf(boundaries(self.fractions, self.alpha if alpha is None else alpha)[look]))
+
+    def family_level(self, look: int, family: int) -> float:
+        """The level at look `look` of REGRESSION for a family of `family` tasks: the design spending
+        α/family, so that a task crosses it at some look with probability at most α/family, and Holm's
+        first step over the family (`gate.overall`) rejects exactly when some task crossed it."""
+        return self.level(look, self.alpha / family)
 
     def to_manifest(self, order: Sequence[str]) -> dict[str, object]:
         return {"looks": list(self.sizes), "alpha": self.alpha, "futility": self.futility, "seed": self.seed,
@@ -145,9 +152,11 @@ class Design:
 
 
 def holm_p(p_regression: ArrayLike, alpha: float, level: float) -> ArrayLike:
-    """The p-value a task whose REGRESSION was said at a look of nominal `level` brings to Holm's
-    adjustment across tasks: scaled by α over the level, so that the task alone rejects exactly when
-    its look did (`gate.overall`; docs/statistics.md measures the family-wise rate)."""
+    """The p-value a task whose look had this nominal p-value brings to Holm's adjustment across a
+    family of tasks: scaled by `alpha` (α over the number of tasks) over the look's `level` in the
+    design spending that α (`Design.family_level`), so that Holm's first step, at α over the number
+    of tasks, rejects exactly when the task crossed the family's boundary at its look (`gate.overall`;
+    docs/statistics.md measures the family-wise rate)."""
     return scalar(np.minimum(1.0, np.asarray(p_regression, dtype=float) * alpha / level))
 
 

@@ -206,16 +206,47 @@ def test_a_task_whose_regression_was_out_of_reach_is_no_regression_overall() -> 
     assert v.sequential.barred == {"REGRESSION": 1, "LOSSLESS": 2}
 
 
-def test_a_sequential_tasks_p_value_is_scaled_to_its_look_before_holms_adjustment() -> None:
-    """A task that crossed REGRESSION at look 3 (nominal level 0.0092) with p 0.008 brings 0.008 × 0.025/0.0092 =
-    0.0217 to Holm's family: alone a REGRESSION, beside a second task not (Holm's first step asks 0.0125), where the
-    unscaled 0.008 would pass. calibration_sequential measures the family-wise rate with the same scaling."""
+def test_a_sequential_task_brings_holm_its_looks_p_value_scaled_to_the_familys_boundary() -> None:
+    """A task that crossed REGRESSION at look 3 with p between the family's level there (the design spending α/2,
+    beside a second task) and its own: alone a REGRESSION, beside the second task not (Holm's first step asks
+    α/2, and the task brings p × (α/2) over the family's level); just under the family's level, REGRESSION overall."""
     from evals.gate import SequentialState, TaskVerdict
 
-    state = SequentialState(look=3, looks=[100, 200, 300, 400], level=0.0092, stopped="REGRESSION boundary", generations=600, generations_fixed=800)
-    crossed = TaskVerdict(task="a", verdict=Verdict.REGRESSION, margin=0.02, alpha=0.025, power=0.8, p_regression=0.008, sequential=state)
+    design = Design((100, 200, 300, 400), 0.025, 0.1, 0)
+    own, family = design.level(2), design.family_level(2, 2)
+    assert family < own / 1.5
+
+    def task(p: float, tasks: int) -> TaskVerdict:
+        state = SequentialState(look=3, looks=list(design.sizes), level=own, stopped="REGRESSION boundary", generations=600,
+                                generations_fixed=800, family=tasks, family_level=design.family_level(2, tasks))
+        return TaskVerdict(task="a", verdict=Verdict.REGRESSION, margin=0.02, alpha=0.025, power=0.8, p_regression=p, sequential=state)
+
     other = TaskVerdict(task="b", verdict=Verdict.INCONCLUSIVE, margin=0.02, alpha=0.025, power=0.8, p_regression=0.5)
-    assert overall([crossed]) == Verdict.REGRESSION and overall([crossed, other]) == Verdict.INCONCLUSIVE
+    between = (own + family) / 2
+    assert overall([task(between, 1)]) == Verdict.REGRESSION and overall([task(between, 2), other]) == Verdict.INCONCLUSIVE
+    assert overall([task(family * 0.99, 2), other]) == Verdict.REGRESSION
+
+
+def test_beside_another_task_one_more_wrong_answer_never_takes_regression_away() -> None:
+    """Found by a search on the code before: 60 items, m 0.02, beside a second task left INCONCLUSIVE. The task
+    crossed REGRESSION at look 4 with p 0.0090, which Holm's first step over two tasks accepts; one more wrong
+    answer, at look 1, made it cross a look earlier, where it stopped and brought a scaled p of 0.0184: the overall
+    verdict fell from REGRESSION to INCONCLUSIVE. Beside another task, REGRESSION now stops a run only at the
+    family's boundary, so the worse run goes on too, and crosses it no later."""
+    from evals.calibration_sequential import task_on_sequential
+
+    reference, candidate = np.ones((60, 1)), np.ones((60, 1))
+    reference[[0, 6, 11, 17, 19, 20, 26, 30, 33, 34, 35, 38, 42, 45, 47, 51, 54, 58, 59]] = 0.0
+    candidate[:] = reference
+    candidate[[1, 3, 16, 22, 23, 25, 32, 41, 53]] = 0.0
+    worse = candidate.copy()
+    worse[13] = 0.0
+    design = design_for(60)
+    other = task_on_sequential(reference, reference, 0.02, design, family=2)
+    better_task, worse_task = (task_on_sequential(reference, c, 0.02, design, family=2) for c in (candidate, worse))
+    assert other.verdict == Verdict.INCONCLUSIVE and better_task.verdict == worse_task.verdict == Verdict.REGRESSION
+    assert overall([better_task, other]) == Verdict.REGRESSION
+    assert overall([worse_task, other]) == Verdict.REGRESSION
 
 
 def test_with_repeats_one_more_failure_never_stops_a_run_short_of_regression() -> None:
