@@ -166,10 +166,12 @@ def parse_completion(kind: Literal["completion", "chat"], content_type: str, bod
         what = {"abort": "aborted by the server", "error": "aborted by the server", "content_filter": "withheld by a content filter"}.get(str(finish), "unknown")
         raise MalformedResponse(f"finish_reason {finish!r} ({what})")
     if text is None:
-        # A null text is the model's own answer only when something explains it: generation cut
-        # at max_tokens while reasoning, a tool call, or all of it in the reasoning. Otherwise
-        # (null content, finish_reason stop) the server lost the answer.
-        if not (finish == "length" or tool_calls or (isinstance(reasoning, str) and reasoning)):
+        # A null text is the model's own answer only when something the server sent explains it: a
+        # tool call, or reasoning (all of it there, or cut at max_tokens while reasoning: the server
+        # sends what was thought). `length` alone explains nothing (an independent review: a gateway
+        # that lost 18% of the answers, each cut at length, was scored REGRESSION at a true Δ of 0),
+        # nor does anything on /v1/completions, which has no reasoning: the server lost the answer.
+        if not (tool_calls or (isinstance(reasoning, str) and reasoning)):
             raise MalformedResponse(f"null {field} with finish_reason {finish!r}")
         text = ""
     if not isinstance(text, str):
