@@ -241,16 +241,18 @@ def test_a_rerun_keeps_the_answers_to_the_samples_that_errored(sim, tmp_path: Pa
     assert json.loads((folder / "manifest.json").read_text())["errors"] == errors[2]
 
 
-def test_an_aborted_answer_is_an_error_record_never_a_score(sim, tmp_path: Path) -> None:
-    """An independent review: inspect turns a finish_reason it does not know (sglang's `abort`, with
-    half the text) into stop_reason "unknown" and raises nothing; the half answers were scored, and a
-    candidate whose server aborted 20% of its requests got REGRESSION with "errors 0/0"."""
-    aborting = sim("--fault", "abort:1.0")
-    cfg = config(tmp_path / "evals.toml", {"aborting": aborting.url}, limit=4)
-    result = run_evals("run", "aborting", "--tasks", TASK, "--config", str(cfg), "--out", str(tmp_path / "a"), cwd=REPO)
+@pytest.mark.parametrize(("fault", "named"), [("abort", "finish_reason 'abort'"), ("null", "null message.content")])
+def test_an_answer_the_server_did_not_give_is_an_error_record_never_a_score(sim, tmp_path: Path, fault: str, named: str) -> None:
+    """Independent reviews: inspect turns a finish_reason it does not know (sglang's `abort`, with half the
+    text) into stop_reason "unknown", and null content into "", and raises nothing; the answers were scored,
+    and a candidate whose server aborted 20% of its requests, or lost 20% of its answers, got REGRESSION
+    with "errors 0/0" at a true Δ of 0."""
+    broken = sim("--fault", f"{fault}:1.0")
+    cfg = config(tmp_path / "evals.toml", {"broken": broken.url}, limit=4)
+    result = run_evals("run", "broken", "--tasks", TASK, "--config", str(cfg), "--out", str(tmp_path / "a"), cwd=REPO)
     assert result.returncode == 4, result.stdout + result.stderr
-    lines = records(tmp_path / "a" / "aborting" / FOLDER)
-    assert len(lines) == 4 and all("answered with a broken finish" in r["error"] and "abort" in r["error"] and r["score"] == 0.0 for r in lines), lines
+    lines = records(tmp_path / "a" / "broken" / FOLDER)
+    assert len(lines) == 4 and all("nothing the native client would score" in r["error"] and named in r["error"] and r["score"] == 0.0 for r in lines), lines
 
 
 @pytest.mark.parametrize(("finish", "broken"), [("eos_token", False), ("repetition", False), ("stop_sequence", False), ("abort", True), (None, True), ("error", True),
@@ -262,14 +264,14 @@ def test_a_finish_inspect_does_not_know_is_judged_by_the_servers_own_word(finish
     from inspect_ai.event import ModelEvent
     from inspect_ai.model import GenerateConfig, ModelCall, ModelOutput
 
-    from evals.runners.inspect_eval import broken_stop
+    from evals.runners.inspect_eval import refused_answer
 
     output = ModelOutput.from_content("m", "#### 4")
     output.choices[0].stop_reason = "unknown"
     call = ModelCall(request={}, response={"choices": [{"finish_reason": finish, "text": "#### 4"}]})
     event = ModelEvent(model="m", input=[], tools=[], tool_choice="auto", config=GenerateConfig(), output=output, call=call)
-    assert (broken_stop(event) is not None) == broken
-    assert broken_stop(event.model_copy(update={"call": None})) is not None  # no raw response kept: inspect's word stands
+    assert (refused_answer(event) is not None) == broken
+    assert refused_answer(event.model_copy(update={"call": None})) is not None  # no raw response kept: inspect's word stands
 
 
 def test_the_scorer_named_in_the_config_is_the_score(sim, tmp_path: Path) -> None:

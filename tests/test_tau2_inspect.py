@@ -100,6 +100,24 @@ def test_failed_model_calls_are_errors_not_scores(sim, tmp_path: Path) -> None:
     assert manifest["sampling"] == {"temperature": 0.7} and manifest["errors"] == 2
 
 
+@pytest.mark.parametrize("lost", ["agent", "user"])
+def test_an_answer_the_server_lost_is_an_error_not_a_score(sim, tmp_path: Path, lost: str) -> None:
+    """An independent review: the agent's server (or the user simulator's) nulled every answer's content;
+    inspect made each "" and the port went on, so the run was complete with 0 errors, exit 0, and two of four
+    trials scored 1.0. A null answer nothing explains is an error, as the native client takes it."""
+    agent = sim("--fault", "null:1.0") if lost == "agent" else sim()
+    user = sim("--model", "user-sim", *(("--fault", "null:1.0") if lost == "user" else ()))
+    config = tmp_path / "evals.toml"
+    config.write_text(
+        f'[endpoints.fp8]\nbase_url = "{agent.url}"\nmax_retries = 0\n[endpoints.user]\nbase_url = "{user.url}"\nmax_retries = 0\n\n'
+        '[tasks.tau2]\ndomains = ["airline"]\ntrials = 1\nlimit = 2\nmessage_limit = 4\nuser_model = "user"\n'
+    )
+    result = run_evals("run", "fp8", "--tasks", "tau2", "--config", str(config), "--out", str(tmp_path / "o"), timeout=300)
+    assert result.returncode == 4, result.stdout + result.stderr
+    records = [json.loads(line) for line in (tmp_path / "o" / "fp8" / "tau2" / "records.jsonl").read_text().splitlines()]
+    assert len(records) == 2 and all(r["error"] and "null message.content" in r["error"] and r["score"] == 0.0 for r in records), records
+
+
 def test_killed_midway_the_folder_says_what_ran_there(sim, tmp_path: Path) -> None:
     """kill -9 while the agent is talking: the manifest already names the configuration and the
     tasks owed, so a rerun with another configuration is refused without touching the folder,

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from evals.client import SCORED_FINISH, finish_reason
+from evals.client import MalformedResponse, parse_completion
 from evals.errors import EngineError, UsageError
 from evals.records import RECORDS, Record, RunStore, read_records, sha256_json
 
@@ -176,9 +176,9 @@ def sample_error(sample: Any) -> str | None:
     if failed:
         first = str(failed[0].error).splitlines()[0][:300]
         return f"inspect: {len(failed)} model call(s) failed inside the solver loop ({getattr(failed[0], 'role', None) or 'model'}): {first}"
-    cut = [(e, reason) for e in calls if (reason := broken_stop(e))]
-    if cut:
-        return f"inspect: {len(cut)} model call(s) answered with a broken finish ({getattr(cut[0][0], 'role', None) or 'model'}): {cut[0][1]}"
+    refused = [(e, why) for e in calls if (why := refused_answer(e))]
+    if refused:
+        return f"inspect: {len(refused)} model call(s) answered with nothing the native client would score ({getattr(refused[0][0], 'role', None) or 'model'}): {refused[0][1]}"
     return None
 
 
@@ -188,18 +188,26 @@ def sample_error(sample: Any) -> str | None:
 BROKEN_STOP = {"unknown": "a finish_reason inspect does not know (abort, error, or none)", "content_filter": "withheld by a content filter"}
 
 
-def broken_stop(event: Any) -> str | None:
-    """Why a model call's answer is not one the native client would score, or None. The server's own
-    finish_reason decides where inspect kept the raw response: "unknown" also covers answers that
-    stand (vLLM's `repetition`, TGI's `eos_token`), and taking those as broken failed every sample of
-    such a server (an independent review)."""
-    reason = BROKEN_STOP.get(str(getattr(getattr(event, "output", None), "stop_reason", None)))
+def refused_answer(event: Any) -> str | None:
+    """Why a model call's answer is not one the native client would score, or None.
+
+    Where inspect kept the server's raw completion, the native client's own rules decide
+    (`client.parse_completion`): a finish_reason it would retry ("unknown" to inspect also covers
+    answers that stand, vLLM's `repetition`, TGI's `eos_token`: taking every "unknown" as broken
+    failed every sample of such a server, an independent review), and an answer the server lost:
+    null content that no reasoning or tool call explains, which inspect turns into "" and goes on
+    with (a second review: a tau2 agent whose server never answered ran complete, exit 0, two of
+    its trials scored 1.0; a user simulator's the same). Without it, inspect's stop reason."""
     raw = getattr(getattr(event, "call", None), "response", None)
-    choices = raw.get("choices") if reason and isinstance(raw, dict) else None
-    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
-        finish = finish_reason(choices[0])
-        return None if finish in SCORED_FINISH else f"finish_reason {finish!r}"
-    return reason
+    choices = raw.get("choices") if isinstance(raw, dict) else None
+    if isinstance(choices, list):
+        kind = "chat" if choices and isinstance(choices[0], dict) and "message" in choices[0] else "completion"
+        try:
+            parse_completion(kind, "application/json", json.dumps(raw))
+        except MalformedResponse as e:
+            return str(e)
+        return None
+    return BROKEN_STOP.get(str(getattr(getattr(event, "output", None), "stop_reason", None)))
 
 
 # inspect's `ScoreReason`s (inspect_ai/scorer/_metric.py) that charge the model under test with leaving
