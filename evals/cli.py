@@ -982,6 +982,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as e:
         print(f"evals: {'terminated' if isinstance(e, Terminated) else 'interrupted'}{_resume_hint(args)}", file=sys.stderr)
         return 128 + signal.SIGTERM.value if isinstance(e, Terminated) else 130
+    except SystemExit as e:  # a task's or a library's code calling sys.exit: its code must not pass for a verdict's
+        print(f"evals: error: code run by evals called sys.exit({e.code!r}){_resume_hint(args)}", file=sys.stderr)
+        return EXIT_ERROR
     except Exception as e:  # noqa: BLE001 - the one place where anything unexpected becomes exit 4, never 1
         if debug:
             import traceback  # only on a failure: every command would pay for it at start

@@ -240,3 +240,17 @@ def test_never_tried_items_are_sent_before_an_earlier_runs_errors(data_dir: Path
     (folder / "records.jsonl").write_text("".join(r.model_dump_json() + "\n" for r in kept))
     job = Job(endpoint=Endpoint("sim", EndpointConfig(base_url="http://127.0.0.1:9/v1")), task=task, folder=folder)
     assert [item.item_id for item, _ in to_send(job)] == ids[5:] + ids[:3]
+
+
+def test_sys_exit_below_the_cli_is_exit_4_never_a_verdicts_code(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """An independent review: code under a command that calls sys.exit (a library's, a task's) made its
+    code the process's, 0 or 1, with no verdict. Only a verdict gives 0, 1 or 3."""
+    from evals import cli
+
+    for code in (0, 1, 3, None):
+        def command(args: object, code: int | None = code) -> int:
+            raise SystemExit(code)
+
+        monkeypatch.setattr(cli, "cmd_report", command)
+        assert cli.main(["report", "somewhere"]) == 4
+        assert f"called sys.exit({code!r})" in capsys.readouterr().err

@@ -9,6 +9,7 @@ Every document's prompt (or messages), and its score under every filter, must ag
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -421,3 +422,42 @@ def test_compare_where_no_answer_could_be_read_is_error(sim, tmp_path: Path, mon
     (folder,) = (tmp_path / "out" / "fp8").iterdir()
     records = [json.loads(line) for line in (folder / "records.jsonl").read_text().splitlines()]
     assert len(records) == 40 and all(r["invalid"] and r["extracted"] == "NONE" and r["response"].strip() for r in records)
+
+
+@pytest.mark.parametrize("code", ["1", ""])
+def test_task_code_calling_sys_exit_is_an_error_never_a_verdicts_exit_code(sim, tmp_path: Path, code: str) -> None:
+    """An independent review: a task's process_results that calls sys.exit (lm-eval's own tasks/score
+    utilities do, with no argument) ended `evals compare` with exit 1 (or 0) and no verdict, both runs left
+    "running". Now each answer it cannot score is an error record, and the comparison exits 4."""
+    ref, cand = sim("--seed", "3"), sim("--seed", "3", "--profile", "quantized", "--delta", "0")
+    task = tmp_path / "task"
+    task.mkdir()
+    for name in ("_arith_template.yaml", "add_train.jsonl", "add_test.jsonl"):
+        shutil.copy(REPO / "examples" / "lm-eval-task" / name, task / name)
+    (task / "arith_add.yaml").write_text((REPO / "examples" / "lm-eval-task" / "arith_add.yaml").read_text().replace("examples/lm-eval-task/", f"{task}/"))
+    (task / "utils.py").write_text(f"import sys\n\n\ndef process_results(doc, results):\n    sys.exit({code})\n")
+    config = tmp_path / "evals.toml"
+    config.write_text(f'[endpoints.fp8]\nbase_url = "{ref.url}"\n[endpoints.mxfp4]\nbase_url = "{cand.url}"\n')
+    result = run_evals("compare", "fp8", "mxfp4", "--tasks", f"lm-eval:{task / 'arith_add.yaml'}", "--limit", "10", "--config", str(config),
+                       "--out", str(tmp_path / "out"), cwd=tmp_path, env={"HF_DATASETS_OFFLINE": "1"})
+    assert result.returncode == 4, result.stdout + result.stderr
+    for arm in ("fp8", "mxfp4"):
+        (folder,) = (tmp_path / "out" / arm).iterdir()
+        lines = [json.loads(line) for line in (folder / "records.jsonl").read_text().splitlines()]
+        assert len(lines) == 10 and all("SystemExit" in r["error"] for r in lines), lines[:2]
+        assert json.loads((folder / "manifest.json").read_text())["status"] == "incomplete"  # ended, its errors to retry (a crash leaves "running")
+
+
+def test_task_code_calling_sys_exit_while_building_is_one_line_naming_the_task(tmp_path: Path) -> None:
+    """lm-eval's own tasks/score/utils.py calls sys.exit() at import when its templates are missing: the
+    task cannot be built, which is said in one line (exit 2), not exit 0 with nothing run."""
+    task = tmp_path / "task"
+    task.mkdir()
+    for name in ("_arith_template.yaml", "add_train.jsonl", "add_test.jsonl"):
+        shutil.copy(REPO / "examples" / "lm-eval-task" / name, task / name)
+    (task / "arith_add.yaml").write_text((REPO / "examples" / "lm-eval-task" / "arith_add.yaml").read_text().replace("examples/lm-eval-task/", f"{task}/"))
+    (task / "utils.py").write_text("import sys\n\nsys.exit()\n")
+    result = run_evals("run", "http://127.0.0.1:9/v1", "--tasks", f"lm-eval:{task / 'arith_add.yaml'}", "--out", str(tmp_path / "out"),
+                       cwd=tmp_path, env={"HF_DATASETS_OFFLINE": "1"})
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.count("\n") == 1 and "called sys.exit(None) while building it" in result.stderr, result.stderr

@@ -257,9 +257,12 @@ class ScoringFailed(Exception):
 
 
 def _score(task: Task, item: Item, repeat: int, response: Response) -> Scored:
+    """The task's score, or ScoringFailed: whatever the task's code raises, `sys.exit` too (lm-eval's own
+    task utilities call it; an independent review: uncaught, it became the process's exit code, 1 or 0,
+    with no verdict and both runs left running)."""
     try:
         return task.score(item, repeat, response)
-    except Exception as e:
+    except (Exception, SystemExit) as e:
         raise ScoringFailed(f"the task could not score the answer: {type(e).__name__}: {e}") from e
 
 

@@ -250,6 +250,8 @@ class LmEvalTask(Task):
                 continue
             except UsageError:
                 raise
+            except SystemExit as e:  # a task's own code giving up (lm-eval's tasks/score/utils.py, templates missing)
+                raise UsageError(f"task {self.name}: lm-eval's code for it called sys.exit({e.code!r}) while building it") from None
             except Exception as e:  # datasets' errors when the hub is unreachable and nothing is cached
                 raise UsageError(f"task {self.name}: lm-eval could not build it ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
                                  "offline, point it at local files: data_files in evals.toml, or a YAML with dataset_path: json") from None
