@@ -456,6 +456,22 @@ def test_a_broken_candidate_stops_at_the_first_look_over_http_and_a_rerun_sends_
     assert fixed.returncode == 2 and "sequential design" in fixed.stderr  # the folder holds a sequential run
 
 
+def test_a_candidate_declared_down_starts_no_later_look_for_either_arm(sim, tmp_path: Path) -> None:
+    """An independent review: once the candidate's endpoint was declared down, its instant error records
+    completed every later look, and the reference sent them all (200 generations no verdict used). Now
+    neither arm starts a look after the one being filled; the run is ERROR, and a rerun sends the rest."""
+    reference, candidate = sim("--profile", "reference", "--seed", "1"), sim("--profile", "quantized", "--delta", "0", "--seed", "1", "--fault", "close:1.0")
+    config = _config(tmp_path / "evals.toml", reference.url, candidate.url)
+    out = tmp_path / "out"
+    result = run_evals("compare", "fp8", "mxfp4", "--config", str(config), "--out", str(out), "--sequential", "--limit", "400")
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "no later look is started" in result.stderr
+    assert reference.stats()["requests"].get("/v1/completions", 0) == 100  # look 1 of 4, and no more
+    records = read_records(out / "mxfp4" / "gsm8k" / "records.jsonl")
+    assert len(records) == 100 and all(r.error is not None for r in records)
+    assert json.loads((out / "mxfp4" / "gsm8k" / "manifest.json").read_text())["status"] == "incomplete"
+
+
 def test_a_broken_candidate_that_times_out_is_judged_at_its_first_deciding_look_over_http(sim, tmp_path: Path) -> None:
     """A broken candidate whose server hangs on 2% of requests (the client gives up after 1 s, no retry): the
     first look holds a timeout and is judged with it counted against the candidate, REGRESSION at look 1, exit 1

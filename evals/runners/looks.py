@@ -27,6 +27,7 @@ class Looks:
         self.counts: dict[str, list[int]] = {}
         self.judged = 0  # looks judged without a decision
         self.stopped = False
+        self.down_at: int | None = None  # the look being filled when an arm's endpoint was declared down: none after it is started
         self._changed = asyncio.Condition()
 
     def register(self, arm: str, order: list[str], sizes: tuple[int, ...], repeats: int) -> None:
@@ -77,6 +78,15 @@ class Looks:
                 self.judged += 1
         return changed
 
+    def abandon(self) -> None:
+        """An arm's endpoint was declared down: its remaining records of the look being filled are
+        errors, and the looks after it would be too. Neither arm starts another look (an independent
+        review: the dead arm's instant error records completed every later look, and the other arm
+        sent them all, generations no verdict could use); a rerun sends what is missing."""
+        if self.down_at is None:
+            self.down_at = self.judged
+            asyncio.get_running_loop().create_task(self._notify())
+
     async def _notify(self) -> None:
         async with self._changed:
             self._changed.notify_all()
@@ -85,5 +95,5 @@ class Looks:
         """Wait until the item's look is the one being filled; False once the task is decided."""
         look = self.segment(item_id)
         async with self._changed:
-            await self._changed.wait_for(lambda: self.stopped or self.judged >= look)
-        return not self.stopped
+            await self._changed.wait_for(lambda: self.stopped or self.judged >= look or self.down_at is not None)
+        return not self.stopped and (self.down_at is None or look <= self.down_at)

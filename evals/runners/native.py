@@ -285,7 +285,11 @@ async def _run_one(job: Job, store: RunStore, pending: list[tuple[Item, int]], b
             kept = endpoint.redact(response.text) if isinstance(e, ScoringFailed) else None  # the answer the scorer could not take, to look at
             record = Record(**base, response=kept, error=endpoint.redact(f"{type(e).__name__}: {message}")[:500], details=task.item_details(item))
             if isinstance(e, EndpointDown):
-                board.note_once(endpoint.name, f"{endpoint.redact(message)}; its remaining requests are recorded as errors")
+                if job.looks is None:
+                    board.note_once(endpoint.name, f"{endpoint.redact(message)}; its remaining requests are recorded as errors")
+                else:
+                    board.note_once(endpoint.name, f"{endpoint.redact(message)}; its requests in this look are recorded as errors, and no later look is started")
+                    job.looks.abandon()
         else:
             record = Record(
                 **base,
