@@ -329,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     worst = max(per_nm.values(), key=lambda c: c.rate)
     print(f"\nWorst cell: {worst.rate:.2%}. False REGRESSION at a true Δ of −m, worst: {reg_margin.rate:.2%} ({reg_margin.where}); "
           f"at a true Δ of 0: {reg_zero.rate:.2%}.\n", file=out)
-    print(f"Several tasks, each at a true Δ of −m (Holm's adjustment across them, each task's look p-value scaled by α over its look's level): "
+    print(f"Several tasks, each at a true Δ of −m (each run as one of them: REGRESSION stops it only at the family's boundary, the design spending α over the number of tasks, "
+          f"which Holm's first step asks): "
           f"family-wise false REGRESSION, worst over the grid, {_family(family)}.\n", file=out)
     per_k, reg_k, family_k = clustered_table(args.runs)
     print(f"### Errors with repeats: false LOSSLESS at a true Δ of −m, {args.runs:,} simulations per cell\n", file=out)
@@ -340,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nWorst cell: {worst_k.rate:.2%}; false REGRESSION at −m, worst: {reg_k.rate:.2%}; family-wise over several tasks, {_family(family_k)}.\n", file=out)
     wrong = check_against_gate(args.check)
     print(f"Simulated sequential runs judged by gate_runs on records (the public path) and by the batch, look by look: "
-          f"{args.check * 5:,} runs, and the overall verdict of pairs of them as two tasks: {wrong} disagreements.\n", file=out)
+          f"{args.check * 5:,} runs, and the overall verdict of pairs of them as two tasks, each judged as one of two: {wrong} disagreements.\n", file=out)
     print("### Generations: the sequential design against the fixed one, exact\n", file=out)
     print("Expected items per arm (each item is one generation per arm and repeat), P(verdict) for both designs.\n", file=out)
     print("| setting | truth | fixed: items | sequential: items | saved | P(LOSSLESS) fixed → sequential | P(REGRESSION) fixed → sequential | stopped at look 1 |", file=out)

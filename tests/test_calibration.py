@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from evals.calibration import LIMIT, broken_group_exact, broken_group_exact_table, broken_group_table, clustered_table, gains_limit_table, exact_rates, exact_table, hidden_items_table, item_tied_table, partial_credit_table, outright_table, power_table, power_table_macros, power_table_repeats, region, replaced_rates, skewed_partial_table, unequal_macro_table, wide_table
-from evals.calibration_monotone import edge_search, fixed_search, gaining_walk_search, macro_walk_search, sequential_batch_search, sequential_search, tiny_walk_search
+from evals.calibration_monotone import (edge_search, fixed_search, gaining_walk_search, macro_walk_search, sequential_batch_search, sequential_family_search,
+                                        sequential_search, tiny_walk_search)
 from evals.inference import EXACT_ITEMS
 from evals.simmodel import SimModel
 
@@ -160,6 +161,7 @@ def test_no_single_change_made_worse_improves_a_verdict() -> None:
     assert sequential_search(40)[2] == 0
     assert sequential_batch_search(2000, 0.1)[1:] == (0, 0, 0)  # before the bar per side: 82 in 100,000 REGRESSION → INCONCLUSIVE
     assert sequential_batch_search(2000, 0.0)[1] == 0
+    assert sequential_family_search(10_000, 2)[1:] == (0, 0)  # with REGRESSION stopping a task at α, as before: 282 in 25,000
     assert sequential_batch_search(1000, 0.1, repeats=True)[1:] == (0, 0, 0)  # a random search: it found none on 79ee526 either; that bug's reproducer is in test_sequential
     tried, improved, _, unconfirmed = edge_search(500)  # on the code before `raised_bound`: 8 changes to LOSSLESS, all confirmed
     assert tried > 10_000 and improved == 0 and unconfirmed == 0
