@@ -380,11 +380,13 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig, live: bool = 
     alone: tuple[TaskVerdict, int] | None = None  # the first look that said REGRESSION short of the family's boundary
     # the limits are taken where the run stops (`within`), or over the whole run at the end: an early look's share is noisy
     at_look = config.model_copy(update={"max_error_rate": 1.0, "max_invalid_rate": 1.0})
+    reached: int | None = None  # the last look the runs reached, when they end before the last
     for look, size in enumerate(design.sizes):
         last = look == len(design.sizes) - 1
         keep = set(order[:size])
         keys = {(i, rep) for i in keep for rep in repeats}
         if furthest < (design.sizes[look - 1] if look else 0):
+            reached = look - 1
             break
         judged = all(keys <= h for h in standing)  # else an error or a hole: its bars only
         if grouped and not last:
@@ -412,6 +414,22 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig, live: bool = 
             decided, at, why = pending
             decided.errors, decided.error_rates = verdict.errors, verdict.error_rates
             return settle(decided, at, f"{why}, with errors"), True
+    if alone is not None and reached is not None:
+        # the runs end after the task's own REGRESSION, short of the family's boundary (a run that stopped
+        # there as one task, or was interrupted): its looks never sent are not errors (an independent
+        # review: beside a second task, a run that stopped at its own REGRESSION was ERROR, 75% missing)
+        size = design.sizes[reached]
+        keep = set(order[:size])
+        subset = ref_m.model_copy(update={"items": size})
+        verdict = _gate((subset, [r for r in ref_r if r.item_id in keep]), (cand_m.model_copy(update={"items": size}), [r for r in cand_r if r.item_id in keep]),
+                        config, design, reached, barred_at)
+        if verdict.verdict == Verdict.ERROR:
+            verdict.sequential = state(reached, "error")
+            return verdict, False
+        own, at = alone
+        own.errors, own.error_rates = verdict.errors, verdict.error_rates
+        own.sequential = state(at, f"REGRESSION boundary, short of the family's ({family} tasks); the runs end at look {reached + 1}")
+        return own, False
     verdict = _gate(reference, candidate, config, design, len(design.sizes) - 1, barred_at)
     every = {(i, rep) for i in order for rep in repeats}
     ended = all(every <= {r.key for r in records} for records in (ref_r, cand_r))

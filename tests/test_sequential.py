@@ -227,6 +227,26 @@ def test_a_sequential_task_brings_holm_its_looks_p_value_scaled_to_the_familys_b
     assert overall([task(family * 0.99, 2), other]) == Verdict.REGRESSION
 
 
+def test_a_run_that_stopped_at_its_own_regression_is_that_regression_beside_another_task() -> None:
+    """An independent review: a task compared alone stopped at REGRESSION at look 1 (its own level; the
+    family of two asks more), then gated beside a second task: its looks never sent were counted as errors,
+    75% of the draws, and the task was ERROR. It is its own REGRESSION, short of the family's boundary."""
+    ids = [f"q{i:03d}" for i in range(400)]
+    design = design_for(400)
+    manifest = _manifest(400, design, ids)
+    shown = ids[: design.sizes[0]]  # the records the run left when it stopped at look 1
+    reference, candidate = _records([1.0] * len(shown), shown), _records([0.0] * 24 + [1.0] * (len(shown) - 24), shown)
+    config = GateConfig(margins={"gsm8k": 0.02})
+    alone = gate_runs((manifest, reference), (manifest, candidate), config)
+    assert alone.verdict == Verdict.REGRESSION and alone.sequential is not None and alone.sequential.look == 1
+    beside = gate_runs((manifest, reference), (manifest, candidate), config, family=2)
+    assert beside.verdict == Verdict.REGRESSION and beside.problem is None and beside.sequential is not None
+    assert beside.sequential.look == 1 and "short of the family's (2 tasks)" in beside.sequential.stopped
+    assert beside.p_regression is not None and beside.sequential.family_level is not None and beside.p_regression > beside.sequential.family_level
+    other = gate_runs((manifest, _records([1.0] * 400, ids)), (manifest, _records([1.0] * 400, ids)), config, family=2)
+    assert other.verdict == Verdict.LOSSLESS and overall([beside, other]) == Verdict.INCONCLUSIVE
+
+
 def test_beside_another_task_one_more_wrong_answer_never_takes_regression_away() -> None:
     """Found by a search on the code before: 60 items, m 0.02, beside a second task left INCONCLUSIVE. The task
     crossed REGRESSION at look 4 with p 0.0090, which Holm's first step over two tasks accepts; one more wrong
