@@ -531,8 +531,9 @@ def _runs_of(folder: Path, tasks: Sequence[str]) -> dict[str, Run]:
     return {t: r for t, r in load_run(folder).items() if t in tasks}
 
 
-async def run_against_baseline(config: Config, baseline: Path, runs: dict[str, Run], candidate: str, out: Path) -> list[TaskVerdict]:
-    """Run only the candidate, on the (verified) baseline tasks' own configurations, then gate the pair."""
+async def run_against_baseline(config: Config, baseline: Path, runs: dict[str, Run], candidate: str, out: Path, family: int) -> list[TaskVerdict]:
+    """Run only the candidate, on the (verified) baseline tasks' own configurations, then gate the pair,
+    the tasks one `family` with those that failed their digests (ERRORs beside them in Holm's family)."""
     from evals.client import Endpoint
     from evals.gate import gate_saved
     from evals.records import load_run, task_folder, write_atomic
@@ -550,12 +551,12 @@ async def run_against_baseline(config: Config, baseline: Path, runs: dict[str, R
 
             design = Design.from_manifest(plan)
             job.plan = SequentialPlan(looks=len(design.sizes), alpha=design.alpha, futility=design.futility, seed=design.seed)
-            job.looks = Looks(job.task.name, lambda j=job: _judged(config, runs[j.task.name], j, len(runs)))
+            job.looks = Looks(job.task.name, lambda j=job: _judged(config, runs[j.task.name], j, family))
     try:
         await run_any(jobs, config)
     finally:
         await endpoint.aclose()
-    return gate_saved(runs, load_run(out / name), config.gate)
+    return gate_saved(runs, load_run(out / name), config.gate, family)
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
@@ -582,7 +583,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
             out = choose_out(args, [name], sorted(runs), prefix="gate-", pair=("baseline", name))
             with writing(out):
                 announce_resume(out, [name], sorted(runs))
-                verdicts = _with_integrity(asyncio.run(run_against_baseline(config, baseline, runs, args.candidate, out)), problems, config)
+                verdicts = _with_integrity(asyncio.run(run_against_baseline(config, baseline, runs, args.candidate, out, len(runs) + len(problems))), problems, config)
                 page = comparison_page(f"baseline {baseline.name}", name, verdicts, runs, _runs_of(out / name, sorted(runs)), config.resolved_data_dir())
                 code = _finish_gate(f"baseline {baseline}", args.candidate, verdicts, out, args, page)
             print(f"records in {out}")
@@ -593,7 +594,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
         runs, problems = load_baseline(baseline)
         candidate = load_run(Path(args.runs[0]))
         kept = {t: r for t, r in candidate.items() if t not in problems}
-        verdicts = _with_integrity(gate_saved(runs, kept, config.gate), problems, config)
+        verdicts = _with_integrity(gate_saved(runs, kept, config.gate, len(runs) + len(problems)), problems, config)
         page = comparison_page(f"baseline {baseline.name}", args.runs[0], verdicts, runs, kept, config.resolved_data_dir())
         return _finish_gate(f"baseline {baseline}", args.runs[0], verdicts, None, args, page)
     if len(args.runs) != 2 or args.candidate:
@@ -653,7 +654,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         if (reference / BASELINE_JSON).exists():  # a gate against a baseline: its digests are checked again
             runs, problems = load_baseline(reference)
             candidate = {t: r for t, r in load_run(folder / pair["candidate"]).items() if t not in problems}
-            verdicts = _with_integrity(gate_saved(runs, candidate, config.gate), problems, config)
+            verdicts = _with_integrity(gate_saved(runs, candidate, config.gate, len(runs) + len(problems)), problems, config)
         else:
             runs, candidate = load_run(reference), load_run(folder / pair["candidate"])
             verdicts = gate_saved(runs, candidate, config.gate)

@@ -397,7 +397,7 @@ def gate_looks(reference: Arm, candidate: Arm, config: GateConfig, live: bool = 
         readable = unreadable(subset, *(records for _, records in arms), config) is None  # else on to the whole run's
         short = (verdict.verdict == Verdict.REGRESSION and not last and verdict.p_regression is not None
                  and not verdict.p_regression <= design.family_level(look, family))
-        if short and readable and alone is None:
+        if short and readable and alone is None and pending is None:  # a look with errors decided first: it gives the verdict
             alone = verdict, look
         decides = (verdict.verdict != Verdict.INCONCLUSIVE and not short) or verdict._futile or last
         if readable and (not decides or verdict.verdict == Verdict.INCONCLUSIVE):  # a verdict said here bars the other side, but says so itself
@@ -640,12 +640,15 @@ def _advise(base: TaskVerdict, data: Paired | list[Paired], matched: Matched) ->
     base.advice = need + (f"; ways out: {ways}" if too_many and not base.repeats_needed else "")
 
 
-def gate_saved(reference: dict[str, Run], candidate: dict[str, Run], config: GateConfig) -> list[TaskVerdict]:
-    """Every task of two saved runs; a task present in one only is an ERROR naming the side that lacks it."""
+def gate_saved(reference: dict[str, Run], candidate: dict[str, Run], config: GateConfig, family: int | None = None) -> list[TaskVerdict]:
+    """Every task of two saved runs; a task present in one only is an ERROR naming the side that lacks it.
+    `family`: the tasks in the overall verdict (Holm's family), if more than these (a baseline's tasks that
+    failed their digests are ERRORs beside them)."""
     verdicts = []
-    for task in sorted(reference.keys() | candidate.keys()):
+    tasks = sorted(reference.keys() | candidate.keys())
+    for task in tasks:
         if task in reference and task in candidate:
-            verdicts.append(gate_runs(reference[task], candidate[task], config, family=len(reference.keys() | candidate.keys())))
+            verdicts.append(gate_runs(reference[task], candidate[task], config, family=max(family or 0, len(tasks))))
         else:
             missing = "candidate" if task in reference else "reference"
             verdicts.append(TaskVerdict(task=task, verdict=Verdict.ERROR, margin=margin_for(task, config), alpha=config.alpha,

@@ -247,6 +247,48 @@ def test_a_run_that_stopped_at_its_own_regression_is_that_regression_beside_anot
     assert other.verdict == Verdict.LOSSLESS and overall([beside, other]) == Verdict.INCONCLUSIVE
 
 
+def test_with_errors_a_later_regression_short_of_the_familys_boundary_never_replaces_the_first_deciding_look() -> None:
+    """An independent review: look 1 was LOSSLESS with 16 errors counted against the candidate (over the limit
+    there, so the run went on), and look 2 said REGRESSION short of the family's boundary: that later REGRESSION
+    replaced the first deciding look's verdict, while one more wrong answer, crossing the family's boundary,
+    left LOSSLESS standing; beside a second task the overall verdict went from INCONCLUSIVE to LOSSLESS."""
+    ids = [f"q{i:03d}" for i in range(400)]
+    design = design_for(400)
+    manifest = _manifest(400, design, ids)
+    config = GateConfig(margins={"gsm8k": 0.05}, max_error_rate=0.05)
+    reference = _records([0.0 if 16 <= i < 76 else 1.0 for i in range(400)], ids)
+    verdicts = []
+    for wrong in range(90, 101):
+        scores = [0.0 if 100 <= i < 100 + wrong else 1.0 for i in range(400)]
+        candidate = [Record(task="gsm8k", item_id=i, endpoint="e", request_hash="h", score=0.0 if k < 16 else s, error="timeout" if k < 16 else None)
+                     for k, (i, s) in enumerate(zip(ids, scores))]
+        v = gate_runs((manifest, reference), (manifest, candidate), config, family=2)
+        assert v.sequential is not None and v.sequential.look == 1, (wrong, v.verdict, v.sequential)
+        verdicts.append(v.verdict)
+    assert set(verdicts) == {Verdict.LOSSLESS}  # the first look that decides with the errors counted gives the verdict
+
+
+def test_a_baseline_task_that_failed_its_digests_counts_in_the_family() -> None:
+    """An independent review: against a baseline of two tasks, one failing its digests (an ERROR in Holm's
+    family), the other was run and gated as a family of one: it stopped at its own level at look 1, brought
+    Holm 0.0158 against α/2 = 0.0125, and the overall verdict was ERROR where the task regressed. The family
+    counts every task of the overall verdict (`gate_saved`'s `family`, as the CLI passes it)."""
+    from evals.gate import TaskVerdict, gate_saved
+
+    ids = [f"q{i:03d}" for i in range(400)]
+    design = design_for(400)
+    manifest = _manifest(400, design, ids)
+    reference = _records([1.0] * 400, ids)
+    candidate = _records([0.0] * 24 + [1.0] * 376, ids)
+    broken = TaskVerdict(task="gpqa_diamond", verdict=Verdict.ERROR, margin=0.03, alpha=0.025, power=0.8, problem="records.jsonl: digest differs")
+    config = GateConfig(margins={"gsm8k": 0.02})
+    (alone,) = gate_saved({"gsm8k": (manifest, reference)}, {"gsm8k": (manifest, candidate)}, config)
+    assert alone.verdict == Verdict.REGRESSION and overall([alone, broken]) == Verdict.ERROR  # judged as a family of one
+    (counted,) = gate_saved({"gsm8k": (manifest, reference)}, {"gsm8k": (manifest, candidate)}, config, family=2)
+    assert counted.sequential is not None and counted.sequential.family == 2
+    assert overall([counted, broken]) == Verdict.REGRESSION
+
+
 def test_beside_another_task_one_more_wrong_answer_never_takes_regression_away() -> None:
     """Found by a search on the code before: 60 items, m 0.02, beside a second task left INCONCLUSIVE. The task
     crossed REGRESSION at look 4 with p 0.0090, which Holm's first step over two tasks accepts; one more wrong
