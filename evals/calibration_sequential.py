@@ -26,7 +26,7 @@ from evals.config import GateConfig
 from evals.gate import TaskVerdict, Verdict, gate_runs, overall
 from evals.inference import Paired, summarise
 from evals.records import Manifest, Record
-from evals.sequential import Design, boundaries, decide, holm_p, look_sizes
+from evals.sequential import Design, boundaries, decide, look_sizes
 from evals.simmodel import SimModel
 
 DEFAULT_LOOKS, DEFAULT_FUTILITY = GateConfig().looks, GateConfig().futility  # what `[gate]` defaults to
@@ -60,11 +60,6 @@ class Outcome:
 
 
 TASKS = 4  # family sizes measured: Holm's first step over k tasks at the null
-
-
-def brought_to_holm(p_regression: np.ndarray, design: Design, look: int, family: int = 1) -> np.ndarray:
-    """The p-value a sequential task that stopped at `look` brings to Holm's family of `family` tasks, as `gate._holm_p` takes it."""
-    return np.asarray(holm_p(p_regression, design.alpha / family, design.family_level(look, family)), dtype=float)
 
 
 def crossed_for(regression: np.ndarray, p_regression: np.ndarray, design: Design, look: int, family: int) -> np.ndarray:

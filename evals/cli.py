@@ -455,6 +455,14 @@ def _with_integrity(verdicts: list[TaskVerdict], problems: dict[str, str], confi
     return sorted([v for v in verdicts if v.task not in problems] + _integrity_errors(problems, config), key=lambda v: v.task)
 
 
+def _gate_against_baseline(runs: dict[str, Run], candidate: dict[str, Run], problems: dict[str, str], config: Config) -> list[TaskVerdict]:
+    """Saved runs against a baseline's verified tasks, and an ERROR for each that failed its digests: one
+    family for Holm's adjustment, its size counting those too."""
+    from evals.gate import gate_saved
+
+    return _with_integrity(gate_saved(runs, candidate, config.gate, len(runs) + len(problems)), problems, config)
+
+
 def _judged(config: Config, reference: Run, candidate: Job, family: int) -> bool:
     """The gate at a sequential run's looks: decided once a look crosses a boundary (REGRESSION's for
     the `family` of tasks compared), is futile or fails."""
@@ -594,7 +602,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
         runs, problems = load_baseline(baseline)
         candidate = load_run(Path(args.runs[0]))
         kept = {t: r for t, r in candidate.items() if t not in problems}
-        verdicts = _with_integrity(gate_saved(runs, kept, config.gate, len(runs) + len(problems)), problems, config)
+        verdicts = _gate_against_baseline(runs, kept, problems, config)
         page = comparison_page(f"baseline {baseline.name}", args.runs[0], verdicts, runs, kept, config.resolved_data_dir())
         return _finish_gate(f"baseline {baseline}", args.runs[0], verdicts, None, args, page)
     if len(args.runs) != 2 or args.candidate:
@@ -654,7 +662,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         if (reference / BASELINE_JSON).exists():  # a gate against a baseline: its digests are checked again
             runs, problems = load_baseline(reference)
             candidate = {t: r for t, r in load_run(folder / pair["candidate"]).items() if t not in problems}
-            verdicts = _with_integrity(gate_saved(runs, candidate, config.gate, len(runs) + len(problems)), problems, config)
+            verdicts = _gate_against_baseline(runs, candidate, problems, config)
         else:
             runs, candidate = load_run(reference), load_run(folder / pair["candidate"])
             verdicts = gate_saved(runs, candidate, config.gate)
