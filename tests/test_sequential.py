@@ -207,9 +207,10 @@ def test_a_task_whose_regression_was_out_of_reach_is_no_regression_overall() -> 
 
 
 def test_a_sequential_task_brings_holm_its_looks_p_value_scaled_to_the_familys_boundary() -> None:
-    """A task that crossed REGRESSION at look 3 with p between the family's level there (the design spending α/2,
-    beside a second task) and its own: alone a REGRESSION, beside the second task not (Holm's first step asks
-    α/2, and the task brings p × (α/2) over the family's level); just under the family's level, REGRESSION overall."""
+    """A task that crossed REGRESSION at look 3 with p just above the family's level there (the design spending
+    α/2, beside a second task): alone a REGRESSION, beside the second task not (Holm's first step asks α/2, and the
+    task brings p × (α/2) over the family's level), where its look's own level scaled to α/2 would pass it; just
+    under the family's level, REGRESSION overall."""
     from evals.gate import SequentialState, TaskVerdict
 
     design = Design((100, 200, 300, 400), 0.025, 0.1, 0)
@@ -222,8 +223,8 @@ def test_a_sequential_task_brings_holm_its_looks_p_value_scaled_to_the_familys_b
         return TaskVerdict(task="a", verdict=Verdict.REGRESSION, margin=0.02, alpha=0.025, power=0.8, p_regression=p, sequential=state)
 
     other = TaskVerdict(task="b", verdict=Verdict.INCONCLUSIVE, margin=0.02, alpha=0.025, power=0.8, p_regression=0.5)
-    between = (own + family) / 2
-    assert overall([task(between, 1)]) == Verdict.REGRESSION and overall([task(between, 2), other]) == Verdict.INCONCLUSIVE
+    assert family * 1.01 < own / 2  # just above the family's level, the look's own level scaled to α/2 would still pass
+    assert overall([task(family * 1.01, 1)]) == Verdict.REGRESSION and overall([task(family * 1.01, 2), other]) == Verdict.INCONCLUSIVE
     assert overall([task(family * 0.99, 2), other]) == Verdict.REGRESSION
 
 
